@@ -1,0 +1,73 @@
+"""Sparse products with custom autograd: ``y = A x`` for a block-sparse ``A`` whose values are learned.
+
+The forward pass expands the ``(B, d, d)`` (or diagonal ``(B, d)``) block values to scalar CSR through a cached
+permutation and calls the vendor sparse-dense product (MKL on CPU, cuSPARSE on CUDA). The backward pass needs
+
+    ∂ℓ/∂x = Aᵀ g            (one more sparse product; ``A`` itself when it is known to be symmetric)
+    ∂ℓ/∂A_kl = g_k · x_l    for (k, l) in the pattern only (a sampled dense-dense product, SDDMM)
+
+and never the dense-sized work of torch's generic sparse autograd. Measured on 2 CPU cores (|V| = 10k, degree 10,
+d = 3, F = 32): CSR product 3.4 ms, ``torch.sparse.sampled_addmm`` 4.3 ms, versus 60-80 ms for gathering
+blocks and a batched ``bmm`` / broadcast multiply (see ``benchmarks/ops.py``).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from sheafgraph.ops.structure import ScalarPattern
+
+
+def _csr(pattern_crow: Tensor, pattern_col: Tensor, values: Tensor, size: int) -> Tensor:
+    return torch.sparse_csr_tensor(pattern_crow, pattern_col, values, (size, size), check_invariants=False)
+
+
+def _spmm(crow: Tensor, col: Tensor, values: Tensor, size: int, x: Tensor) -> Tensor:
+    if values.numel() == 0:
+        return x.new_zeros(size, x.size(1))
+    return torch.sparse.mm(_csr(crow, col, values, size), x)
+
+
+class _BlockSpmm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, blocks: Tensor, x: Tensor, sp: ScalarPattern, symmetric: bool) -> Tensor:
+        values = blocks.reshape(-1)[sp.gather]
+        ctx.save_for_backward(values, x)
+        ctx.sp, ctx.symmetric, ctx.block_shape = sp, symmetric, blocks.shape
+        return _spmm(sp.crow, sp.col, values, sp.size, x)
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        values, x = ctx.saved_tensors
+        sp: ScalarPattern = ctx.sp
+        grad_out = grad_out.contiguous()
+        grad_blocks = grad_x = None
+        if ctx.needs_input_grad[0]:
+            if values.numel() == 0:
+                grad_scalar = values.new_zeros(0)
+            else:
+                a = _csr(sp.crow, sp.col, values, sp.size)
+                grad_scalar = torch.sparse.sampled_addmm(a, grad_out, x.t(), beta=0.0).values()
+            grad_blocks = grad_scalar[sp.inverse_gather].reshape(ctx.block_shape)
+        if ctx.needs_input_grad[1]:
+            if ctx.symmetric:
+                grad_x = _spmm(sp.crow, sp.col, values, sp.size, grad_out)
+            else:
+                crow_t, col_t, perm_t = sp.transpose()
+                grad_x = _spmm(crow_t, col_t, values[perm_t], sp.size, grad_out)
+        return grad_blocks, grad_x, None, None
+
+
+def block_spmm(blocks: Tensor, x: Tensor, sp: ScalarPattern, symmetric: bool = False) -> Tensor:
+    """``y = A x`` for the block-sparse ``A`` with block values ``blocks`` on the scalar pattern ``sp``.
+
+    Args:
+        blocks: ``(B, d, d)`` full blocks or ``(B, d)`` diagonal blocks, in the order of the block pattern.
+        x: dense ``(|V| d, F)``.
+        sp: the scalar expansion of the block pattern (:meth:`BlockPattern.scalar`).
+        symmetric: the caller guarantees ``A = Aᵀ`` (then the backward reuses the forward structure).
+
+    Shapes:
+        blocks: ``(B, d, d)`` or ``(B, d)``; x: ``(|V| d, F)``; returns ``(|V| d, F)``.
+    """
+    return _BlockSpmm.apply(blocks, x, sp, symmetric)

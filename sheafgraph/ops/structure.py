@@ -1,0 +1,239 @@
+"""Graph structure at the boundary: validation, reverse edges, CSR order, degrees (no Python loops over edges).
+
+A :class:`GraphStructure` is built once per graph and caches everything that depends only on the
+structure, so that operators with values that change every step (learned restriction maps, learned
+weights) reuse it. Caches are keyed on the structure object itself and never go stale, because a
+structure is immutable.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+
+
+def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None) -> int:
+    """Validate a PyG ``edge_index`` and return the number of nodes.
+
+    Args:
+        edge_index: LongTensor of shape ``(2, |E|)``.
+        num_nodes: number of nodes; inferred as ``max(edge_index) + 1`` (0 if there are no edges) when None.
+
+    Raises:
+        TypeError: ``edge_index`` is not an integer tensor.
+        ValueError: wrong shape, negative indices, indices ``>= num_nodes`` or a bad ``num_nodes``.
+    """
+    if not isinstance(edge_index, Tensor):
+        raise TypeError(f"edge_index must be a torch.Tensor of shape (2, E), got {type(edge_index).__name__}")
+    if edge_index.dtype not in (torch.long, torch.int32, torch.int64):
+        raise TypeError(f"edge_index must have an integer dtype (torch.long), got {edge_index.dtype}")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"edge_index must have shape (2, E), got {tuple(edge_index.shape)}")
+    if num_nodes is not None:
+        if isinstance(num_nodes, bool) or not isinstance(num_nodes, int) or num_nodes < 0:
+            raise ValueError(f"num_nodes must be a non-negative int, got {num_nodes!r}")
+    if edge_index.numel() == 0:
+        return int(num_nodes or 0)
+    lo, hi = int(edge_index.min()), int(edge_index.max())
+    if lo < 0:
+        raise ValueError(f"edge_index contains a negative node index ({lo})")
+    if num_nodes is None:
+        return hi + 1
+    if hi >= num_nodes:
+        raise ValueError(f"edge_index contains node index {hi}, out of range for num_nodes={num_nodes}")
+    return num_nodes
+
+
+def check_values(values: Tensor, name: str, shape: Tuple[Optional[int], ...], *, nonnegative: bool = False) -> None:
+    """Validate a floating tensor of edge or node values: dtype, shape (None matches any size), finiteness, sign."""
+    if not isinstance(values, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(values).__name__}")
+    if not values.is_floating_point():
+        raise TypeError(f"{name} must be a floating tensor (float32 or float64), got {values.dtype}")
+    ok = values.dim() == len(shape) and all(s is None or s == v for s, v in zip(shape, values.shape))
+    if not ok:
+        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} must have shape {want}, got {tuple(values.shape)}")
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if nonnegative and bool((values < 0).any()):
+        raise ValueError(f"{name} must be non-negative, found {float(values.min())}")
+
+
+class GraphStructure:
+    """The structure of a directed graph ``edge_index (2, |E|)`` and everything derived from it alone.
+
+    Cached, vectorised derivations: out-degrees, the index of each edge's reverse, the block-CSR pattern
+    of ``edges ∪ self-loops`` used by operators, and its scalar expansions per block size.
+
+    Build one with ``GraphStructure(edge_index, num_nodes)``; every operator in :mod:`sheafgraph.ops` accepts
+    it in place of ``edge_index`` to skip re-validation and re-use the caches.
+    """
+
+    def __init__(self, edge_index: Tensor, num_nodes: Optional[int] = None):
+        self.num_nodes = check_edge_index(edge_index, num_nodes)
+        self.edge_index = edge_index.long()
+        self._cache: Dict[object, object] = {}
+
+    # --- basic derived quantities -------------------------------------------------------------------
+    @property
+    def row(self) -> Tensor:
+        return self.edge_index[0]
+
+    @property
+    def col(self) -> Tensor:
+        return self.edge_index[1]
+
+    @property
+    def num_edges(self) -> int:
+        return self.edge_index.size(1)
+
+    @property
+    def device(self) -> torch.device:
+        return self.edge_index.device
+
+    def _cached(self, key, build):
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    def _keys(self) -> Tensor:
+        return self.row * max(self.num_nodes, 1) + self.col
+
+    def has_self_loops(self) -> bool:
+        return self._cached("self_loops", lambda: bool((self.row == self.col).any()))
+
+    def has_duplicates(self) -> bool:
+        return self._cached("dup", lambda: self._keys().unique().numel() != self.num_edges)
+
+    def reverse_index(self) -> Tensor:
+        """``rev`` with ``edge_index[:, rev[e]] == edge_index.flip(0)[:, e]``.
+
+        Raises:
+            ValueError: when some edge has no reverse, or the graph has duplicate edges (ambiguous).
+        """
+        def build():
+            if self.has_duplicates():
+                raise ValueError("edge_index has duplicate edges; coalesce it first "
+                                 "(torch_geometric.utils.coalesce)")
+            n = max(self.num_nodes, 1)
+            keys = self._keys()
+            order = torch.argsort(keys)
+            sorted_keys = keys[order]
+            rev_keys = self.col * n + self.row
+            pos = torch.searchsorted(sorted_keys, rev_keys).clamp_(max=max(self.num_edges - 1, 0))
+            found = sorted_keys[pos] == rev_keys if self.num_edges else torch.ones(0, dtype=torch.bool)
+            if not bool(found.all()):
+                e = int((~found).nonzero()[0])
+                i, j = int(self.row[e]), int(self.col[e])
+                missing = int((~found).sum())
+                raise ValueError(f"edge_index is not symmetric: {missing} edge(s) lack their reverse, e.g. ({i}, {j}) "
+                                 f"without ({j}, {i}); add both directions (torch_geometric.utils.to_undirected)")
+            return order[pos]
+        return self._cached("rev", build)
+
+    def out_degree(self, weight: Optional[Tensor] = None) -> Tensor:
+        """Weighted out-degree ``deg_i = Σ_{(i,j)∈E} w_ij`` (count when ``weight`` is None), shape ``(|V|,)``."""
+        if weight is None:
+            return self._cached("deg", lambda: torch.zeros(self.num_nodes, device=self.device).index_add_(
+                0, self.row, torch.ones(self.num_edges, device=self.device)))
+        return weight.new_zeros((self.num_nodes,) + weight.shape[1:]).index_add_(0, self.row, weight)
+
+    def transposed(self) -> "GraphStructure":
+        """The structure of the reversed graph ``edge_index.flip(0)`` (cached)."""
+        return self._cached("T", lambda: GraphStructure(self.edge_index.flip(0), self.num_nodes))
+
+    # --- operator patterns --------------------------------------------------------------------------
+    def block_pattern(self) -> "BlockPattern":
+        """The coalesced block pattern of ``edges ∪ {(i, i)}`` in CSR (row-major) order."""
+        return self._cached("pattern", lambda: BlockPattern(self))
+
+
+class BlockPattern:
+    """Sorted, coalesced positions of the blocks of an operator on ``edges ∪ self-loops``.
+
+    ``edge_slot[e]`` and ``self_slot[i]`` give the position of edge ``e`` and of the diagonal block of node ``i``
+    in the block list (duplicates and self-loops share slots, so values assembled with ``index_add`` add up).
+    ``scalar(d, diagonal)`` expands the pattern to scalar CSR of size ``(|V| d, |V| d)`` for blocks of size d
+    (``diagonal=True``: only the d diagonal entries of each block are stored).
+    """
+
+    def __init__(self, structure: GraphStructure):
+        n, dev = structure.num_nodes, structure.device
+        nodes = torch.arange(n, device=dev)
+        rows = torch.cat([structure.row, nodes])
+        cols = torch.cat([structure.col, nodes])
+        keys, inverse = torch.unique(rows * max(n, 1) + cols, sorted=True, return_inverse=True)
+        self.num_nodes = n
+        self.num_blocks = keys.numel()
+        self.row = keys // max(n, 1)
+        self.col = keys % max(n, 1)
+        self.edge_slot = inverse[: structure.num_edges]
+        self.self_slot = inverse[structure.num_edges:]
+        counts = torch.bincount(self.row, minlength=n)
+        self.crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+        # The transpose of the pattern is the same pattern iff it is symmetric; t_perm maps it onto itself.
+        tkeys = self.col * max(n, 1) + self.row
+        tpos = torch.searchsorted(keys, tkeys).clamp_(max=max(self.num_blocks - 1, 0))
+        self.symmetric = bool((keys[tpos] == tkeys).all()) if self.num_blocks else True
+        self._scalar: Dict[Tuple[int, bool], "ScalarPattern"] = {}
+
+    def scalar(self, d: int, diagonal: bool) -> "ScalarPattern":
+        key = (d, diagonal)
+        if key not in self._scalar:
+            self._scalar[key] = ScalarPattern(self, d, diagonal)
+        return self._scalar[key]
+
+
+class ScalarPattern:
+    """Scalar CSR expansion of a :class:`BlockPattern` with blocks of size d.
+
+    ``gather[k]`` is the index, into the flattened block values (``(B, d, d)`` or ``(B, d)`` when ``diagonal``),
+    of the k-th scalar non-zero in CSR order. ``block_row/block_col`` of each scalar entry are kept for the
+    sampled products of the backward pass.
+    """
+
+    def __init__(self, pattern: BlockPattern, d: int, diagonal: bool):
+        n, dev = pattern.num_nodes, pattern.crow.device
+        per_block = d if diagonal else d * d
+        blocks_per_row = pattern.crow[1:] - pattern.crow[:-1]                     # (N,)
+        # scalar row r = i*d + a holds, for every block of block-row i (in column order), its row a.
+        nnz_per_scalar_row = (blocks_per_row * (1 if diagonal else d)).repeat_interleave(d)
+        self.size = n * d
+        self.nnz = pattern.num_blocks * per_block
+        self.crow = torch.cat([nnz_per_scalar_row.new_zeros(1), nnz_per_scalar_row.cumsum(0)])
+        # Enumerate (block, a, b) in CSR order: for each block-row i, for a in range(d), for each block, for b.
+        srow = torch.arange(n * d, device=dev).repeat_interleave(nnz_per_scalar_row)   # scalar row of each nnz
+        i, a = srow // d, srow % d
+        offset = torch.arange(self.nnz, device=dev) - self.crow[:-1].repeat_interleave(nnz_per_scalar_row)
+        width = 1 if diagonal else d
+        block = pattern.crow[i] + offset // width
+        b = a if diagonal else offset % width
+        self.col = pattern.col[block] * d + b
+        self.gather = block * per_block + (a if diagonal else a * d + b)
+        self.row = srow
+        self.inverse_gather = torch.empty_like(self.gather)
+        self.inverse_gather[self.gather] = torch.arange(self.nnz, device=dev)
+        self._transpose: Optional[Tuple[Tensor, Tensor, Tensor]] = None
+
+    def transpose(self) -> Tuple[Tensor, Tensor, Tensor]:
+        """``(crow_t, col_t, perm)``: CSR of the transpose, whose k-th value is this pattern's ``perm[k]``-th."""
+        if self._transpose is None:
+            perm = torch.argsort(self.col * self.size + self.row)
+            counts = torch.bincount(self.col, minlength=self.size)
+            crow_t = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+            self._transpose = (crow_t, self.row[perm], perm)
+        return self._transpose
+
+
+StructureLike = Union[Tensor, GraphStructure]
+
+
+def as_structure(edge_index: StructureLike, num_nodes: Optional[int] = None) -> GraphStructure:
+    """Return ``edge_index`` itself if it is a :class:`GraphStructure` (checking ``num_nodes``), else build one."""
+    if isinstance(edge_index, GraphStructure):
+        if num_nodes is not None and num_nodes != edge_index.num_nodes:
+            raise ValueError(f"num_nodes={num_nodes} does not match the structure's {edge_index.num_nodes} nodes")
+        return edge_index
+    return GraphStructure(edge_index, num_nodes)
