@@ -12,10 +12,14 @@ blocks and a batched ``bmm`` / broadcast multiply (see ``benchmarks/ops.py``).
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
 from sheafgraph.ops.structure import ScalarPattern
+
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state", category=UserWarning)
 
 
 def _csr(pattern_crow: Tensor, pattern_col: Tensor, values: Tensor, size: int) -> Tensor:

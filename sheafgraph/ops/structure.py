@@ -153,6 +153,8 @@ class GraphStructure:
 class BlockPattern:
     """Sorted, coalesced positions of the blocks of an operator on ``edges ∪ self-loops``.
 
+    Build one with :meth:`GraphStructure.block_pattern` or, for any list of block positions, :meth:`from_positions`.
+
     ``edge_slot[e]`` and ``self_slot[i]`` give the position of edge ``e`` and of the diagonal block of node ``i``
     in the block list (duplicates and self-loops share slots, so values assembled with ``index_add`` add up).
     ``scalar(d, diagonal)`` expands the pattern to scalar CSR of size ``(|V| d, |V| d)`` for blocks of size d
@@ -162,22 +164,37 @@ class BlockPattern:
     def __init__(self, structure: GraphStructure):
         n, dev = structure.num_nodes, structure.device
         nodes = torch.arange(n, device=dev)
-        rows = torch.cat([structure.row, nodes])
-        cols = torch.cat([structure.col, nodes])
-        keys, inverse = torch.unique(rows * max(n, 1) + cols, sorted=True, return_inverse=True)
+        slots = self._init(torch.cat([structure.row, nodes]), torch.cat([structure.col, nodes]), n)
+        self.edge_slot = slots[: structure.num_edges]
+        self.self_slot = slots[structure.num_edges:]
+
+    @classmethod
+    def from_positions(cls, rows: Tensor, cols: Tensor, num_nodes: int) -> Tuple["BlockPattern", Tensor]:
+        """The pattern of the given block positions and the slot of each position."""
+        pattern = cls.__new__(cls)
+        slots = pattern._init(rows, cols, num_nodes)
+        return pattern, slots
+
+    def _init(self, rows: Tensor, cols: Tensor, n: int) -> Tensor:
+        self._keys, slots = torch.unique(rows * max(n, 1) + cols, sorted=True, return_inverse=True)
         self.num_nodes = n
-        self.num_blocks = keys.numel()
-        self.row = keys // max(n, 1)
-        self.col = keys % max(n, 1)
-        self.edge_slot = inverse[: structure.num_edges]
-        self.self_slot = inverse[structure.num_edges:]
+        self.num_blocks = self._keys.numel()
+        self.row = self._keys // max(n, 1)
+        self.col = self._keys % max(n, 1)
         counts = torch.bincount(self.row, minlength=n)
         self.crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
-        # The transpose of the pattern is the same pattern iff it is symmetric; t_perm maps it onto itself.
-        tkeys = self.col * max(n, 1) + self.row
-        tpos = torch.searchsorted(keys, tkeys).clamp_(max=max(self.num_blocks - 1, 0))
-        self.symmetric = bool((keys[tpos] == tkeys).all()) if self.num_blocks else True
         self._scalar: Dict[Tuple[int, bool], "ScalarPattern"] = {}
+        self._transposed: Optional[Tuple["BlockPattern", Tensor]] = None
+        return slots
+
+    def transposed(self) -> Tuple["BlockPattern", Tensor]:
+        """``(pattern_t, perm)``: the mirrored pattern, whose slot k holds this pattern's block ``perm[k]``."""
+        if self._transposed is None:
+            pattern_t, slots = BlockPattern.from_positions(self.col, self.row, self.num_nodes)
+            perm = torch.empty_like(slots)
+            perm[slots] = torch.arange(slots.numel(), device=slots.device)
+            self._transposed = (pattern_t, perm)
+        return self._transposed
 
     def scalar(self, d: int, diagonal: bool) -> "ScalarPattern":
         key = (d, diagonal)

@@ -1,0 +1,81 @@
+"""Batched dense operators for small, fully connected, weighted graphs (noisy molecule graphs in GDSS).
+
+A batch is an adjacency ``adj (B, N, N)`` and a node mask ``mask (B, N)`` (1 for real nodes, 0 for padding).
+Every function keeps padding exactly zero, so graphs of different sizes share one tensor.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from sheafgraph.ops.laplacian import safe_pow
+
+
+def check_dense_batch(adj: Tensor, mask: Optional[Tensor] = None) -> None:
+    """Validate ``adj (B, N, N)`` (floating, finite) and ``mask (B, N)``."""
+    if not isinstance(adj, Tensor) or not adj.is_floating_point():
+        raise TypeError(f"adj must be a floating torch.Tensor, got {getattr(adj, 'dtype', type(adj).__name__)}")
+    if adj.dim() != 3 or adj.size(1) != adj.size(2):
+        raise ValueError(f"adj must have shape (B, N, N), got {tuple(adj.shape)}")
+    if not bool(torch.isfinite(adj).all()):
+        raise ValueError("adj contains NaN or infinite values")
+    if mask is not None:
+        if not isinstance(mask, Tensor) or mask.shape != adj.shape[:2]:
+            shape = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
+            raise ValueError(f"mask must have shape {tuple(adj.shape[:2])} (B, N) to match adj, got {shape}")
+
+
+def mask_nodes(x: Tensor, mask: Optional[Tensor]) -> Tensor:
+    """Zero the rows of padding nodes: ``x * mask[..., None]``.
+
+    Shapes:
+        x: ``(B, N, F)``; mask: ``(B, N)``.
+    """
+    return x if mask is None else x * mask.unsqueeze(-1).to(x.dtype)
+
+
+def mask_adjacency(adj: Tensor, mask: Optional[Tensor]) -> Tensor:
+    """Zero rows and columns of padding nodes: ``A_ij m_i m_j``.
+
+    Shapes:
+        adj: ``(B, N, N)`` or ``(B, C, N, N)``; mask: ``(B, N)``.
+    """
+    if mask is None:
+        return adj
+    m = mask.to(adj.dtype)
+    outer = m.unsqueeze(-1) * m.unsqueeze(-2)
+    return adj * (outer if adj.dim() == 3 else outer.unsqueeze(1))
+
+
+def normalized_adjacency(adj: Tensor, mask: Optional[Tensor] = None, add_self_loops: bool = True) -> Tensor:
+    r"""GCN normalisation :math:`\hat A = D^{-1/2}(A + I) D^{-1/2}` with :math:`D_{ii} = \sum_j (A + I)_{ij}`.
+
+    Self-loops are added on real nodes only; nodes of zero degree get zero rows.
+
+    Shapes:
+        adj: ``(B, N, N)``; mask: ``(B, N)``; returns ``(B, N, N)``.
+    """
+    check_dense_batch(adj, mask)
+    a = mask_adjacency(adj, mask)
+    if add_self_loops:
+        eye = torch.eye(adj.size(-1), dtype=adj.dtype, device=adj.device).expand_as(a)
+        a = a + mask_adjacency(eye, mask)
+    dis = safe_pow(a.sum(-1), -0.5)
+    return dis.unsqueeze(-1) * a * dis.unsqueeze(-2)
+
+
+def adjacency_powers(adj: Tensor, k: int) -> Tensor:
+    """The stack ``[A, A², ..., A^k]`` (GDSS's multi-hop channels for its adjacency score network).
+
+    Shapes:
+        adj: ``(B, N, N)``; returns ``(B, k, N, N)``.
+    """
+    check_dense_batch(adj)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    powers = [adj]
+    for _ in range(k - 1):
+        powers.append(powers[-1] @ adj)
+    return torch.stack(powers, dim=1)

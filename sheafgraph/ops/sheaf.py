@@ -1,0 +1,120 @@
+r"""Sheaf Laplacians from restriction maps (Hansen & Ghrist 2019; Bodnar et al., NeurIPS 2022, Sec. 2-4).
+
+For the directed edge e = (i, j), ``maps[e]`` is :math:`F_{i \trianglelefteq e}`, the map from the stalk of i into the
+stalk of the edge {i, j}; the reverse edge holds :math:`F_{j \trianglelefteq e}`. The sheaf Laplacian has blocks
+
+.. math::
+    L_{ij} = -F_{i \trianglelefteq e}^\top F_{j \trianglelefteq e}, \qquad
+    L_{ii} = \sum_{e \ni i} F_{i \trianglelefteq e}^\top F_{i \trianglelefteq e},
+
+so :math:`x^\top L x = \sum_{\{i,j\}} \lVert F_{i \trianglelefteq e} x_i - F_{j \trianglelefteq e} x_j \rVert^2 \ge 0`.
+The normalised Laplacian is :math:`\hat L = D^{-1/2} L D^{-1/2}` with D the block diagonal of L, plus the identity
+when ``augmented`` (NSD's choice, which keeps it well defined at isolated nodes).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from sheafgraph.ops.laplacian import safe_pow
+from sheafgraph.ops.operator import SparseOperator
+from sheafgraph.ops.structure import StructureLike, as_structure, check_values
+
+
+def small_matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Batched product of many tiny matrices ``(..., m, k) @ (..., k, n)`` by broadcast-multiply-sum.
+
+    For k ≤ 8 this is several times faster on CPU than ``torch.bmm``, whose per-block overhead dominates.
+    """
+    return (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(-2)
+
+
+class _SymMatrixPower(torch.autograd.Function):
+    """``f(D) = D^p`` on the non-zero eigenvalues of symmetric PSD blocks, with a backward that is finite at
+    repeated eigenvalues (Daleckii–Krein: divided differences of f, and f' where eigenvalues coincide)."""
+
+    @staticmethod
+    def forward(ctx, mats: Tensor, p: float, eps: float) -> Tensor:
+        lam, u = torch.linalg.eigh(mats)
+        f = safe_pow(torch.where(lam > eps, lam, torch.zeros_like(lam)), p)
+        ctx.save_for_backward(lam, u, f)
+        ctx.p, ctx.eps = p, eps
+        return u @ torch.diag_embed(f) @ u.transpose(-1, -2)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        lam, u, f = ctx.saved_tensors
+        p, eps = ctx.p, ctx.eps
+        li, lj = lam.unsqueeze(-1), lam.unsqueeze(-2)
+        diff = li - lj
+        close = diff.abs() <= 1e-9 * (li.abs() + lj.abs() + 1.0)
+        mean = 0.5 * (li + lj)
+        fprime = torch.where(mean > eps, p * safe_pow(mean.clamp_min(eps), p - 1.0), torch.zeros_like(mean))
+        k = torch.where(close, fprime, (f.unsqueeze(-1) - f.unsqueeze(-2)) / torch.where(close, 1.0, diff))
+        g = u.transpose(-1, -2) @ (0.5 * (grad + grad.transpose(-1, -2))) @ u
+        return u @ (k * g) @ u.transpose(-1, -2), None, None
+
+
+def sym_matrix_power(mats: Tensor, p: float, eps: float = 1e-10) -> Tensor:
+    """``D^p`` for a batch of symmetric positive semi-definite matrices (zero eigenvalues stay zero).
+
+    Shapes:
+        mats: ``(..., d, d)``; returns ``(..., d, d)``.
+    """
+    return _SymMatrixPower.apply(mats, p, eps)
+
+
+def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional[int] = None,
+                    normalization: Optional[str] = None, augmented: bool = True) -> SparseOperator:
+    r"""The sheaf Laplacian :math:`L_\mathcal{F}` (or its normalised form) of restriction maps on a graph.
+
+    Args:
+        edge_index: ``(2, |E|)`` with every undirected edge in both directions, no self-loops, no duplicates;
+            or a :class:`GraphStructure` of such a graph (reused across calls: a learned sheaf changes values,
+            not structure).
+        maps: ``(|E|, d)`` diagonal restriction maps or ``(|E|, d, d)`` orthogonal/general ones, one per directed
+            edge (``maps[e]`` is :math:`F_{i \trianglelefteq e}` for e = (i, j)).
+        num_nodes: number of nodes (default ``max(edge_index) + 1``).
+        normalization: ``None`` or ``"sym"`` (:math:`D^{-1/2} L D^{-1/2}`).
+        augmented: with ``"sym"``, normalise by :math:`D + I` instead of D.
+
+    Shapes:
+        maps: ``(|E|, d)`` or ``(|E|, d, d)``; the operator: ``(|V| d, |V| d)``, symmetric.
+    """
+    if normalization not in (None, "sym"):
+        raise ValueError(f"normalization must be None or 'sym', got {normalization!r}")
+    s = as_structure(edge_index, num_nodes)
+    if not isinstance(maps, Tensor) or maps.dim() not in (2, 3):
+        shape = tuple(maps.shape) if isinstance(maps, Tensor) else type(maps).__name__
+        raise ValueError(f"maps must have shape (|E|, d) (diagonal) or (|E|, d, d), got {shape}")
+    d = maps.size(1)
+    full = maps.dim() == 3
+    check_values(maps, "maps", (s.num_edges, d, d) if full else (s.num_edges, d))
+    if s.has_self_loops():
+        raise ValueError("edge_index contains self-loops, which have no meaning for a sheaf Laplacian; "
+                         "remove them (torch_geometric.utils.remove_self_loops)")
+    rev = s.reverse_index()
+    f_rev = maps[rev]
+    if full:
+        ft = maps.transpose(-1, -2)
+        off = -small_matmul(ft, f_rev)                                         # L_ij = -F_iᵀ F_j
+        diag = maps.new_zeros(s.num_nodes, d, d).index_add_(0, s.row, small_matmul(ft, maps))
+    else:
+        off = -maps * f_rev
+        diag = maps.new_zeros(s.num_nodes, d).index_add_(0, s.row, maps * maps)
+    if normalization == "sym":
+        if full:
+            eye = torch.eye(d, dtype=maps.dtype, device=maps.device)
+            dis = sym_matrix_power(diag + eye if augmented else diag, -0.5)
+            off = small_matmul(small_matmul(dis[s.row], off), dis[s.col])
+            diag = small_matmul(small_matmul(dis, diag), dis)
+        else:
+            dis = safe_pow(diag + 1.0 if augmented else diag, -0.5)
+            off = dis[s.row] * off * dis[s.col]
+            diag = dis * diag * dis
+    p = s.block_pattern()
+    values = maps.new_zeros((p.num_blocks,) + off.shape[1:])
+    values = values.index_put((p.edge_slot,), off).index_put((p.self_slot,), diag)
+    return SparseOperator(p, values, d, symmetric=True)

@@ -1,0 +1,27 @@
+"""Shared test fixtures: paths to the shipped and shared data, small random graphs."""
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data folder {SHARED_DATA} not present")
+    return SHARED_DATA
+
+
+def random_undirected_graph(n: int, num_pairs: int, isolated: int = 2, seed: int = 0) -> torch.Tensor:
+    """Coalesced, self-loop-free undirected edge_index on n nodes whose last ``isolated`` nodes have no edges."""
+    g = torch.Generator().manual_seed(seed)
+    m = n - isolated
+    r = torch.randint(0, m, (num_pairs,), generator=g)
+    c = torch.randint(0, m, (num_pairs,), generator=g)
+    keep = r != c
+    ei = torch.stack([r[keep], c[keep]])
+    ei = torch.cat([ei, ei.flip(0)], dim=1)
+    return torch.unique(ei, dim=1)

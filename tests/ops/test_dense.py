@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+from sheafgraph.ops import adjacency_powers, mask_adjacency, mask_nodes, normalized_adjacency
+
+
+def batch(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.rand(3, 6, 6, generator=g, dtype=torch.float64)
+    a = a + a.transpose(1, 2)
+    a = a * (1 - torch.eye(6, dtype=torch.float64))
+    mask = torch.tensor([[1] * 6, [1] * 4 + [0] * 2, [1] + [0] * 5], dtype=torch.float64)
+    return a, mask
+
+
+def test_normalized_adjacency_matches_loop_reference():
+    a, mask = batch()
+    out = normalized_adjacency(a, mask)
+    for b in range(3):
+        n = int(mask[b].sum())
+        ah = a[b, :n, :n] + torch.eye(n, dtype=torch.float64)
+        d = ah.sum(1).rsqrt()
+        torch.testing.assert_close(out[b, :n, :n], d[:, None] * ah * d[None, :])
+        assert out[b, n:].abs().sum() == 0 and out[b, :, n:].abs().sum() == 0
+    torch.testing.assert_close(out, out.transpose(1, 2))
+
+
+def test_adjacency_powers_and_masks():
+    a, mask = batch(1)
+    p = adjacency_powers(a, 3)
+    assert p.shape == (3, 3, 6, 6)
+    torch.testing.assert_close(p[:, 2], torch.linalg.matrix_power(a, 3))
+    am = mask_adjacency(a, mask)
+    assert am[1, 4:].abs().sum() == 0 and am[1, :, 4:].abs().sum() == 0
+    torch.testing.assert_close(am[1, :4, :4], a[1, :4, :4])
+    assert mask_adjacency(p, mask)[1, :, 4:].abs().sum() == 0
+    x = torch.ones(3, 6, 2, dtype=torch.float64)
+    assert mask_nodes(x, mask).sum() == 2 * mask.sum()
+
+
+def test_permutation_equivariance():
+    a, mask = batch(2)
+    perm = torch.randperm(6, generator=torch.Generator().manual_seed(0))
+    out = normalized_adjacency(a, mask)
+    outp = normalized_adjacency(a[:, perm][:, :, perm], mask[:, perm])
+    torch.testing.assert_close(outp, out[:, perm][:, :, perm])
+
+
+def test_gradcheck():
+    a, mask = batch(3)
+    a = a[:1, :4, :4].clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda a: normalized_adjacency(a, mask[:1, :4]), (a,))
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match=r"\(B, N, N\)"):
+        normalized_adjacency(torch.rand(3, 4, 5))
+    with pytest.raises(ValueError, match="mask must have shape"):
+        normalized_adjacency(torch.rand(2, 4, 4), torch.ones(2, 5))
+    with pytest.raises(TypeError, match="floating"):
+        normalized_adjacency(torch.ones(2, 4, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="NaN"):
+        adjacency_powers(torch.full((1, 2, 2), float("nan")), 2)
+    with pytest.raises(ValueError, match="positive int"):
+        adjacency_powers(torch.rand(1, 2, 2), 0)
