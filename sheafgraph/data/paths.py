@@ -1,0 +1,40 @@
+"""Where datasets live on disk, and checks that a file is there and unchanged.
+
+Every loader takes ``root``: an explicit directory, else the ``SHEAFGRAPH_DATA`` environment variable, else the
+project's ``datasets/`` folder (small real data shipped with the repository).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Optional, Union
+
+PathLike = Union[str, os.PathLike]
+
+DATASETS_DIR = Path(__file__).resolve().parents[2] / "datasets"
+
+
+def data_root(root: Optional[PathLike] = None) -> Path:
+    """The data directory: ``root`` if given, else ``$SHEAFGRAPH_DATA``, else the project's ``datasets/``."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get("SHEAFGRAPH_DATA")
+    return Path(env) if env else DATASETS_DIR
+
+
+def require_file(path: PathLike, hint: str) -> Path:
+    """Return ``path`` if it is a file, else raise FileNotFoundError naming it and ``hint`` (where it comes from)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; {hint}")
+    return path
+
+
+def sha256(path: PathLike) -> str:
+    """Hex sha256 digest of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
