@@ -1,0 +1,6 @@
+"""Shared utilities: checkpoints, seeding, progress bars."""
+from sheafgraph.utils.checkpoint import load_checkpoint, save_checkpoint
+from sheafgraph.utils.progress import progress
+from sheafgraph.utils.seed import seed_everything
+
+__all__ = ["load_checkpoint", "progress", "save_checkpoint", "seed_everything"]

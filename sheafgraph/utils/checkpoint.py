@@ -1,0 +1,52 @@
+"""Checkpoints that never lose what a user saved: atomic writes, ``weights_only`` loads, resumable state."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Union
+
+import torch
+
+PathLike = Union[str, os.PathLike]
+
+
+def save_checkpoint(state: Dict[str, Any], path: PathLike) -> Path:
+    """Write ``state`` (tensors, state dicts, numbers, strings, lists, dicts) to ``path`` atomically.
+
+    The file is written to a temporary file in the same folder, flushed to disk and renamed over ``path``, so a
+    crash mid-write leaves the previous checkpoint intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path: PathLike, map_location: Union[str, torch.device, None] = "cpu") -> Dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` with ``weights_only=True`` (no arbitrary code runs).
+
+    Raises:
+        FileNotFoundError: naming the missing file.
+        ValueError: the file is not a readable checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises several types for corrupt or unsafe files
+        raise ValueError(f"could not read checkpoint {path}: {err}") from err
+    if not isinstance(state, dict):
+        raise ValueError(f"checkpoint {path} holds a {type(state).__name__}, expected a dict")
+    return state

@@ -1,0 +1,42 @@
+import pytest
+import torch
+
+from sheafgraph.utils import load_checkpoint, save_checkpoint, seed_everything
+
+
+def test_checkpoint_round_trip_and_atomic_overwrite(tmp_path):
+    path = tmp_path / "run" / "ckpt.pt"
+    model = torch.nn.Linear(3, 2)
+    save_checkpoint({"model": model.state_dict(), "epoch": 3}, path)
+    save_checkpoint({"model": model.state_dict(), "epoch": 4}, path)
+    state = load_checkpoint(path)
+    assert state["epoch"] == 4
+    torch.testing.assert_close(state["model"]["weight"], model.weight.detach())
+    assert [p.name for p in path.parent.iterdir()] == ["ckpt.pt"]        # no temporary files left behind
+
+
+def test_failed_write_keeps_previous_checkpoint(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    save_checkpoint({"epoch": 1}, path)
+    with pytest.raises(Exception):
+        save_checkpoint({"bad": lambda: 0}, path)                         # cannot be pickled
+    assert load_checkpoint(path)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="could not read"):
+        load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_seed_everything_is_deterministic():
+    g1 = seed_everything(7)
+    a = torch.randn(3), torch.randn(2, generator=g1)
+    g2 = seed_everything(7)
+    b = torch.randn(3), torch.randn(2, generator=g2)
+    torch.testing.assert_close(a, b)
+    with pytest.raises(TypeError):
+        seed_everything("7")
