@@ -55,7 +55,9 @@ def check_values(values: Tensor, name: str, shape: Tuple[Optional[int], ...], *,
     if not ok:
         want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} must have shape {want}, got {tuple(values.shape)}")
-    if not bool(torch.isfinite(values).all()):
+    # One reduction instead of an elementwise mask: the sum is non-finite whenever an entry is (or on overflow,
+    # which the exact check below then clears).
+    if not bool(torch.isfinite(values.sum())) and not bool(torch.isfinite(values).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
     if nonnegative and bool((values < 0).any()):
         raise ValueError(f"{name} must be non-negative, found {float(values.min())}")
@@ -167,6 +169,20 @@ class BlockPattern:
         slots = self._init(torch.cat([structure.row, nodes]), torch.cat([structure.col, nodes]), n)
         self.edge_slot = slots[: structure.num_edges]
         self.self_slot = slots[structure.num_edges:]
+        self._source: Optional[Tensor] = None
+
+    def from_edges_and_nodes(self, edge_values: Tensor, node_values: Tensor) -> Tensor:
+        """Block values in slot order from one value per edge and one per node (diagonal blocks).
+
+        Requires a graph without self-loops or duplicate edges (every slot then has exactly one source), and
+        costs one gather instead of zero-filling and scattering.
+        """
+        if self._source is None:
+            slots = torch.cat([self.edge_slot, self.self_slot])
+            assert slots.numel() == self.num_blocks, "slots must be unique: no self-loops, no duplicate edges"
+            self._source = torch.empty_like(slots)
+            self._source[slots] = torch.arange(slots.numel(), device=slots.device)
+        return torch.cat([edge_values, node_values])[self._source]
 
     @classmethod
     def from_positions(cls, rows: Tensor, cols: Tensor, num_nodes: int) -> Tuple["BlockPattern", Tensor]:

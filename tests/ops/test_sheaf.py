@@ -168,3 +168,17 @@ def test_bad_input():
         sheaf_laplacian(ei, torch.randn(4, 2), num_nodes=2)
     with pytest.raises(ValueError, match="normalization"):
         sheaf_laplacian(ei, torch.randn(4, 2), normalization="rw")
+
+
+@pytest.mark.parametrize("normalization, augmented", [(None, True), ("sym", True), ("sym", False)])
+def test_orthogonal_fast_path_equals_general_path(normalization, augmented):
+    n, d = 12, 3
+    ei = random_undirected_graph(n, 20, isolated=2, seed=13)
+    scale = torch.rand(ei.size(1), 1, 1, dtype=torch.float64) + 0.5              # folded-in edge weights
+    maps = (random_orthogonal(ei.size(1), d, 13) * scale).requires_grad_()
+    fast = sheaf_laplacian(ei, maps, n, normalization=normalization, augmented=augmented, orthogonal=True)
+    ref = dense_sheaf_reference(ei, maps, n, normalization, augmented)
+    torch.testing.assert_close(fast.to_dense(), ref)
+    x = torch.randn(n * d, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda m, x: sheaf_laplacian(ei, m, n, normalization=normalization, orthogonal=True) @ x, (maps, x))
