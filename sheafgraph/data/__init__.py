@@ -1,10 +1,12 @@
 """Dataset loaders returning tensors / PyG data, each reading from a data ``root`` (:mod:`sheafgraph.data.paths`)."""
 from sheafgraph.data.air import AirQualityData, StationGraph, gaussian_kernel, station_graph
+from sheafgraph.data.heterophily import load_node_dataset, node_dataset_names, row_normalize
 from sheafgraph.data.knowair import load_knowair
 from sheafgraph.data.prsa import load_prsa_beijing, wind_vector
 from sheafgraph.data.windows import ChannelScaler, ForecastWindows, Window, chronological_split, forecast_windows
 
 __all__ = [
     "AirQualityData", "ChannelScaler", "ForecastWindows", "StationGraph", "Window", "chronological_split",
-    "forecast_windows", "gaussian_kernel", "load_knowair", "load_prsa_beijing", "station_graph", "wind_vector",
+    "forecast_windows", "gaussian_kernel", "load_knowair", "load_node_dataset", "load_prsa_beijing",
+    "node_dataset_names", "row_normalize", "station_graph", "wind_vector",
 ]
