@@ -1,0 +1,118 @@
+"""GDSS's score networks (Jo, Lee, Hwang, ICML 2022, Sec. 3.2 and App. C) and the joint noise-prediction model.
+
+Both networks predict the *noise* :math:`\\hat\\epsilon` of a perturbed graph; the score is
+:math:`s = -\\hat\\epsilon / \\sigma_t` (score_sde's ``scale_by_sigma``). GDSS uses this scaling for VP SDEs and the raw
+output for VE; using it for every SDE keeps one path and lets the network output stay O(1) without time input.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from sheafgraph.generative.layers import MLP, AttentionLayer, DenseGCNConv
+from sheafgraph.generative.noise import batch_view
+from sheafgraph.ops.dense import adjacency_powers, mask_adjacency, mask_nodes, normalized_adjacency
+
+
+def _with_time(h: Tensor, t: Optional[Tensor]) -> Tensor:
+    """Append the diffusion time ``t (B,)`` as one more feature of ``h (B, ..., F)`` (time conditioning)."""
+    if t is None:
+        raise ValueError("this score network is time-conditioned: pass t (B,)")
+    return torch.cat([h, batch_view(t.to(h.dtype), h).expand(*h.shape[:-1], 1)], dim=-1)
+
+
+class ScoreNetworkX(nn.Module):
+    r"""GDSS's ScoreNetworkX: ``depth`` GCN layers on the noisy weighted adjacency,
+    :math:`H^{(l+1)} = \tanh(\hat A H^{(l)} W^{(l)})`, then an MLP on :math:`[X \| H^{(1)} \| \dots \| H^{(L)}]`.
+
+    Args:
+        num_features: atom types F. depth: GCN layers. hidden: GCN width.
+        time_conditioning: append t to the MLP head's input.
+
+    Shapes:
+        x: ``(B, N, F)``; adj: ``(B, N, N)``; mask: ``(B, N)``; t: ``(B,)``; returns ``(B, N, F)``.
+    """
+
+    def __init__(self, num_features: int, depth: int = 2, hidden: int = 16, time_conditioning: bool = False):
+        super().__init__()
+        self.time_conditioning = time_conditioning
+        dims = [num_features] + [hidden] * depth
+        self.convs = nn.ModuleList(DenseGCNConv(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        head_in = num_features + depth * hidden + int(time_conditioning)
+        self.head = MLP(head_in, 2 * head_in, num_features, num_layers=3)
+
+    def forward(self, x: Tensor, adj: Tensor, mask: Tensor, t: Optional[Tensor] = None) -> Tensor:
+        adj_norm = normalized_adjacency(adj, mask).unsqueeze(1)
+        hs = [x]
+        for conv in self.convs:
+            hs.append(torch.tanh(conv(hs[-1], adj_norm).squeeze(1)))
+        h = torch.cat(hs, dim=-1)
+        return mask_nodes(self.head(_with_time(h, t) if self.time_conditioning else h), mask)
+
+
+class ScoreNetworkA(nn.Module):
+    r"""GDSS's ScoreNetworkA: graph multi-head attention over the channels :math:`[A, A^2, \dots, A^{c}]`,
+    ``num_layers`` :class:`AttentionLayer` s, and an MLP on the concatenated edge channels of all layers giving a
+    symmetric output with zero diagonal.
+
+    Shapes:
+        x: ``(B, N, F)``; adj: ``(B, N, N)``; mask: ``(B, N)``; t: ``(B,)``; returns ``(B, N, N)``.
+    """
+
+    def __init__(self, num_features: int, hidden: int = 16, num_layers: int = 3, num_linears: int = 3,
+                 c_init: int = 2, c_hid: int = 8, c_final: int = 4, attn_dim: int = 16, num_heads: int = 4,
+                 time_conditioning: bool = False):
+        super().__init__()
+        if num_layers < 2:
+            raise ValueError(f"num_layers must be >= 2, got {num_layers}")
+        self.c_init, self.time_conditioning = c_init, time_conditioning
+        channels = [c_init] + [c_hid] * (num_layers - 1) + [c_final]
+        convs = [num_features] + [hidden] * num_layers
+        attn = [hidden] + [attn_dim] * (num_layers - 1)
+        self.layers = nn.ModuleList(
+            AttentionLayer(num_linears, convs[i], attn[i], convs[i + 1], channels[i], channels[i + 1], num_heads)
+            for i in range(num_layers))
+        head_in = sum(channels) + int(time_conditioning)
+        self.head = MLP(head_in, 2 * head_in, 1, num_layers=3)
+
+    def forward(self, x: Tensor, adj: Tensor, mask: Tensor, t: Optional[Tensor] = None) -> Tensor:
+        a = mask_adjacency(adjacency_powers(adj, self.c_init), mask)
+        channels = [a]
+        for layer in self.layers:
+            x, a = layer(x, a, mask)
+            channels.append(a)
+        h = torch.cat(channels, dim=1).permute(0, 2, 3, 1)
+        out = self.head(_with_time(h, t) if self.time_conditioning else h).squeeze(-1)
+        off_diagonal = 1 - torch.eye(adj.size(-1), dtype=out.dtype, device=out.device)
+        return mask_adjacency(out * off_diagonal, mask)
+
+
+class GDSSNoiseModel(nn.Module):
+    r"""The joint model :math:`(\hat\epsilon_X, \hat\epsilon_A) = (s_\theta(X_t, A_t, t), s_\phi(X_t, A_t, t))`.
+
+    Args:
+        num_features: atom types F. x_params / adj_params: keyword arguments of :class:`ScoreNetworkX` and
+        :class:`ScoreNetworkA` (defaults: GDSS's QM9 configuration).
+        time_conditioning: feed t to both networks (GDSS does not).
+
+    Shapes:
+        x: ``(B, N, F)``; adj: ``(B, N, N)``; mask: ``(B, N)``; t: ``(B,)``; returns ``(B, N, F)``, ``(B, N, N)``.
+    """
+
+    def __init__(self, num_features: int = 4, x_params: Optional[Dict[str, Any]] = None,
+                 adj_params: Optional[Dict[str, Any]] = None, time_conditioning: bool = False):
+        super().__init__()
+        self.num_features, self.time_conditioning = num_features, time_conditioning
+        self.x_params, self.adj_params = dict(x_params or {}), dict(adj_params or {})
+        self.net_x = ScoreNetworkX(num_features, time_conditioning=time_conditioning, **self.x_params)
+        self.net_adj = ScoreNetworkA(num_features, time_conditioning=time_conditioning, **self.adj_params)
+
+    def forward(self, x: Tensor, adj: Tensor, mask: Tensor, t: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        return self.net_x(x, adj, mask, t), self.net_adj(x, adj, mask, t)
+
+    def config(self) -> Dict[str, Any]:
+        """Constructor arguments as plain data (stored in checkpoints)."""
+        return {"num_features": self.num_features, "x_params": self.x_params, "adj_params": self.adj_params,
+                "time_conditioning": self.time_conditioning}

@@ -1,0 +1,117 @@
+import re
+
+import pytest
+import torch
+from torch import nn
+
+import sheafgraph.generative.samplers as samplers_module
+from sheafgraph.generative.generate import generate, sample_node_counts
+from sheafgraph.generative.noise import Graphs, batch_view, node_mask
+from sheafgraph.generative.samplers import SAMPLERS, get_sampler
+from sheafgraph.generative.score_networks import GDSSNoiseModel
+from sheafgraph.generative.sde import GraphSDE, SubVPSDE, VESDE, VPSDE
+
+FAST = {"pc": {"steps": 4}, "s4": {"steps": 4}, "ode": {"steps": 3}, "dpm_solver": {"steps": 3}}
+NFE = {"pc": 8, "s4": 4, "ode": 6, "dpm_solver": 6}
+
+
+class PointMassNoise(nn.Module):
+    """The exact noise predictor when the data is the single graph (x0, a0): eps = (G_t - alpha_t G_0) / sigma_t."""
+
+    def __init__(self, sde, x0, a0):
+        super().__init__()
+        self.sde, self.x0, self.a0 = sde, x0, a0
+
+    def forward(self, x, adj, mask, t):
+        out = []
+        for c, v, v0 in zip(self.sde, (x, adj), (self.x0, self.a0)):
+            a, s = c.marginal_coefficients(t)
+            out.append((v - batch_view(a, v) * v0) / batch_view(s, v))
+        return tuple(out)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return GDSSNoiseModel(4).eval()
+
+
+SDE = GraphSDE(VESDE(0.1, 1.0), VESDE(0.1, 1.0))
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_shapes_symmetry_masks_and_nfe(model, name):
+    mask = node_mask(torch.tensor([9, 4, 6]), 9)
+    prior = SDE.prior_sampling(mask, 4, torch.Generator().manual_seed(0))
+    out = get_sampler(name)(model, prior, SDE, generator=torch.Generator().manual_seed(1), **FAST[name])
+    x, adj, m = out.graphs
+    assert x.shape == (3, 9, 4) and adj.shape == (3, 9, 9) and torch.equal(m, mask)
+    torch.testing.assert_close(adj, adj.transpose(1, 2))
+    assert float(torch.diagonal(adj, dim1=1, dim2=2).abs().max()) == 0.0
+    assert float(x[1, 4:].abs().max()) == 0.0 and float(adj[1, 4:].abs().max()) == 0.0
+    assert bool(torch.isfinite(x).all() and torch.isfinite(adj).all())
+    assert out.nfe == NFE[name]
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_deterministic_under_seed(model, name):
+    mask = node_mask(torch.tensor([5, 3]), 5)
+    runs = []
+    for _ in range(2):
+        g = torch.Generator().manual_seed(7)
+        runs.append(get_sampler(name)(model, SDE.prior_sampling(mask, 4, g), SDE, generator=g, **FAST[name]))
+    torch.testing.assert_close(runs[0].graphs.adj, runs[1].graphs.adj, rtol=0, atol=0)
+    torch.testing.assert_close(runs[0].graphs.x, runs[1].graphs.x, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("sde", [GraphSDE(VPSDE(0.1, 20.0), VESDE(0.1, 2.0)),
+                                 GraphSDE(SubVPSDE(0.1, 20.0), VPSDE(0.1, 5.0))], ids=str)
+@pytest.mark.parametrize("name,options,eps,tol", [("dpm_solver", {"order": 1, "steps": 3}, 1e-3, 1e-9),
+                                                  ("dpm_solver", {"order": 2, "steps": 3}, 1e-3, 1e-9),
+                                                  ("ode", {"method": "heun", "steps": 40}, 0.05, 0.02)])
+def test_deterministic_samplers_recover_a_point_mass(sde, name, options, eps, tol):
+    """For a point-mass data distribution the probability flow keeps eps constant: exponential integrators are
+    exact, Heun is close; all end at alpha_eps * G0 + sigma_eps * z (float64)."""
+    g = torch.Generator().manual_seed(0)
+    mask = node_mask(torch.tensor([4, 3]), 4)
+    x0 = torch.randn(2, 4, 3, generator=g, dtype=torch.float64) * mask.unsqueeze(-1)
+    a0 = torch.randn(2, 4, 4, generator=g, dtype=torch.float64)
+    a0 = (a0 + a0.transpose(1, 2)) * mask.unsqueeze(-1) * mask.unsqueeze(-2) * (1 - torch.eye(4))
+    prior = sde.prior_sampling(mask.double(), 3, g)
+    out = get_sampler(name)(PointMassNoise(sde, x0, a0), prior, sde, eps=eps, **options)
+    t1, te = torch.ones(2, dtype=torch.float64), torch.full((2,), eps, dtype=torch.float64)
+    for c, v, v0, p in zip(sde, out.graphs[:2], (x0, a0), prior[:2]):
+        (a1, s1), (ae, se) = c.marginal_coefficients(t1), c.marginal_coefficients(te)
+        z = (p - batch_view(a1, p) * v0) / batch_view(s1, p)
+        torch.testing.assert_close(v, batch_view(ae, v) * v0 + batch_view(se, v) * z, atol=tol, rtol=tol)
+
+
+def test_registry_matches_docs_and_bad_names(model):
+    documented = set(re.findall(r'^``"(\w+)"``', samplers_module.__doc__, flags=re.M))
+    assert documented == set(SAMPLERS)
+    with pytest.raises(ValueError, match="unknown sampler 'euler'.*valid names"):
+        get_sampler("euler")
+    mask = node_mask(torch.tensor([3]), 3)
+    prior = SDE.prior_sampling(mask, 4)
+    with pytest.raises(ValueError, match="unknown corrector 'gibbs'"):
+        get_sampler("pc")(model, prior, SDE, steps=2, corrector="gibbs")
+    with pytest.raises(ValueError, match="unknown predictor"):
+        get_sampler("pc")(model, prior, SDE, steps=2, predictor="ancestral")
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        get_sampler("s4")(model, prior, SDE, steps=0)
+    with pytest.raises(ValueError, match="order must be 1 or 2"):
+        get_sampler("dpm_solver")(model, prior, SDE, steps=2, order=3)
+
+
+def test_generate_batches_and_quantises(model):
+    g = torch.Generator().manual_seed(0)
+    counts = sample_node_counts(torch.tensor([0.0, 0, 1, 0, 3]), 7, g)
+    assert set(counts.tolist()) <= {2, 4}
+    out = generate(model, SDE, counts, num_features=4, sampler="s4", batch_size=3, generator=g,
+                   options={"steps": 3}, max_nodes=5)
+    assert out.atom_types.shape == (7, 5) and out.bond_orders.shape == (7, 5, 5) and out.nfe == 3
+    assert torch.equal((out.atom_types >= 0).sum(1), counts)
+    assert set(out.bond_orders.unique().tolist()) <= {0, 1, 2, 3}
+    assert torch.equal(out.bond_orders, out.bond_orders.transpose(1, 2))
+    with pytest.raises(ValueError, match="more than max_nodes=5"):
+        generate(model, SDE, torch.tensor([6]), num_features=4, max_nodes=5)
