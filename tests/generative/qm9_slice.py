@@ -1,22 +1,10 @@
-"""A small slice of real QM9 as dense tensors for tests (GDSS encoding: C N O F one-hot, kekulised bond orders)."""
-import pandas as pd
-import torch
-from rdkit import Chem
-
+"""A small slice of the real QM9 training split as dense tensors for tests (via the chem and data helpers)."""
+from sheafgraph.chem import QM9_ATOMS, smiles_to_dense
+from sheafgraph.data.molecules import QM9_MAX_ATOMS, load_qm9
 from sheafgraph.generative.noise import Graphs
-
-ATOMS = {6: 0, 7: 1, 8: 2, 9: 3}
 
 
 def qm9_slice(shared_data, num: int, start: int = 5000) -> Graphs:
-    smiles = pd.read_csv(shared_data / "molecules" / "qm9" / "qm9.csv", nrows=start + num).iloc[start:]
-    x, adj = torch.zeros(num, 9, 4), torch.zeros(num, 9, 9)
-    for k, smi in enumerate(smiles["SMILES1"]):
-        mol = Chem.MolFromSmiles(smi)
-        Chem.Kekulize(mol, clearAromaticFlags=True)
-        for atom in mol.GetAtoms():
-            x[k, atom.GetIdx(), ATOMS[atom.GetAtomicNum()]] = 1
-        for bond in mol.GetBonds():
-            i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
-            adj[k, i, j] = adj[k, j, i] = bond.GetBondTypeAsDouble()
-    return Graphs(x, adj, (x.sum(-1) > 0).float())
+    smiles = load_qm9(shared_data, check_smiles=False).train[start:start + num]
+    x, adj = smiles_to_dense(smiles, QM9_ATOMS, QM9_MAX_ATOMS)
+    return Graphs(x, adj, (x.sum(-1) > 0).to(x.dtype))

@@ -1,0 +1,255 @@
+"""Molecule generation with GDSS (Jo, Lee, Hwang, ICML 2022): train on QM9, sample SMILES, evaluate.
+
+``sheafgraph molgen train --dataset qm9``, ``sheafgraph molgen sample --num 1000 --out mols.smi`` (the shipped
+QM9 checkpoint by default) and ``sheafgraph molgen evaluate mols.smi --dataset qm9 --json scores.json``.
+Sampled graphs are quantised (:mod:`sheafgraph.generative.quantize`), decoded as is to count the validity
+without correction, then corrected with GDSS's valency rule (:func:`sheafgraph.chem.correct_valency`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+
+import torch
+from rdkit import Chem
+
+from sheafgraph.chem import AtomVocabulary, correct_valency, graphs_to_mols, is_valid_mol, smiles_to_dense
+from sheafgraph.data.molecules import load_qm9, molecule_dataset_spec
+from sheafgraph.generative import (SAMPLERS, GDSSNoiseModel, GraphSDE, Graphs, fit, generate, get_sampler,
+                                   get_sde, sample_node_counts)
+from sheafgraph.utils import load_checkpoint, progress, save_checkpoint
+
+PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained" / "gdss_qm9.pt"
+# GDSS's QM9 configuration (config/qm9.yaml): VE SDEs with sigma in [0.1, 1] for both X and A
+QM9_SDE = {"x": {"name": "ve", "sigma_min": 0.1, "sigma_max": 1.0}, "adj": {"name": "ve", "sigma_min": 0.1, "sigma_max": 1.0}}
+# fast default for `molgen sample` (see benchmarks/RESULTS.md); GDSS's own setting is PC with 1000 steps
+DEFAULT_SAMPLER = {"sampler": "s4", "steps": 100}
+
+
+class MoleculeGenerator(NamedTuple):
+    """A trained GDSS model ready to sample: noise model (EMA weights), SDEs, node-count histogram, vocabulary."""
+
+    model: GDSSNoiseModel
+    sde: GraphSDE
+    node_counts: torch.Tensor
+    vocab: AtomVocabulary
+    info: Dict[str, Any]
+
+    @property
+    def max_nodes(self) -> int:
+        return self.node_counts.numel() - 1
+
+
+class MoleculeSamples(NamedTuple):
+    """Sampled molecules: corrected SMILES (None where correction failed), molecules, validity w/o correction."""
+
+    smiles: List[Optional[str]]
+    mols: List[Optional[Chem.Mol]]
+    valid_without_correction: float
+    nfe: int
+    seconds: float
+
+
+def load_generator(checkpoint=None) -> MoleculeGenerator:
+    """Load a training or exported checkpoint (default: the shipped QM9 model); uses the EMA weights."""
+    path = Path(checkpoint) if checkpoint is not None else PRETRAINED
+    state = load_checkpoint(path)
+    missing = [k for k in ("model_config", "sde_config", "ema", "node_counts", "atom_types") if k not in state]
+    if missing:
+        raise ValueError(f"{path} is not a GDSS checkpoint: missing {missing}")
+    model = GDSSNoiseModel(**state["model_config"])
+    model.load_state_dict(state["ema"])
+    model.eval()
+    info = {k: state[k] for k in ("dataset", "epoch", "history", "train_config") if k in state}
+    return MoleculeGenerator(model, GraphSDE.from_config(state["sde_config"]), state["node_counts"].float(),
+                             AtomVocabulary(state["atom_types"]), info)
+
+
+def export_checkpoint(src, dst) -> Path:
+    """Write a small sampling-only copy of a training checkpoint (configs, EMA weights, node counts, history)."""
+    state = load_checkpoint(src)
+    keep = ("model_config", "sde_config", "ema", "node_counts", "atom_types", "dataset", "epoch", "history",
+            "train_config")
+    return save_checkpoint({k: state[k] for k in keep if k in state}, dst)
+
+
+def sample_molecules(gen: MoleculeGenerator, num: int, *, sampler: str = DEFAULT_SAMPLER["sampler"],
+                     batch_size: int = 1000, seed: int = 0, num_atoms: Optional[int] = None,
+                     options: Optional[Dict[str, Any]] = None) -> MoleculeSamples:
+    """Sample ``num`` molecules; ``num_atoms`` fixes the heavy-atom count (default: drawn from training data).
+
+    ``options`` go to the sampler (default ``steps`` from :data:`DEFAULT_SAMPLER` when the sampler is the default).
+    """
+    get_sampler(sampler)
+    if isinstance(num, bool) or not isinstance(num, int) or num < 1:
+        raise ValueError(f"num must be a positive int, got {num!r}")
+    generator = torch.Generator().manual_seed(seed)
+    if num_atoms is None:
+        counts = sample_node_counts(gen.node_counts, num, generator)
+    elif not 1 <= num_atoms <= gen.max_nodes:
+        raise ValueError(f"num_atoms={num_atoms} is outside 1..{gen.max_nodes}, the atom counts of the training "
+                         f"data ({gen.info.get('dataset', 'this checkpoint')})")
+    else:
+        counts = torch.full((num,), num_atoms)
+    options = dict(options or {})
+    if sampler == DEFAULT_SAMPLER["sampler"]:
+        options.setdefault("steps", DEFAULT_SAMPLER["steps"])
+    start = time.perf_counter()
+    out = generate(gen.model, gen.sde, counts, num_features=len(gen.vocab), sampler=sampler,
+                   batch_size=batch_size, generator=generator, options=options, max_nodes=gen.max_nodes)
+    seconds = time.perf_counter() - start
+    raw = graphs_to_mols(out.atom_types, out.bond_orders, gen.vocab)
+    valid = [is_valid_mol(m) for m in raw]
+    mols = [correct_valency(m) for m in raw]          # GDSS: correct, then keep the largest fragment
+    smiles = [Chem.MolToSmiles(m) if m is not None else None for m in mols]
+    return MoleculeSamples(smiles, mols, sum(valid) / num, out.nfe, seconds)
+
+
+def draw_grid(mols: Sequence[Optional[Chem.Mol]], path, num: int = 24, per_row: int = 6) -> Path:
+    """Save a PNG grid of the first ``num`` molecules (RDKit ``Draw.MolsToGridImage``)."""
+    from rdkit.Chem import Draw
+
+    chosen = [m for m in mols if m is not None][:num]
+    if not chosen:
+        raise ValueError("no valid molecule to draw")
+    image = Draw.MolsToGridImage(chosen, molsPerRow=per_row, subImgSize=(220, 180),
+                                 legends=[Chem.MolToSmiles(m) for m in chosen])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(str(path))
+    return path
+
+
+def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int = 300, batch_size: int = 1024,
+                    lr: float = 5e-3, sde_config: Optional[Dict] = None, time_conditioning: bool = False,
+                    seed: int = 0, resume: bool = True, show_progress: Optional[bool] = None, log=print) -> Dict:
+    """Train GDSS on the training split of ``dataset`` (GDSS's QM9 hyperparameters by default), checkpointing
+    every epoch to ``checkpoint`` and resuming from it when it exists."""
+    data, vocab = _training_graphs(dataset, root)
+    counts = torch.bincount(data.mask.sum(-1).long(), minlength=data.mask.shape[1] + 1).float()
+    log(f"{dataset}: {data.x.shape[0]} training molecules, up to {data.mask.shape[1]} atoms of {vocab.symbols}")
+    torch.manual_seed(seed)
+    model = GDSSNoiseModel(len(vocab), time_conditioning=time_conditioning)
+    sde = GraphSDE.from_config(sde_config or QM9_SDE)
+    extra = {"node_counts": counts, "atom_types": list(vocab.symbols), "dataset": dataset}
+    bar = (lambda it, desc, total: progress(it, desc=desc, total=total, enabled=show_progress))
+    return fit(model, sde, data, checkpoint, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+               resume=resume, extra=extra, log=log, progress=bar)
+
+
+def _training_graphs(dataset: str, root=None):
+    """Dense training graphs of ``dataset`` (GDSS encoding) and its atom vocabulary."""
+    if dataset != "qm9":
+        raise ValueError(f"molgen trains on 'qm9' only, got {dataset!r}")
+    spec = molecule_dataset_spec(dataset)
+    x, adj = smiles_to_dense(load_qm9(root).train, spec.vocab, spec.max_atoms)
+    return Graphs(x, adj, (x.sum(-1) > 0).to(x.dtype)), spec.vocab
+
+
+# ---------------------------------------------------------------- command line
+def add_subcommand(subparsers) -> None:
+    parser = subparsers.add_parser("molgen", help="GDSS molecule generation: train, sample, evaluate",
+                                   description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="molgen_command", metavar="{train,sample,evaluate}", required=True)
+
+    train = sub.add_parser("train", help="train GDSS on a molecule dataset (resumable)")
+    train.add_argument("--dataset", default="qm9", choices=["qm9"])
+    train.add_argument("--root", default=None, help="data root (default: $SHEAFGRAPH_DATA or datasets/)")
+    train.add_argument("--checkpoint", default="runs/gdss/last.pt", help="checkpoint written every epoch")
+    train.add_argument("--export", default=None, help="also write a small sampling-only checkpoint here")
+    train.add_argument("--epochs", type=int, default=300)
+    train.add_argument("--batch-size", type=int, default=1024)
+    train.add_argument("--lr", type=float, default=5e-3)
+    train.add_argument("--sde-x", default="ve", help="SDE for node features: ve, vp or subvp")
+    train.add_argument("--sde-adj", default="ve", help="SDE for the adjacency: ve, vp or subvp")
+    train.add_argument("--time-conditioning", action="store_true", help="feed t to the score networks")
+    train.add_argument("--no-resume", action="store_true", help="start over even if the checkpoint exists")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    train.set_defaults(func=run_train)
+
+    sample = sub.add_parser("sample", help="sample molecules to a SMILES file")
+    sample.add_argument("--checkpoint", default=None, help=f"default: the shipped model {PRETRAINED.name}")
+    sample.add_argument("--num", type=int, default=1000)
+    sample.add_argument("--out", default="mols.smi")
+    sample.add_argument("--sampler", default=DEFAULT_SAMPLER["sampler"], help=f"one of {sorted(SAMPLERS)}")
+    sample.add_argument("--steps", type=int, default=None,
+                        help=f"time steps (default {DEFAULT_SAMPLER['steps']} for {DEFAULT_SAMPLER['sampler']})")
+    sample.add_argument("--batch-size", type=int, default=1000)
+    sample.add_argument("--num-atoms", type=int, default=None, help="fixed heavy-atom count (default: drawn)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--png", default=None, help="also draw a grid of the first molecules to this PNG")
+    sample.add_argument("--json", default=None, help="write sampling statistics (validity w/o correction, time)")
+    sample.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    sample.set_defaults(func=run_sample)
+
+    evaluate = sub.add_parser("evaluate", help="validity, uniqueness, novelty, FCD, NSPDK of a SMILES file")
+    evaluate.add_argument("smiles", help="file with one SMILES per line")
+    evaluate.add_argument("--dataset", default="qm9", choices=["qm9"])
+    evaluate.add_argument("--root", default=None, help="data root (default: $SHEAFGRAPH_DATA or datasets/)")
+    evaluate.add_argument("--json", default=None, help="write the scores here")
+    evaluate.set_defaults(func=run_evaluate)
+
+
+def _set_threads(threads: Optional[int]) -> None:
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {threads}")
+        torch.set_num_threads(threads)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    _set_threads(args.threads)
+    sde_config = {"x": {**QM9_SDE["x"], "name": args.sde_x}, "adj": {**QM9_SDE["adj"], "name": args.sde_adj}}
+    for part in sde_config.values():  # VP-type SDEs take betas; keep GDSS's ZINC250k betas (0.1, 1.0)
+        if part["name"] != "ve":
+            part.pop("sigma_min"), part.pop("sigma_max")
+            part.update(beta_min=0.1, beta_max=1.0)
+        get_sde(**part)
+    state = train_generator(args.dataset, checkpoint=args.checkpoint, root=args.root, epochs=args.epochs,
+                            batch_size=args.batch_size, lr=args.lr, sde_config=sde_config,
+                            time_conditioning=args.time_conditioning, seed=args.seed, resume=not args.no_resume)
+    if args.export:
+        export_checkpoint(args.checkpoint, args.export)
+        print(f"exported {args.export} (epoch {state['epoch']})")
+    return 0
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    _set_threads(args.threads)
+    gen = load_generator(args.checkpoint)
+    options = {} if args.steps is None else {"steps": args.steps}
+    out = sample_molecules(gen, args.num, sampler=args.sampler, batch_size=args.batch_size, seed=args.seed,
+                           num_atoms=args.num_atoms, options=options)
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{s}\n" for s in out.smiles if s is not None))
+    steps = args.steps or (DEFAULT_SAMPLER["steps"] if args.sampler == DEFAULT_SAMPLER["sampler"] else "default")
+    stats = {"num": args.num, "sampler": args.sampler, "steps": steps, "nfe": out.nfe,
+             "seconds": round(out.seconds, 2), "valid_without_correction": out.valid_without_correction,
+             "written": sum(s is not None for s in out.smiles)}
+    print(f"{stats['written']} molecules -> {path}; validity w/o correction {out.valid_without_correction:.2%}; "
+          f"{out.nfe} NFE, {out.seconds:.1f} s")
+    if args.png:
+        print(f"grid -> {draw_grid(out.mols, args.png)}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(stats, indent=2))
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    path = Path(args.smiles)
+    if not path.is_file():
+        raise FileNotFoundError(f"SMILES file not found: {path}")
+    smiles = [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
+    if not smiles:
+        raise ValueError(f"{path} holds no SMILES")
+    scores = evaluate_smiles(smiles, args.dataset, root=args.root)
+    for name, value in scores.items():
+        print(f"{name:>12}: {value:.4f}" if isinstance(value, float) else f"{name:>12}: {value}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(scores, indent=2))
+    return 0

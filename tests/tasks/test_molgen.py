@@ -1,0 +1,84 @@
+import json
+
+import pytest
+import torch
+
+import sheafgraph.tasks.molgen as molgen
+from sheafgraph.cli import main
+from sheafgraph.generative import GDSSNoiseModel
+from sheafgraph.tasks.molgen import PRETRAINED, load_generator, sample_molecules
+from sheafgraph.utils import load_checkpoint
+
+from tests.generative.qm9_slice import qm9_slice
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_shipped_checkpoint_is_small_and_complete():
+    assert PRETRAINED.stat().st_size < 5e6
+    gen = load_generator()
+    assert gen.vocab.symbols == ("C", "N", "O", "F") and gen.max_nodes == 9
+    assert int(gen.node_counts.sum()) == 117917                    # the QM9 training split
+    assert gen.info["dataset"] == "qm9" and gen.info["epoch"] >= 1
+
+
+def test_sample_cli_writes_smiles_png_and_stats(tmp_path, capsys):
+    out, png, stats = tmp_path / "mols.smi", tmp_path / "grid.png", tmp_path / "stats.json"
+    code = main(["molgen", "sample", "--num", "12", "--steps", "4", "--out", str(out), "--png", str(png),
+                 "--json", str(stats), "--seed", "1"])
+    assert code == 0
+    lines = out.read_text().splitlines()
+    record = json.loads(stats.read_text())
+    assert record["num"] == 12 and record["nfe"] == 4 and record["written"] == len(lines) > 0
+    assert 0 <= record["valid_without_correction"] <= 1
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "validity w/o correction" in capsys.readouterr().out
+
+
+def test_sampling_is_seeded_and_respects_num_atoms():
+    gen = load_generator()
+    a = sample_molecules(gen, 6, seed=3, num_atoms=5, options={"steps": 3})
+    b = sample_molecules(gen, 6, seed=3, num_atoms=5, options={"steps": 3})
+    assert a.smiles == b.smiles and a.nfe == 3
+    assert all(m is None or m.GetNumAtoms() <= 5 for m in a.mols)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--sampler", "euler"], "unknown sampler 'euler'"),
+    (["--num-atoms", "12"], "num_atoms=12 is outside 1..9"),
+    (["--checkpoint", "missing.pt"], "checkpoint not found: missing.pt"),
+    (["--num", "0"], "num must be a positive int"),
+])
+def test_sample_cli_bad_input(argv, message, tmp_path, capsys):
+    assert main(["molgen", "sample", "--out", str(tmp_path / "m.smi"), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_evaluate_cli_missing_file(capsys):
+    assert main(["molgen", "evaluate", "nowhere.smi"]) == 2
+    assert "SMILES file not found: nowhere.smi" in capsys.readouterr().err
+
+
+def test_train_cli_checkpoints_resumes_and_exports(tmp_path, monkeypatch, shared_data):
+    data = qm9_slice(shared_data, 16)
+    from sheafgraph.chem import QM9_ATOMS
+    monkeypatch.setattr(molgen, "_training_graphs", lambda dataset, root: (data, QM9_ATOMS))
+    monkeypatch.setattr(molgen, "GDSSNoiseModel", lambda n, **kw: GDSSNoiseModel(
+        n, x_params={"hidden": 4}, adj_params={"hidden": 4, "num_layers": 2, "c_hid": 2, "attn_dim": 4}, **kw))
+    ckpt, small = tmp_path / "last.pt", tmp_path / "small.pt"
+    args = ["molgen", "train", "--checkpoint", str(ckpt), "--batch-size", "8", "--sde-x", "vp"]
+    assert main([*args, "--epochs", "1"]) == 0
+    assert main([*args, "--epochs", "2", "--export", str(small)]) == 0
+    state = load_checkpoint(ckpt)
+    assert state["epoch"] == 2 and len(state["history"]) == 2
+    assert state["sde_config"]["x"] == {"name": "vp", "beta_min": 0.1, "beta_max": 1.0}
+    exported = load_checkpoint(small)
+    assert "optimizer" not in exported and exported["epoch"] == 2
+    assert int(exported["node_counts"].sum()) == 16
+    assert main([*args, "--epochs", "1", "--sde-adj", "ou"]) == 2
