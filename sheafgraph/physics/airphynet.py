@@ -1,0 +1,161 @@
+r"""AirPhyNet (Hettige et al., "AirPhyNet: Harnessing Physics-Guided Neural Networks for Air Quality
+Prediction", ICLR 2024): a latent ODE whose vector field is advection-diffusion on the station graph.
+
+1. Encode: a GRU, shared across stations, reads each station's input window (all channels, missing values as 0,
+   and their masks) and gives the initial latent state :math:`z_0 \sim \mathcal N(\mu, \mathrm{diag}\,\sigma^2)`
+   per station (a sample while training, :math:`\mu` in evaluation).
+2. Integrate: :math:`z(t_k) = z_0 + \int_0^{t_k} f(t, z)\,dt` at the forecast times :math:`t_k = k\Delta`
+   (hours) with torchdiffeq's ``odeint``, f the :class:`~sheafgraph.physics.odefunc.AdvectionDiffusionODE`.
+3. Decode: a two-layer MLP maps each :math:`z_i(t_k)` to the (scaled) PM2.5 of station i at step k.
+
+Unlike the public reference code, the vector field is one persistent module trained with the rest (k, alpha,
+gates), the advection operator is directed (upwind), the wind may vary along the forecast, the diffusion
+coefficient is learned, and the decoder is learned. Variants (``VARIANTS``): ``diff``, ``adv``, ``diff_adv``
+(both terms) and ``nophy`` (graph network only).
+"""
+from __future__ import annotations
+
+from typing import Dict, NamedTuple, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+from torchdiffeq import odeint
+
+from sheafgraph.physics.odefunc import AdvectionDiffusionODE
+from sheafgraph.physics.transport import PhysicsGraph, advection_operators, station_laplacian
+from sheafgraph.physics.wind import WIND_MODES, forecast_wind
+
+# variant name -> (diffusion, advection)
+VARIANTS: Dict[str, Tuple[bool, bool]] = {
+    "diff": (True, False), "adv": (False, True), "diff_adv": (True, True), "nophy": (False, False)}
+FIXED_STEP_METHODS = ("euler", "midpoint", "rk4", "explicit_adams", "implicit_adams")
+
+
+class Forecast(NamedTuple):
+    """A forecaster's output: predictions, the KL term of the latent state (0 if none), ODE evaluations (0 if none).
+
+    Shapes:
+        mean: ``(B, T_out, |V|)``; kl: scalar.
+    """
+    mean: Tensor
+    kl: Tensor
+    nfe: int
+
+
+def check_inputs(x: Tensor, mask: Tensor, in_channels: Optional[int] = None) -> None:
+    """Validate an input window ``x (B, T_in, |V|, C)`` (floating, NaN allowed where masked) and ``mask`` (bool)."""
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        raise TypeError(f"x must be a floating torch.Tensor, got {getattr(x, 'dtype', type(x).__name__)}")
+    if x.dim() != 4:
+        raise ValueError(f"x must have shape (B, T_in, |V|, C), got {tuple(x.shape)}")
+    if in_channels is not None and x.size(-1) != in_channels:
+        raise ValueError(f"x has {x.size(-1)} channels but the model was built for in_channels={in_channels}")
+    if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != x.shape:
+        got = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, Tensor) else type(mask).__name__
+        raise ValueError(f"mask must be a bool tensor of the shape of x {tuple(x.shape)}, got {got}")
+
+
+def station_sequences(x: Tensor, mask: Tensor) -> Tensor:
+    """Per-station input sequences for a GRU: values (missing ones set to 0) next to their masks.
+
+    Shapes:
+        x, mask: ``(B, T_in, |V|, C)``; returns ``(B |V|, T_in, 2C)``, station i of sample b at row ``b|V| + i``.
+    """
+    b, t, n, c = x.shape
+    inputs = torch.cat([torch.where(mask, x, 0.0), mask.to(x.dtype)], dim=-1)
+    return inputs.permute(0, 2, 1, 3).reshape(b * n, t, 2 * c)
+
+
+class AirPhyNet(nn.Module):
+    r"""The latent advection-diffusion ODE forecaster of the module docstring.
+
+    Args:
+        in_channels: C, input channels per station and step (e.g. 13 for PRSA).
+        output_steps: T_out, forecast steps.
+        variant: a key of ``VARIANTS``.
+        hidden_dim: GRU and decoder width.
+        latent_dim: D, latent channels per station.
+        ode_hidden_dim: width of the vector field's graph network.
+        step_hours: :math:`\Delta`, hours between steps (the ODE runs in hours; wind in km/h, positions in km).
+        wind_mode: wind schedule over the forecast, one of ``WIND_MODES`` (:mod:`sheafgraph.physics.wind`).
+        method: torchdiffeq solver (``"rk4"``, ``"dopri5"``, ...).
+        step_size: solver step in hours for fixed-step methods (default :math:`\Delta`, one step per output).
+        rtol, atol: tolerances of adaptive methods.
+        init_k, init_alpha: initial diffusion coefficient (1/h) and advection scale.
+        laplacian_normalization: ``None`` (:math:`L = D - W`, conservative), ``"sym"`` or ``"rw"``.
+
+    Shapes:
+        x, mask: ``(B, T_in, |V|, C)``; wind_in: ``(B, T_in, |V|, 2)`` m/s; wind_out: ``(B, T_out, |V|, 2)`` m/s;
+        returns a :class:`Forecast` with mean ``(B, T_out, |V|)``.
+    """
+
+    def __init__(self, in_channels: int, output_steps: int = 24, *, variant: str = "diff_adv", hidden_dim: int = 32,
+                 latent_dim: int = 32, ode_hidden_dim: int = 32, step_hours: float = 3.0, wind_mode: str = "last",
+                 method: str = "rk4", step_size: Optional[float] = None, rtol: float = 1e-3, atol: float = 1e-4,
+                 init_k: float = 0.05, init_alpha: float = 0.05, laplacian_normalization: Optional[str] = None):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown AirPhyNet variant {variant!r}; valid variants: {', '.join(VARIANTS)}")
+        if wind_mode not in WIND_MODES:
+            raise ValueError(f"unknown wind mode {wind_mode!r}; valid modes: {', '.join(WIND_MODES)}")
+        if min(in_channels, output_steps, hidden_dim, latent_dim, ode_hidden_dim) < 1 or not step_hours > 0:
+            raise ValueError("in_channels, output_steps, hidden_dim, latent_dim, ode_hidden_dim and step_hours must "
+                             "be positive")
+        self.in_channels, self.output_steps, self.variant = in_channels, output_steps, variant
+        self.step_hours, self.wind_mode, self.normalization = float(step_hours), wind_mode, laplacian_normalization
+        self.method, self.rtol, self.atol = method, rtol, atol
+        self.step_size = float(step_size) if step_size is not None else self.step_hours
+        diffusion, advection = VARIANTS[variant]
+        self.encoder = nn.GRU(2 * in_channels, hidden_dim, batch_first=True)
+        self.to_latent = nn.Linear(hidden_dim, 2 * latent_dim)
+        self.func = AdvectionDiffusionODE(latent_dim, ode_hidden_dim, diffusion=diffusion, advection=advection,
+                                          init_k=init_k, init_alpha=init_alpha)
+        self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, 1))
+
+    def extra_repr(self) -> str:
+        return (f"variant={self.variant!r}, wind_mode={self.wind_mode!r}, method={self.method!r}, "
+                f"step_hours={self.step_hours}, output_steps={self.output_steps}")
+
+    def encode(self, x: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
+        r"""Mean and log-variance of :math:`z_0` per station.
+
+        Shapes:
+            x, mask: ``(B, T_in, |V|, C)``; returns two ``(B, |V|, D)``.
+        """
+        _, h = self.encoder(station_sequences(x, mask))
+        mean, logvar = self.to_latent(h[-1]).view(x.size(0), x.size(2), -1).chunk(2, dim=-1)
+        return mean, logvar
+
+    def forward(self, x: Tensor, mask: Tensor, *, graph: Optional[PhysicsGraph] = None,
+                wind_in: Optional[Tensor] = None, wind_out: Optional[Tensor] = None,
+                generator: Optional[torch.Generator] = None, **unused) -> Forecast:
+        check_inputs(x, mask, self.in_channels)
+        if not isinstance(graph, PhysicsGraph):
+            raise TypeError("AirPhyNet needs graph=PhysicsGraph (sheafgraph.physics.physics_graph)")
+        b, _, n, _ = x.shape
+        if graph.num_nodes != n:
+            raise ValueError(f"x has {n} stations but the graph has {graph.num_nodes} nodes")
+        # 1. encode: initial latent state, sampled while training
+        mean, logvar = self.encode(x, mask)
+        kl = 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).sum(-1).mean()
+        z0 = mean
+        if self.training:
+            noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+            z0 = mean + (0.5 * logvar).exp() * noise
+        # 2. integrate the advection-diffusion latent ODE over the forecast times (hours)
+        laplacian = station_laplacian(graph, self.normalization)
+        advection = None
+        if self.func.advection:
+            if wind_in is None:
+                raise ValueError("AirPhyNet with advection needs wind_in (B, T_in, |V|, 2) in m/s")
+            if wind_in.shape[:3] != x.shape[:3]:
+                raise ValueError(f"wind_in {tuple(wind_in.shape)} does not match x {tuple(x.shape)} in (B, T_in, |V|)")
+            advection = advection_operators(graph, forecast_wind(wind_in, wind_out, self.wind_mode))
+        self.func.condition(laplacian, advection, self.step_hours)
+        times = torch.arange(self.output_steps + 1, dtype=x.dtype, device=x.device) * self.step_hours
+        options = {"step_size": self.step_size} if self.method in FIXED_STEP_METHODS else None
+        zs = odeint(self.func, z0, times, method=self.method, options=options, rtol=self.rtol, atol=self.atol)
+        # 3. decode every forecast time
+        y = self.decoder(zs[1:]).squeeze(-1).permute(1, 0, 2)                       # (B, T_out, |V|)
+        return Forecast(y, kl, self.func.nfe)
+

@@ -1,0 +1,107 @@
+r"""Forecasting baselines with the AirPhyNet call signature ``model(x, mask, **data) -> Forecast``.
+
+* :class:`Persistence`: each station's last observed target value, repeated over the horizon.
+* :class:`HistoricalAverage`: the training mean of each station's target at the target's hour of day.
+* :class:`GRUForecaster`: a GRU shared across stations, without any graph, mapping the input window directly to
+  all output steps.
+
+All work in the scaled units of their inputs; the target is channel 0.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from sheafgraph.physics.airphynet import Forecast, check_inputs, station_sequences
+from sheafgraph.physics.wind import forward_fill
+
+
+class Persistence(nn.Module):
+    r""":math:`\hat y_{t_k, i} = y_{\tau_i, i}` with :math:`\tau_i` the last input step at which station i's target
+    is observed (0, the training mean after scaling, if it never is).
+
+    Shapes:
+        x, mask: ``(B, T_in, |V|, C)``; returns mean ``(B, T_out, |V|)``.
+    """
+
+    def __init__(self, output_steps: int = 24):
+        super().__init__()
+        self.output_steps = output_steps
+
+    def forward(self, x: Tensor, mask: Tensor, **unused) -> Forecast:
+        check_inputs(x, mask)
+        target = torch.where(mask[..., :1], x[..., :1], float("nan"))                  # (B, T_in, |V|, 1)
+        last = forward_fill(target)[:, -1, :, 0]                                          # (B, |V|)
+        return Forecast(last.unsqueeze(1).expand(-1, self.output_steps, -1), x.new_zeros(()), 0)
+
+
+class HistoricalAverage(nn.Module):
+    r""":math:`\hat y_{t, i} = \mathrm{mean}\{y_{s, i} : s \text{ a training step}, h(s) = h(t)\}`, h the hour of day.
+
+    A (station, hour) pair without training observations falls back to the station's training mean, then to 0.
+
+    Args:
+        target: the scaled target series.
+        mask: where it is observed.
+        hour: hour of day (0-23) of every step of the series.
+        train: the training steps (only these are averaged).
+        output_steps: T_out.
+
+    Shapes:
+        target, mask: ``(T, |V|)``; hour: ``(T,)`` long; forward needs ``start (B,)``, the series index of each
+        window's first input step, and returns mean ``(B, T_out, |V|)``.
+    """
+
+    def __init__(self, target: Tensor, mask: Tensor, hour: Tensor, train: slice, output_steps: int = 24):
+        super().__init__()
+        if target.dim() != 2 or mask.shape != target.shape or hour.shape != target.shape[:1]:
+            raise ValueError(f"target and mask must be (T, |V|) and hour (T,), got {tuple(target.shape)}, "
+                             f"{tuple(mask.shape)}, {tuple(hour.shape)}")
+        y, m, h = target[train].double(), mask[train], hour[train]
+        values = torch.where(m, y, 0.0)
+        total = values.new_zeros(24, y.size(1)).index_add_(0, h, values)
+        count = values.new_zeros(24, y.size(1)).index_add_(0, h, m.double())
+        station_mean = values.sum(0) / m.sum(0).clamp_min(1)
+        table = torch.where(count > 0, total / count.clamp_min(1), station_mean)
+        self.register_buffer("table", table.to(target.dtype))        # (24, |V|)
+        self.register_buffer("hour", hour.long())                     # (T,)
+        self.output_steps = output_steps
+
+    def forward(self, x: Tensor, mask: Tensor, *, start: Optional[Tensor] = None, **unused) -> Forecast:
+        check_inputs(x, mask)
+        if start is None:
+            raise ValueError("HistoricalAverage needs start (B,), the series index of each window's first step")
+        steps = torch.as_tensor(start).view(-1, 1) + x.size(1) + torch.arange(self.output_steps)
+        if int(steps.max()) >= self.hour.numel() or int(steps.min()) < 0:
+            raise ValueError(f"forecast steps {int(steps.min())}..{int(steps.max())} lie outside the series of "
+                             f"{self.hour.numel()} steps the average was fitted on")
+        return Forecast(self.table[self.hour[steps]].to(x.dtype), x.new_zeros(()), 0)
+
+
+class GRUForecaster(nn.Module):
+    r"""GRU without graph: :math:`h_i = \mathrm{GRU}([x_i \odot m_i, m_i])`, :math:`\hat y_i = W h_i + b`
+    (all T_out steps at once), one network shared by all stations.
+
+    Args:
+        in_channels: C.
+        output_steps: T_out.
+        hidden_dim: GRU width.
+        num_layers: stacked GRU layers.
+
+    Shapes:
+        x, mask: ``(B, T_in, |V|, C)``; returns mean ``(B, T_out, |V|)``.
+    """
+
+    def __init__(self, in_channels: int, output_steps: int = 24, hidden_dim: int = 32, num_layers: int = 1):
+        super().__init__()
+        self.in_channels, self.output_steps = in_channels, output_steps
+        self.gru = nn.GRU(2 * in_channels, hidden_dim, num_layers=num_layers, batch_first=True)
+        self.head = nn.Linear(hidden_dim, output_steps)
+
+    def forward(self, x: Tensor, mask: Tensor, **unused) -> Forecast:
+        check_inputs(x, mask, self.in_channels)
+        _, h = self.gru(station_sequences(x, mask))
+        y = self.head(h[-1]).view(x.size(0), x.size(2), self.output_steps).transpose(1, 2)
+        return Forecast(y, x.new_zeros(()), 0)

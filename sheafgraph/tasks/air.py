@@ -1,0 +1,416 @@
+r"""Air-quality forecasting: train and evaluate AirPhyNet variants and baselines on PRSA Beijing or KnowAir.
+
+Protocol (AirPhyNet's): 3-hour steps, 24 input steps -> 24 output steps (72 h), chronological 7:1:2 split, scaler
+fitted on the observed training values, PM2.5 target, masked MAE / RMSE in ug/m3 per horizon (3 h ... 72 h) and per
+station. Models (``MODELS``): the AirPhyNet variants ``diff``, ``adv``, ``diff_adv``, ``nophy``
+(:mod:`sheafgraph.physics.airphynet`) and the baselines ``persistence``, ``historical_average`` and ``gru``
+(:mod:`sheafgraph.physics.baselines`). Trained models use Adam, a cosine learning-rate schedule, gradient-norm
+clipping, early stopping on the validation MAE and reload the best epoch's weights before testing.
+
+Command line: ``sheafgraph air --data prsa --model diff_adv --epochs 10 --json out.json --plot out.png``.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from sheafgraph.data import AirQualityData, ChannelScaler, ForecastWindows, forecast_windows, load_knowair, \
+    load_prsa_beijing
+from sheafgraph.data.windows import chronological_split
+from sheafgraph.metrics.forecasting import ForecastErrors, ForecastReport, masked_mae
+from sheafgraph.physics import VARIANTS, AirPhyNet, GRUForecaster, HistoricalAverage, Persistence, PhysicsGraph, \
+    physics_graph
+from sheafgraph.physics.wind import WIND_MODES
+from sheafgraph.utils import progress, save_checkpoint, seed_everything
+
+DATASETS: Dict[str, Callable[..., AirQualityData]] = {"prsa": load_prsa_beijing, "knowair": load_knowair}
+BASELINES = ("persistence", "historical_average", "gru")
+MODELS = BASELINES + tuple(VARIANTS)
+TRAINED = ("gru",) + tuple(VARIANTS)
+REPORT_HOURS = (24, 48, 72)
+
+
+@dataclass
+class AirConfig:
+    """Everything a run depends on (the CLI flags of ``sheafgraph air``); see :func:`add_subcommand` for meanings."""
+    data: str = "prsa"
+    root: Optional[str] = None
+    model: str = "diff_adv"
+    stations: Optional[Sequence[str]] = None
+    steps: Optional[int] = None
+    input_steps: int = 24
+    output_steps: int = 24
+    train_stride: int = 1
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    clip: float = 1.0
+    patience: int = 3
+    kl_weight: float = 1e-3
+    hidden_dim: int = 32
+    latent_dim: int = 32
+    ode_hidden_dim: int = 32
+    wind_mode: str = "last"
+    method: str = "rk4"
+    step_size: Optional[float] = None
+    seed: int = 0
+    device: str = "cpu"
+    checkpoint: Optional[str] = None
+    show_progress: Optional[bool] = None
+
+    def __post_init__(self):
+        if self.data not in DATASETS:
+            raise ValueError(f"unknown dataset {self.data!r}; valid datasets: {', '.join(DATASETS)}")
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; valid models: {', '.join(MODELS)}")
+        if self.wind_mode not in WIND_MODES:
+            raise ValueError(f"unknown wind mode {self.wind_mode!r}; valid modes: {', '.join(WIND_MODES)}")
+        if min(self.epochs, self.batch_size, self.train_stride, self.input_steps, self.output_steps) < 1:
+            raise ValueError("epochs, batch_size, train_stride, input_steps and output_steps must be >= 1")
+
+
+# ------------------------------------------------------------------------------------------------------------ data
+
+def load_air_data(name: str, root: Optional[str] = None, stations: Optional[Sequence[str]] = None,
+                  steps: Optional[int] = None) -> AirQualityData:
+    """Load a dataset of ``DATASETS`` and keep its first ``steps`` time steps (all when None)."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; valid datasets: {', '.join(DATASETS)}")
+    if stations is not None and name != "prsa":
+        raise ValueError("choosing stations is supported for --data prsa only")
+    data = DATASETS[name](root, stations=stations) if stations is not None else DATASETS[name](root)
+    if steps is None:
+        return data
+    if not 1 <= steps <= data.num_steps:
+        raise ValueError(f"steps must be in [1, {data.num_steps}], got {steps}")
+    return dataclasses.replace(data, values=data.values[:steps], mask=data.mask[:steps],
+                               timestamps=data.timestamps[:steps])
+
+
+def data_graph(data: AirQualityData, device: str = "cpu") -> PhysicsGraph:
+    """The physics-ready station graph of a dataset (distance-kernel weights, positions in km), on ``device``."""
+    g = data.graph
+    return physics_graph(g.edge_index.to(device), g.edge_weight.to(device), data.pos_km.to(device))
+
+
+def hour_of_day(timestamps: np.ndarray) -> torch.Tensor:
+    """Hour of day (0-23) of numpy datetime64 timestamps, as a long tensor."""
+    hours = timestamps.astype("datetime64[h]").astype(np.int64) % 24
+    return torch.from_numpy(hours)
+
+
+# ---------------------------------------------------------------------------------------------------------- models
+
+def build_model(name: str, data: AirQualityData, scaler: ChannelScaler, config: AirConfig) -> nn.Module:
+    """A forecaster of ``MODELS`` for ``data``; ``historical_average`` is fitted on the training steps here."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}")
+    c, t_out = len(data.channels), config.output_steps
+    if name == "persistence":
+        return Persistence(t_out)
+    if name == "historical_average":
+        train = chronological_split(data.num_steps)["train"]
+        target = scaler.transform(data.values)[..., 0]
+        return HistoricalAverage(target, data.mask[..., 0], hour_of_day(data.timestamps), train, t_out)
+    if name == "gru":
+        return GRUForecaster(c, t_out, hidden_dim=config.hidden_dim)
+    return AirPhyNet(c, t_out, variant=name, hidden_dim=config.hidden_dim, latent_dim=config.latent_dim,
+                     ode_hidden_dim=config.ode_hidden_dim, step_hours=data.step_hours, wind_mode=config.wind_mode,
+                     method=config.method, step_size=config.step_size)
+
+
+def forecast(model: nn.Module, batch, graph: PhysicsGraph, generator: Optional[torch.Generator] = None):
+    """Run any forecaster on a batch of :class:`~sheafgraph.data.windows.Window` (uniform keyword call)."""
+    return model(batch.x_in, batch.mask_in, graph=graph, wind_in=batch.wind_in, wind_out=batch.wind_out,
+                 start=batch.start, generator=generator)
+
+
+@torch.no_grad()
+def physics_summary(model: nn.Module) -> Dict[str, float]:
+    """Learned physical coefficients of an AirPhyNet model (empty for the others)."""
+    func = getattr(model, "func", None)
+    if func is None:
+        return {}
+    out: Dict[str, float] = {}
+    if func.diffusion:
+        out.update(k=float(func.k), diffusion_gate=float(torch.sigmoid(func.diffusion_gate).mean()))
+    if func.advection:
+        out.update(alpha=float(func.alpha), advection_gate=float(torch.sigmoid(func.advection_gate).mean()))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ train / evaluate
+
+def _to(batch, device: str):
+    return type(batch)(*(x.to(device) if isinstance(x, torch.Tensor) else x for x in batch))
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: DataLoader, graph: PhysicsGraph, scaler: ChannelScaler,
+             device: str = "cpu", show_progress: Optional[bool] = None, desc: str = "eval"
+             ) -> Tuple[ForecastReport, float]:
+    """Masked errors in original units (ug/m3) over a loader, and the mean NFE per batch."""
+    model.eval()
+    errors, nfe, batches = ForecastErrors(), 0, 0
+    for batch in progress(loader, desc=desc, enabled=show_progress):
+        batch = _to(batch, device)
+        out = forecast(model, batch, graph)
+        pred = scaler.inverse_transform_target(out.mean.double().cpu())
+        target = scaler.inverse_transform_target(batch.y_out.double().cpu())
+        errors.update(pred, target, batch.mask_out.cpu())
+        nfe, batches = nfe + out.nfe, batches + 1
+    return errors.report(), nfe / max(batches, 1)
+
+
+def train_model(model: nn.Module, loaders: Dict[str, DataLoader], graph: PhysicsGraph, scaler: ChannelScaler,
+                config: AirConfig, generator: torch.Generator, log: Callable[[str], None] = print) -> List[Dict]:
+    r"""Adam + cosine schedule + gradient clipping; early stopping on validation MAE; reloads the best weights.
+
+    Loss: masked MAE of the scaled target plus ``kl_weight`` times the latent KL term (AirPhyNet models).
+    Returns one record per epoch (train loss, validation MAE in ug/m3, seconds, mean NFE, physics coefficients).
+    """
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs, eta_min=config.lr / 20)
+    best, best_state, stale, history = math.inf, copy.deepcopy(model.state_dict()), 0, []
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        start, total, count, nfe = time.perf_counter(), 0.0, 0, 0
+        for batch in progress(loaders["train"], desc=f"epoch {epoch}/{config.epochs}", enabled=config.show_progress):
+            batch = _to(batch, config.device)
+            out = forecast(model, batch, graph, generator)
+            loss = masked_mae(out.mean, batch.y_out, batch.mask_out) + config.kl_weight * out.kl
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite training loss at epoch {epoch}; lower --lr or --step-size")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            opt.step()
+            total, count, nfe = total + float(loss.detach()), count + 1, nfe + out.nfe
+        sched.step()
+        seconds = time.perf_counter() - start
+        val, _ = evaluate(model, loaders["val"], graph, scaler, config.device, config.show_progress, "val")
+        record = {"epoch": epoch, "train_loss": total / count, "val_mae": val.mae, "val_rmse": val.rmse,
+                  "seconds": seconds, "seconds_per_batch": seconds / count, "nfe": nfe / count,
+                  **physics_summary(model)}
+        history.append(record)
+        log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        if val.mae < best:
+            best, best_state, stale = val.mae, copy.deepcopy(model.state_dict()), 0
+            if config.checkpoint:
+                save_checkpoint({"model": best_state, "config": dataclasses.asdict(config), "epoch": epoch},
+                                config.checkpoint)
+        else:
+            stale += 1
+            if stale >= config.patience:
+                log(f"early stop after epoch {epoch}: no validation improvement for {stale} epochs")
+                break
+    model.load_state_dict(best_state)
+    return history
+
+
+def summarize(report: ForecastReport, step_hours: float, stations: Sequence[str]) -> Dict[str, object]:
+    """The report as a dict, with the 24 h / 48 h / 72 h errors (those within the horizon) also listed on top."""
+    out = report.to_dict(step_hours, stations)
+    horizon = step_hours * report.mae_by_step.numel()
+    out["headline"] = {f"{h}h": report.at_hours(h, step_hours) for h in REPORT_HOURS if h <= horizon}
+    return out
+
+
+@dataclass
+class AirExperiment:
+    """A prepared run: the data, its windows and loaders, the scaler, the graph and the (untrained) model."""
+    config: AirConfig
+    data: AirQualityData
+    scaler: ChannelScaler
+    windows: Dict[str, ForecastWindows]
+    loaders: Dict[str, DataLoader]
+    graph: PhysicsGraph
+    model: nn.Module
+    generator: torch.Generator
+
+
+def prepare_experiment(config: AirConfig) -> AirExperiment:
+    """Seed, load the data, split it into windows (training windows every ``train_stride`` steps), build the model."""
+    generator = seed_everything(config.seed)
+    data = load_air_data(config.data, config.root, config.stations, config.steps)
+    windows, scaler = forecast_windows(data, input_steps=config.input_steps, output_steps=config.output_steps)
+    windows["train"] = ForecastWindows(data, chronological_split(data.num_steps)["train"],
+                                       input_steps=config.input_steps, output_steps=config.output_steps,
+                                       scaler=scaler, stride=config.train_stride)
+    loaders = {"train": DataLoader(windows["train"], batch_size=config.batch_size, shuffle=True, generator=generator),
+               "val": DataLoader(windows["val"], batch_size=config.batch_size),
+               "test": DataLoader(windows["test"], batch_size=config.batch_size)}
+    model = build_model(config.model, data, scaler, config).to(config.device)
+    return AirExperiment(config, data, scaler, windows, loaders, data_graph(data, config.device), model, generator)
+
+
+def run_experiment(exp: AirExperiment, log: Callable[[str], None] = print) -> Dict[str, object]:
+    """Train (trainable models), evaluate on validation and test; returns a JSON-ready dict.
+
+    The dict holds per-horizon and per-station errors, the training history, timings, mean NFE, the learned
+    physical coefficients, and the persistence baseline's test errors (``reference``) for comparison.
+    """
+    config, data, graph = exp.config, exp.data, exp.graph
+    log(f"{config.data}: {data.num_steps} steps x {data.num_stations} stations, {graph.structure.num_edges} edges; "
+        f"windows train {len(exp.windows['train'])} / val {len(exp.windows['val'])} / test "
+        f"{len(exp.windows['test'])}; model {config.model} ({sum(p.numel() for p in exp.model.parameters())} "
+        "parameters)")
+    history: List[Dict] = []
+    start = time.perf_counter()
+    if config.model in TRAINED:
+        history = train_model(exp.model, exp.loaders, graph, exp.scaler, config, exp.generator, log)
+    train_seconds = time.perf_counter() - start
+    result: Dict[str, object] = {
+        "model": config.model, "data": config.data, "config": dataclasses.asdict(config),
+        "epochs_run": len(history), "train_seconds": train_seconds,
+        "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])) if history else 0.0,
+        "seconds_per_batch": float(np.mean([h["seconds_per_batch"] for h in history])) if history else 0.0,
+        "physics": physics_summary(exp.model), "history": history,
+    }
+    for split in ("val", "test"):
+        report, nfe = evaluate(exp.model, exp.loaders[split], graph, exp.scaler, config.device,
+                               config.show_progress, split)
+        result[split] = summarize(report, data.step_hours, data.stations)
+        result[split]["nfe"] = nfe
+    reference, _ = evaluate(Persistence(config.output_steps), exp.loaders["test"], graph, exp.scaler, config.device,
+                            False)
+    result["reference"] = {"persistence": summarize(reference, data.step_hours, data.stations)["headline"]}
+    return result
+
+
+def run_air(config: AirConfig, log: Callable[[str], None] = print) -> Dict[str, object]:
+    """:func:`prepare_experiment` then :func:`run_experiment`."""
+    return run_experiment(prepare_experiment(config), log)
+
+
+# ---------------------------------------------------------------------------------------------------------- plot
+
+@torch.no_grad()
+def plot_forecast(path: str, model: nn.Module, data: AirQualityData, windows: ForecastWindows, graph: PhysicsGraph,
+                  scaler: ChannelScaler, station: str, window: Optional[int] = None, days: int = 60,
+                  device: str = "cpu") -> Path:
+    """Save a PNG: (top) one test window's history, observation and forecast at ``station``; (bottom) the
+    observed series over the first ``days`` of the test period against the forecasts 24 h and 72 h ahead."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if station not in data.stations:
+        raise ValueError(f"unknown station {station!r}; stations: {', '.join(data.stations)}")
+    i = data.stations.index(station)
+    n_win = min(len(windows), int(days * 24 / data.step_hours))
+    loader = DataLoader(torch.utils.data.Subset(windows, range(n_win)), batch_size=64)
+    model.eval()
+    preds, starts = [], []
+    for batch in loader:
+        batch = _to(batch, device)
+        preds.append(scaler.inverse_transform_target(forecast(model, batch, graph).mean[..., i].double().cpu()))
+        starts.append(batch.start.cpu())
+    pred, start = torch.cat(preds), torch.cat(starts)                     # (W, T_out), (W,)
+    t_in = windows.input_steps
+    series = torch.where(data.mask[:, i, 0], data.values[:, i, 0], float("nan")).numpy()
+    times = data.timestamps
+
+    w = n_win // 2 if window is None else window
+    if not 0 <= w < n_win:
+        raise ValueError(f"window must be in [0, {n_win}), got {w}")
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 7))
+    a = int(start[w])
+    ax1.plot(times[a:a + t_in + pred.size(1)], series[a:a + t_in + pred.size(1)], "k.-", label="observed")
+    ax1.plot(times[a + t_in:a + t_in + pred.size(1)], pred[w].numpy(), "r.-", label="forecast")
+    ax1.axvline(times[a + t_in - 1], color="gray", ls="--")
+    ax1.set_title(f"{station}: forecast issued {str(times[a + t_in - 1])[:16]} (model {type(model).__name__})")
+    ax1.set_ylabel("PM2.5 (ug/m3)")
+    ax1.legend()
+    lo, hi = int(start[0]) + t_in, int(start[-1]) + t_in + pred.size(1)
+    ax2.plot(times[lo:hi], series[lo:hi], "k-", lw=0.8, label="observed")
+    for lead in (24, 72):
+        k = round(lead / data.step_hours) - 1
+        if k < pred.size(1):
+            ax2.plot(times[start.numpy() + t_in + k], pred[:, k].numpy(), lw=0.8, label=f"forecast {lead} h ahead")
+    ax2.set_ylabel("PM2.5 (ug/m3)")
+    ax2.legend()
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# ------------------------------------------------------------------------------------------------------------ CLI
+
+def add_subcommand(subparsers) -> None:
+    p = subparsers.add_parser("air", help="air-quality forecasting (AirPhyNet variants and baselines)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = AirConfig()
+    p.add_argument("--data", default=d.data, choices=list(DATASETS), help="dataset (default %(default)s)")
+    p.add_argument("--root", default=None, help="data root (default $SHEAFGRAPH_DATA, else the project's datasets/)")
+    p.add_argument("--model", default=d.model, choices=list(MODELS), help="model (default %(default)s)")
+    p.add_argument("--stations", default=None, help="comma-separated PRSA station names (default all)")
+    p.add_argument("--steps", type=int, default=None, help="use only the first STEPS time steps (default all)")
+    p.add_argument("--train-stride", type=int, default=d.train_stride, help="steps between training windows")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--clip", type=float, default=d.clip, help="gradient-norm clipping threshold")
+    p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs")
+    p.add_argument("--kl-weight", type=float, default=d.kl_weight)
+    p.add_argument("--hidden-dim", type=int, default=d.hidden_dim)
+    p.add_argument("--latent-dim", type=int, default=d.latent_dim)
+    p.add_argument("--ode-hidden-dim", type=int, default=d.ode_hidden_dim)
+    p.add_argument("--wind", dest="wind_mode", default=d.wind_mode, choices=list(WIND_MODES),
+                   help="wind over the forecast: last observed held, input mean held, or observed future "
+                        "(default %(default)s)")
+    p.add_argument("--method", default=d.method, help="torchdiffeq solver (default %(default)s)")
+    p.add_argument("--step-size", type=float, default=None, help="fixed solver step in hours (default one step)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default=d.device)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default torch's)")
+    p.add_argument("--checkpoint", default=None, help="save the best weights here")
+    p.add_argument("--json", default=None, help="write the results as JSON here")
+    p.add_argument("--plot", default=None, help="save a PNG of forecast vs observation here")
+    p.add_argument("--station", default=None, help="station to plot (default the first)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    fields = {f.name for f in dataclasses.fields(AirConfig)}
+    config = AirConfig(**{k: v for k, v in vars(args).items() if k in fields and k != "stations"},
+                       stations=[s.strip() for s in args.stations.split(",")] if args.stations else None,
+                       show_progress=False if args.no_progress else None)
+    exp = prepare_experiment(config)
+    station = args.station or exp.data.stations[0]
+    if station not in exp.data.stations:
+        raise ValueError(f"unknown station {station!r}; stations: {', '.join(exp.data.stations)}")
+    result = run_experiment(exp)
+    if args.plot:
+        path = plot_forecast(args.plot, exp.model, exp.data, exp.windows["test"], exp.graph, exp.scaler, station,
+                             device=config.device)
+        print(f"plot: {path}")
+    test = result["test"]
+    print(f"test {config.model}: MAE {test['mae']:.2f} RMSE {test['rmse']:.2f} ug/m3 overall; " + "; ".join(
+        f"{h}: MAE {v['mae']:.2f} RMSE {v['rmse']:.2f}" for h, v in test["headline"].items()))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=1))
+        print(f"results: {args.json}")
+    return 0

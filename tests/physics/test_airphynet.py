@@ -1,0 +1,177 @@
+"""AirPhyNet latent ODE and baselines: shapes, NFE, trainable physics, determinism, registry, input errors."""
+import pytest
+import torch
+
+import sheafgraph.physics.airphynet as airphynet_module
+from sheafgraph.physics import (VARIANTS, AirPhyNet, GRUForecaster, HistoricalAverage, Persistence,
+                                physics_graph)
+from sheafgraph.utils import seed_everything
+
+B, T_IN, T_OUT, N, C = 3, 5, 4, 6, 4
+
+
+def ring_graph(n=N):
+    """n stations on a 20 km circle, each linked to its two neighbours."""
+    angle = torch.arange(n, dtype=torch.float64) * 2 * torch.pi / n
+    pos = 20.0 * torch.stack([angle.cos(), angle.sin()], 1)
+    src = torch.arange(n)
+    edge_index = torch.cat([torch.stack([src, (src + 1) % n]), torch.stack([(src + 1) % n, src])], 1)
+    return physics_graph(edge_index, torch.full((2 * n,), 0.6), pos)
+
+
+def batch(seed=0, missing=True):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(B, T_IN, N, C, generator=g)
+    mask = torch.rand(B, T_IN, N, C, generator=g) > (0.2 if missing else -1.0)
+    x = torch.where(mask, x, float("nan"))
+    wind_in = 4 * torch.randn(B, T_IN, N, 2, generator=g)
+    wind_out = 4 * torch.randn(B, T_OUT, N, 2, generator=g)
+    return x, mask, wind_in, wind_out
+
+
+def model(variant="diff_adv", **kw):
+    kw = {"hidden_dim": 16, "latent_dim": 8, "ode_hidden_dim": 8, "method": "rk4", "step_size": 3.0, **kw}
+    return AirPhyNet(C, T_OUT, variant=variant, **kw)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_shapes_nfe_and_finite_outputs(variant):
+    x, mask, wind_in, wind_out = batch()
+    out = model(variant).eval()(x, mask, graph=ring_graph(), wind_in=wind_in)
+    assert out.mean.shape == (B, T_OUT, N)
+    assert bool(torch.isfinite(out.mean).all()) and out.kl.dim() == 0 and float(out.kl.detach()) >= 0
+    assert out.nfe == 4 * T_OUT                  # rk4 (4 evaluations per step), one 3-hour step per output step
+    assert model(variant, step_size=1.5).eval()(x, mask, graph=ring_graph(), wind_in=wind_in).nfe == 8 * T_OUT
+    adaptive = model(variant, method="dopri5").eval()(x, mask, graph=ring_graph(), wind_in=wind_in)
+    assert adaptive.nfe >= 6 and adaptive.mean.shape == (B, T_OUT, N)
+
+
+def test_physics_parameters_receive_gradients_and_train():
+    x, mask, wind_in, wind_out = batch()
+    net = model("diff_adv", wind_mode="future")
+    func = net.func
+    physics = {"raw_k": func.raw_k, "diffusion_gate": func.diffusion_gate, "raw_alpha": func.raw_alpha,
+               "advection_gate": func.advection_gate}
+    before = {name: p.detach().clone() for name, p in physics.items()}
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    out = net(x, mask, graph=ring_graph(), wind_in=wind_in, wind_out=wind_out,
+              generator=torch.Generator().manual_seed(0))
+    (out.mean.square().mean() + 1e-3 * out.kl).backward()
+    for name, p in physics.items():
+        assert p.grad is not None and bool(p.grad.abs().sum() > 0), f"{name} got no gradient"
+    opt.step()
+    for name, p in physics.items():
+        assert not torch.equal(p.detach(), before[name]), f"{name} did not change"
+    assert float(func.k) > 0 and float(func.alpha) > 0
+    # the vector field is one persistent module: the same object is integrated on every call
+    assert net.func is func and sum(1 for m in net.modules() if m is func) == 1
+
+
+def test_variants_hold_only_their_terms():
+    for variant, (diffusion, advection) in VARIANTS.items():
+        func = model(variant).func
+        assert (func.raw_k is not None) == diffusion and (func.raw_alpha is not None) == advection
+        assert (func.k is not None) == diffusion and (func.alpha is not None) == advection
+
+
+def test_wind_modes_change_the_forecast_only_through_advection():
+    x, mask, wind_in, wind_out = batch()
+    graph = ring_graph()
+    for variant, differs in (("diff_adv", True), ("diff", False)):
+        torch.manual_seed(0)
+        net = model(variant, wind_mode="future").eval()
+        a = net(x, mask, graph=graph, wind_in=wind_in, wind_out=wind_out).mean
+        b = net(x, mask, graph=graph, wind_in=wind_in, wind_out=-wind_out).mean
+        assert (not torch.allclose(a, b)) == differs
+
+
+def test_deterministic_under_seed():
+    x, mask, wind_in, wind_out = batch()
+    outs = []
+    for _ in range(2):
+        g = seed_everything(7)
+        net = model("diff_adv").train()
+        outs.append(net(x, mask, graph=ring_graph(), wind_in=wind_in, generator=g).mean)
+    torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=0)
+    g = seed_everything(8)
+    other = model("diff_adv").train()(x, mask, graph=ring_graph(), wind_in=wind_in, generator=g).mean
+    assert not torch.allclose(outs[0], other)
+    # evaluation uses the latent mean: repeated calls agree exactly
+    net = model("diff_adv").eval()
+    torch.testing.assert_close(net(x, mask, graph=ring_graph(), wind_in=wind_in).mean,
+                               net(x, mask, graph=ring_graph(), wind_in=wind_in).mean, rtol=0, atol=0)
+
+
+def test_missing_inputs_are_masked_not_propagated():
+    x, mask, wind_in, _ = batch()
+    net = model("diff_adv").eval()
+    out = net(x, mask, graph=ring_graph(), wind_in=torch.where(wind_in > 6, float("nan"), wind_in))
+    assert bool(torch.isfinite(out.mean).all())
+    changed = torch.where(mask, x, 1e6)                   # values behind the mask must not matter
+    torch.testing.assert_close(net(changed, mask, graph=ring_graph(), wind_in=wind_in).mean,
+                               net(x, mask, graph=ring_graph(), wind_in=wind_in).mean)
+
+
+def test_registry_and_docs_in_step():
+    for name in VARIANTS:
+        assert f"``{name}``" in airphynet_module.__doc__
+    with pytest.raises(ValueError, match="unknown AirPhyNet variant 'physics'; valid variants: diff, adv, "
+                                         "diff_adv, nophy"):
+        AirPhyNet(C, variant="physics")
+    with pytest.raises(ValueError, match="unknown wind mode 'storm'"):
+        AirPhyNet(C, wind_mode="storm")
+
+
+def test_bad_inputs_give_clear_errors():
+    x, mask, wind_in, wind_out = batch()
+    net, graph = model(), ring_graph()
+    with pytest.raises(ValueError, match=r"x must have shape \(B, T_in, \|V\|, C\), got \(3, 5, 6\)"):
+        net(x[..., 0], mask[..., 0], graph=graph, wind_in=wind_in)
+    with pytest.raises(ValueError, match="x has 3 channels but the model was built for in_channels=4"):
+        net(x[..., :3], mask[..., :3], graph=graph, wind_in=wind_in)
+    with pytest.raises(ValueError, match="mask must be a bool tensor"):
+        net(x, mask.float(), graph=graph, wind_in=wind_in)
+    with pytest.raises(TypeError, match="x must be a floating torch.Tensor"):
+        net(x.long(), mask, graph=graph, wind_in=wind_in)
+    with pytest.raises(ValueError, match="x has 5 stations but the graph has 6 nodes"):
+        net(x[:, :, :5], mask[:, :, :5], graph=graph, wind_in=wind_in[:, :, :5])
+    with pytest.raises(TypeError, match="needs graph=PhysicsGraph"):
+        net(x, mask, wind_in=wind_in)
+    with pytest.raises(ValueError, match="needs wind_in"):
+        net(x, mask, graph=graph)
+    with pytest.raises(ValueError, match=r"wind_in \(3, 4, 6, 2\) does not match x"):
+        net(x, mask, graph=graph, wind_in=wind_in[:, 1:])
+    with pytest.raises(ValueError, match="needs the observed output winds"):
+        model(wind_mode="future")(x, mask, graph=graph, wind_in=wind_in)
+    # no advection term: the wind is not needed
+    assert model("diff").eval()(x, mask, graph=graph).mean.shape == (B, T_OUT, N)
+
+
+def test_baselines():
+    x, mask, _, _ = batch(missing=False)
+    mask[0, -2:, 1, 0] = False                       # station 1 of sample 0: last two targets missing
+    mask[1, :, 2, 0] = False                         # station 2 of sample 1: never observed
+    x = torch.where(mask, x, float("nan"))
+    p = Persistence(T_OUT)(x, mask).mean
+    assert p.shape == (B, T_OUT, N)
+    assert float(p[0, 2, 1]) == float(x[0, -3, 1, 0]) and float(p[2, 0, 4]) == float(x[2, -1, 4, 0])
+    assert float(p[1, 0, 2]) == 0.0
+
+    gru = GRUForecaster(C, T_OUT, hidden_dim=8)(x, mask).mean
+    assert gru.shape == (B, T_OUT, N) and bool(torch.isfinite(gru).all())
+
+    # historical average: 48 hourly steps, hour-of-day mean over the first 24 training steps
+    target = torch.arange(48.0).view(48, 1).repeat(1, N)
+    obs = torch.ones(48, N, dtype=torch.bool)
+    obs[5, 0] = False                                 # hour 5 at station 0 unobserved in training
+    hour = torch.arange(48) % 24
+    ha = HistoricalAverage(target, obs, hour, slice(0, 24), output_steps=T_OUT)
+    out = ha(x[:1], mask[:1], start=torch.tensor([10])).mean                # forecast steps 15..18
+    torch.testing.assert_close(out[0, :, 1], torch.tensor([15.0, 16.0, 17.0, 18.0]))
+    ha2 = HistoricalAverage(target, obs, hour, slice(0, 24), output_steps=1)
+    station_mean = float(torch.cat([torch.arange(5.0), torch.arange(6.0, 24.0)]).mean())
+    assert float(ha2(x[:1, :1], mask[:1, :1], start=torch.tensor([28])).mean[0, 0, 0]) == pytest.approx(station_mean)
+    with pytest.raises(ValueError, match="needs start"):
+        ha(x, mask)
+    with pytest.raises(ValueError, match="outside the series of 48 steps"):
+        ha(x[:1], mask[:1], start=torch.tensor([45]))

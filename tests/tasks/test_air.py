@@ -1,0 +1,86 @@
+"""The air-quality task end to end on a slice of the real PRSA Beijing data: a short AirPhyNet run beats
+persistence 72 h ahead, the CLI writes JSON and a PNG, baselines run, bad arguments fail cleanly."""
+import json
+
+import pytest
+import torch
+
+from sheafgraph.cli import main
+from sheafgraph.tasks.air import MODELS, AirConfig, hour_of_day, load_air_data, run_air
+
+SLICE = 1200                 # first 150 days (3-hour steps): 840 train / 120 val / 240 test steps
+SMALL = ["--steps", str(SLICE), "--train-stride", "2", "--batch-size", "64", "--hidden-dim", "16", "--latent-dim",
+         "8", "--ode-hidden-dim", "8", "--no-progress"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def root(shared_data):
+    if not (shared_data / "air" / "prsa_beijing").is_dir():
+        pytest.skip("PRSA Beijing data not in the shared data folder")
+    return str(shared_data)
+
+
+def test_short_training_beats_persistence_at_72h(root, tmp_path):
+    out, png = tmp_path / "run.json", tmp_path / "plot.png"
+    rc = main(["air", "--root", root, "--model", "diff_adv", "--epochs", "4", "--lr", "1e-2", "--seed", "0",
+               "--json", str(out), "--plot", str(png), "--station", "Dongsi", *SMALL])
+    assert rc == 0
+    result = json.loads(out.read_text())
+    test = result["test"]
+    assert result["epochs_run"] == 4 and len(result["history"]) == 4
+    assert list(test["headline"]) == ["24h", "48h", "72h"] and len(test["by_horizon"]) == 24
+    assert len(test["by_station"]) == 12 and "Dongsi" in test["by_station"]
+    assert test["count"] > 0.9 * 193 * 24 * 12                  # 193 test windows x 24 steps x 12 stations
+    assert test["nfe"] == 96                                      # rk4, one 3-hour step per output step
+    assert set(result["physics"]) == {"k", "diffusion_gate", "alpha", "advection_gate"}
+    persistence_72h = result["reference"]["persistence"]["72h"]["mae"]
+    assert test["headline"]["72h"]["mae"] < persistence_72h
+    assert 10 < test["mae"] < 200                                 # ug/m3: a sane scale, not scaled units
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_baselines_in_the_same_runner(root):
+    results = {m: run_air(AirConfig(root=root, model=m, steps=SLICE, epochs=1, hidden_dim=8, show_progress=False),
+                          log=lambda s: None) for m in ("persistence", "historical_average", "gru")}
+    p = results["persistence"]["test"]
+    assert p["headline"] == results["persistence"]["reference"]["persistence"]
+    assert p["nfe"] == 0 and results["persistence"]["epochs_run"] == 0
+    # persistence error grows with the horizon on PM2.5
+    assert p["headline"]["3h" if "3h" in p["headline"] else "24h"]["mae"] < p["headline"]["72h"]["mae"]
+    assert p["by_horizon"]["3h"]["mae"] < p["by_horizon"]["72h"]["mae"]
+    assert results["gru"]["epochs_run"] == 1
+    for r in results.values():
+        assert 5 < r["test"]["mae"] < 200
+
+
+def test_hour_of_day_and_slice(root):
+    data = load_air_data("prsa", root, stations=["Dongsi", "Tiantan"], steps=16)
+    assert data.values.shape == (16, 2, 13) and data.stations == ("Dongsi", "Tiantan")
+    assert hour_of_day(data.timestamps).tolist() == [0, 3, 6, 9, 12, 15, 18, 21] * 2
+
+
+def test_bad_arguments_fail_cleanly(root, capsys):
+    with pytest.raises(SystemExit):
+        main(["air", "--model", "transformer"])
+    assert "invalid choice: 'transformer'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown model 'transformer'; valid models: persistence, historical_average, "
+                                         "gru, diff, adv, diff_adv, nophy"):
+        AirConfig(model="transformer")
+    assert MODELS == ("persistence", "historical_average", "gru", "diff", "adv", "diff_adv", "nophy")
+    assert main(["air", "--root", root, "--model", "persistence", "--steps", "600", "--station", "Atlantis",
+                 "--no-progress"]) == 2
+    assert "unknown station 'Atlantis'; stations: Aotizhongxin" in capsys.readouterr().err
+    assert main(["air", "--root", root, "--model", "persistence", "--steps", "400", "--no-progress"]) == 2
+    assert "a window of 24 + 24 steps does not fit" in capsys.readouterr().err
+    assert main(["air", "--root", root, "--model", "persistence", "--stations", "Dongsi,Nowhere"]) == 2
+    assert "Nowhere" in capsys.readouterr().err
+    assert main(["air", "--root", str(root) + "/missing", "--model", "persistence"]) == 2
+    assert "not found" in capsys.readouterr().err
