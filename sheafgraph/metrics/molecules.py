@@ -1,0 +1,208 @@
+r"""Molecule generation metrics of GDSS (Jo et al., ICML 2022, Tab. 2) and MOSES (Polykovskiy et al., 2020).
+
+A *molecule* argument is a list whose items are SMILES strings, RDKit molecules or ``None`` (a failed sample).
+An item is **valid** if it is not None, has at least one atom and RDKit sanitises it (a SMILES: parses and
+sanitises). Molecules are compared by canonical SMILES *without stereochemistry* (``isomericSmiles=False``): the
+generated graphs carry none, so stereo-isomers of the reference sets count as the same molecule.
+
+* validity = #valid / #items;
+* validity without correction = fraction of decoded graphs valid as is (:mod:`sheafgraph.chem.valency`);
+* uniqueness = #distinct canonical SMILES among valid / #valid;
+* novelty = #distinct valid not in the reference (training) set / #distinct valid;
+* FCD: Fréchet ChemNet distance (Preuer et al., 2018) via the optional ``fcd_torch`` package;
+* NSPDK MMD: :func:`sheafgraph.metrics.nspdk.nspdk_mmd`.
+
+Uniqueness and novelty are 0 when nothing is valid. GDSS computes uniqueness, novelty, FCD and NSPDK on the
+molecules after valency correction, FCD and NSPDK against the test set: :func:`evaluate_generated_molecules`
+runs that whole protocol on a batch of generated graphs.
+"""
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Union
+
+import numpy as np
+from rdkit import Chem
+from rdkit.rdBase import BlockLogs
+
+from sheafgraph.chem.decode import ArrayLike, graphs_to_mols
+from sheafgraph.chem.valency import correct_valency, is_valid_mol, sanitized_copy
+from sheafgraph.chem.vocabulary import AtomVocabulary
+from sheafgraph.metrics.nspdk import nspdk_mmd
+
+MoleculeLike = Union[str, Chem.Mol, None]
+
+FCD_INSTALL_HINT = "FCD needs the optional package fcd_torch: pip install -e .[metrics] (or pip install fcd-torch)"
+
+
+def sanitized_mol(item: MoleculeLike) -> Optional[Chem.Mol]:
+    """A sanitised molecule from a SMILES or molecule, or None if the item is not valid (module docstring)."""
+    if isinstance(item, str):
+        with BlockLogs():
+            mol = Chem.MolFromSmiles(item)
+        return mol if mol is not None and mol.GetNumAtoms() > 0 else None
+    if item is None or isinstance(item, Chem.Mol):
+        return sanitized_copy(item)
+    raise TypeError(f"molecules must be SMILES strings, rdkit Chem.Mol or None, got {type(item).__name__}")
+
+
+def canonical_smiles(item: MoleculeLike) -> Optional[str]:
+    """Canonical SMILES without stereochemistry, or None if the item is not valid."""
+    mol = sanitized_mol(item)
+    return None if mol is None else Chem.MolToSmiles(mol, isomericSmiles=False)
+
+
+def _canonical(molecules: Sequence[MoleculeLike]) -> List[Optional[str]]:
+    if isinstance(molecules, (str, Chem.Mol)) or len(molecules) == 0:
+        raise ValueError("expected a non-empty list of molecules (SMILES, rdkit Chem.Mol or None)")
+    return [canonical_smiles(m) for m in molecules]
+
+
+def canonical_set(molecules: Iterable[MoleculeLike]) -> Set[str]:
+    """Canonical SMILES of the valid items (e.g. of a training set, for :func:`novelty`)."""
+    return {s for s in map(canonical_smiles, molecules) if s is not None}
+
+
+def validity(molecules: Sequence[MoleculeLike]) -> float:
+    """Fraction of items that are valid."""
+    smiles = _canonical(molecules)
+    return sum(s is not None for s in smiles) / len(smiles)
+
+
+def validity_without_correction(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabulary) -> float:
+    """Fraction of graphs valid as decoded, without valency correction (GDSS's "Val. w/o corr.").
+
+    Shapes:
+        x: ``(B, N, |V|)`` one-hot or ``(B, N)`` type indices (-1 = padding); adj: ``(B, N, N)`` bond orders.
+    """
+    mols = graphs_to_mols(x, adj, vocab)
+    if not mols:
+        raise ValueError("validity_without_correction needs at least one graph")
+    return sum(map(is_valid_mol, mols)) / len(mols)
+
+
+def uniqueness(molecules: Sequence[MoleculeLike]) -> float:
+    """Distinct canonical SMILES among the valid items over the number of valid items (0 if none is valid)."""
+    valid = [s for s in _canonical(molecules) if s is not None]
+    return len(set(valid)) / len(valid) if valid else 0.0
+
+
+def novelty(molecules: Sequence[MoleculeLike], reference: Iterable[MoleculeLike]) -> float:
+    """Fraction of the distinct valid items whose canonical SMILES is not in ``reference`` (0 if none is valid).
+
+    Args:
+        molecules: generated molecules.
+        reference: the training molecules (canonicalised here, so the output of :func:`canonical_set` works too).
+    """
+    generated = {s for s in _canonical(molecules) if s is not None}
+    if not generated:
+        return 0.0
+    known = canonical_set(reference)
+    return len(generated - known) / len(generated)
+
+
+@lru_cache(maxsize=2)
+def _chemnet(device: str, batch_size: int):
+    try:
+        from fcd_torch import FCD
+    except ImportError as e:
+        raise ImportError(FCD_INSTALL_HINT) from e
+    return FCD(device=device, n_jobs=1, batch_size=batch_size)
+
+
+def _covariance_factor(a: np.ndarray) -> np.ndarray:
+    """A matrix F with F F^T = cov(a) (rows = samples, unbiased), of shape (d, min(n, d))."""
+    n, d = a.shape
+    centred = (a - a.mean(0)) / np.sqrt(n - 1)
+    if n <= d:
+        return centred.T
+    w, v = np.linalg.eigh(centred.T @ centred)
+    return v * np.sqrt(np.clip(w, 0.0, None))
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    r"""Fréchet distance between Gaussians fitted to two sets of activations (the FCD formula).
+
+    :math:`d^2 = \lVert\mu_a-\mu_b\rVert^2 + \mathrm{Tr}\,\Sigma_a + \mathrm{Tr}\,\Sigma_b
+    - 2\,\mathrm{Tr}(\Sigma_a\Sigma_b)^{1/2}`, with unbiased covariances. For :math:`\Sigma = F F^\top`,
+    :math:`\mathrm{Tr}(\Sigma_a\Sigma_b)^{1/2} = \lVert F_a^\top F_b\rVert_*` (the eigenvalues of
+    :math:`\Sigma_a\Sigma_b` are the squared singular values of :math:`F_a^\top F_b`), which is exact also for
+    singular covariances and avoids the matrix square root ``fcd_torch`` takes with ``scipy.linalg.sqrtm``.
+
+    Shapes:
+        a: ``(n_a, d)``; b: ``(n_b, d)`` with ``n_a, n_b >= 2``.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        raise ValueError(f"activations must be (n, d) arrays with the same d and n >= 2, got {a.shape}, {b.shape}")
+    fa, fb = _covariance_factor(a), _covariance_factor(b)
+    trace_sqrt = np.linalg.svd(fa.T @ fb, compute_uv=False).sum()
+    mean_term = np.sum((a.mean(0) - b.mean(0)) ** 2)
+    return float(mean_term + np.sum(fa ** 2) + np.sum(fb ** 2) - 2.0 * trace_sqrt)
+
+
+def fcd(molecules: Sequence[MoleculeLike], reference: Sequence[MoleculeLike], *, device: str = "cpu",
+        batch_size: int = 512) -> float:
+    r"""Fréchet ChemNet distance (Preuer et al., 2018) between two sets of molecules, as GDSS/MOSES report it.
+
+    ChemNet's penultimate activations come from the optional ``fcd_torch`` package (its bundled weights and
+    SMILES handling; works offline); the distance is :func:`frechet_distance` of the two activation sets.
+
+    Every item of both sets must be valid (pass the valid molecules, as GDSS does); at least 2 in each set.
+    Raises ImportError naming the ``metrics`` extra if ``fcd_torch`` is not installed.
+    """
+    sets = []
+    for name, items in (("molecules", molecules), ("reference", reference)):
+        smiles = _canonical(items)
+        if None in smiles:
+            raise ValueError(f"fcd: item {smiles.index(None)} of {name} is not a valid molecule; pass valid ones only")
+        if len(smiles) < 2:
+            raise ValueError(f"fcd needs at least 2 molecules per set, got {len(smiles)} in {name}")
+        sets.append(smiles)
+    model = _chemnet(device, batch_size)
+    with warnings.catch_warnings():  # fcd_torch 1.0.7 calls numpy's deprecated row_stack
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="fcd_torch")
+        activations = [model.get_predictions(s) for s in sets]
+    return frechet_distance(*activations)
+
+
+def evaluate_generated_molecules(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabulary, *,
+                                 train: Iterable[MoleculeLike], test: Sequence[MoleculeLike],
+                                 with_fcd: bool = True, device: str = "cpu") -> Dict[str, float]:
+    """GDSS's evaluation of generated graphs: decode, measure validity as is, correct valencies, then score.
+
+    Returns ``validity_without_correction`` (of the graphs as decoded), ``validity`` (after
+    :func:`sheafgraph.chem.correct_valency`), and on the corrected valid molecules ``uniqueness``, ``novelty``
+    (against ``train``), ``nspdk`` (:func:`nspdk_mmd` against the valid ``test`` molecules) and, if ``with_fcd``,
+    ``fcd`` against ``test`` (needs ``fcd_torch``). NSPDK and FCD are NaN when fewer than 2 samples are valid.
+
+    Shapes:
+        x: ``(B, N, |V|)`` one-hot or ``(B, N)`` type indices (-1 = padding); adj: ``(B, N, N)`` bond orders.
+    """
+    decoded = graphs_to_mols(x, adj, vocab)
+    if not decoded:
+        raise ValueError("evaluate_generated_molecules needs at least one graph")
+    corrected = [correct_valency(m) for m in decoded]
+    valid = [m for m in corrected if m is not None]
+    scores = {
+        "validity_without_correction": sum(map(is_valid_mol, decoded)) / len(decoded),
+        "validity": len(valid) / len(decoded),
+        "uniqueness": uniqueness(corrected),
+        "novelty": novelty(corrected, train),
+        "nspdk": float("nan"),
+    }
+    if with_fcd:
+        scores["fcd"] = float("nan")
+    if len(valid) >= 2:
+        reference = [m for m in map(sanitized_mol, test) if m is not None]
+        scores["nspdk"] = nspdk_mmd(reference, valid)
+        if with_fcd:
+            scores["fcd"] = fcd(valid, reference, device=device)
+    return scores
+
+
+__all__ = [
+    "canonical_set", "canonical_smiles", "evaluate_generated_molecules", "fcd", "frechet_distance", "novelty",
+    "nspdk_mmd", "sanitized_mol", "uniqueness", "validity", "validity_without_correction",
+]
