@@ -63,7 +63,11 @@ def mol_to_graph(mol: Chem.Mol, vocab: AtomVocabulary, max_atoms: int) -> Tuple[
     if not isinstance(mol, Chem.Mol):
         raise TypeError(f"mol must be an rdkit Chem.Mol, got {type(mol).__name__}")
     mol = Chem.Mol(mol)
-    Chem.Kekulize(mol, clearAromaticFlags=True)
+    try:
+        with BlockLogs():
+            Chem.Kekulize(mol, clearAromaticFlags=True)
+    except Chem.KekulizeException:
+        raise ValueError(f"molecule {Chem.MolToSmiles(mol)!r} cannot be kekulised") from None
     x, adj = _dense([mol], vocab, max_atoms, lambda i: f"molecule {Chem.MolToSmiles(mol)!r}")
     return x[0], adj[0]
 

@@ -55,6 +55,8 @@ def test_bad_input_errors():
         smiles_to_dense(["CC", "CCl"], QM9_ATOMS, 9)
     with pytest.raises(ValueError, match=r"SMILES #2: malformed SMILES ''"):
         smiles_to_dense(["CC", "O", ""], QM9_ATOMS, 9)
+    with pytest.raises(ValueError, match="'c1cccc1' cannot be kekulised"):
+        mol_to_graph(Chem.MolFromSmiles("c1cccc1", sanitize=False), QM9_ATOMS, 9)
     with pytest.raises(TypeError):
         smiles_to_graph(None, QM9_ATOMS, 9)
     with pytest.raises(ValueError, match="max_atoms"):

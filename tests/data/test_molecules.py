@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from sheafgraph.chem import QM9_ATOMS, ZINC250K_ATOMS
-from sheafgraph.data.molecules import (MOLECULE_DATASETS, QM9_MAX_ATOMS, load_moses, load_qm9, load_zinc250k,
-                                       molecule_dataset_spec, smiles_to_dense)
+from sheafgraph.data import molecules
+from sheafgraph.data.molecules import (MOLECULE_DATASETS, QM9_MAX_ATOMS, cached_smiles_to_dense, load_moses, load_qm9,
+                                       load_zinc250k, molecule_dataset_spec, smiles_to_dense)
 
 
 def test_qm9_split_sizes(shared_data):
@@ -87,3 +88,20 @@ def test_moses_gz_reader_on_a_written_file(tmp_path):
     with pytest.warns(UserWarning, match="skipped 1 of 3"):
         splits = load_moses(tmp_path, verify=False)
     assert splits == (["CCO", "c1ccccc1"], ["CCN"])
+
+
+def test_dense_cache_is_keyed_by_content(tmp_path, monkeypatch):
+    smiles = ["C", "CCO", "c1ccccc1", "N#CC(N)=O"]
+    x, adj = cached_smiles_to_dense(smiles, QM9_ATOMS, 9, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("dense-*.pt"))) == 1
+
+    def fail(*args):
+        raise AssertionError("the cache was not used")
+
+    monkeypatch.setattr(molecules, "smiles_to_dense", fail)
+    x2, adj2 = cached_smiles_to_dense(smiles, QM9_ATOMS, 9, cache_dir=tmp_path)
+    assert torch.equal(x, x2) and torch.equal(adj, adj2)
+    with pytest.raises(AssertionError, match="not used"):  # another list, or another size, is another key
+        cached_smiles_to_dense(smiles[:3], QM9_ATOMS, 9, cache_dir=tmp_path)
+    with pytest.raises(AssertionError, match="not used"):
+        cached_smiles_to_dense(smiles, QM9_ATOMS, 8, cache_dir=tmp_path)
