@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from sheafgraph.generative.layers import MLP, AttentionLayer, DenseGCNConv
+from sheafgraph.generative.layers import MLP, AttentionLayer, DenseGCNConv, pair_features, symmetric_from_pairs
 from sheafgraph.generative.noise import batch_view
 from sheafgraph.ops.dense import adjacency_powers, mask_adjacency, mask_nodes, normalized_adjacency
 
@@ -83,10 +83,12 @@ class ScoreNetworkA(nn.Module):
         for layer in self.layers:
             x, a = layer(x, a, mask)
             channels.append(a)
-        h = torch.cat(channels, dim=1).permute(0, 2, 3, 1)
+        # the head scores each pair i < j once (symmetric input channels), the diagonal stays zero
+        n = adj.shape[-1]
+        rows, cols = torch.triu_indices(n, n, 1, device=adj.device)
+        h = pair_features(torch.cat(channels, dim=1), rows, cols)
         out = self.head(_with_time(h, t) if self.time_conditioning else h).squeeze(-1)
-        off_diagonal = 1 - torch.eye(adj.size(-1), dtype=out.dtype, device=out.device)
-        return mask_adjacency(out * off_diagonal, mask)
+        return mask_adjacency(symmetric_from_pairs(out, rows, cols, n), mask)
 
 
 class GDSSNoiseModel(nn.Module):

@@ -18,6 +18,7 @@ from rdkit import Chem
 
 from sheafgraph.chem import AtomVocabulary, correct_valency, graphs_to_mols, is_valid_mol, smiles_to_dense
 from sheafgraph.data.molecules import load_qm9, molecule_dataset_spec
+from sheafgraph.metrics.molecules import fcd, novelty, nspdk_mmd, sanitized_mol, uniqueness, validity
 from sheafgraph.generative import (SAMPLERS, GDSSNoiseModel, GraphSDE, Graphs, fit, generate, get_sampler,
                                    get_sde, sample_node_counts)
 from sheafgraph.utils import load_checkpoint, progress, save_checkpoint
@@ -138,6 +139,20 @@ def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int 
     bar = (lambda it, desc, total: progress(it, desc=desc, total=total, enabled=show_progress))
     return fit(model, sde, data, checkpoint, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                resume=resume, extra=extra, log=log, progress=bar)
+
+
+def evaluate_smiles(smiles: Sequence[Optional[str]], dataset: str = "qm9", root=None) -> Dict[str, float]:
+    """GDSS's molecule metrics of generated SMILES against ``dataset``: validity, uniqueness, novelty (vs the
+    training split), FCD and NSPDK MMD (vs the test split), the last four on the valid molecules."""
+    if dataset != "qm9":
+        raise ValueError(f"molgen evaluates against 'qm9' only, got {dataset!r}")
+    splits = load_qm9(root, check_smiles=False)
+    valid = [m for m in map(sanitized_mol, smiles) if m is not None]
+    if len(valid) < 2:
+        raise ValueError(f"need at least 2 valid molecules to evaluate, got {len(valid)} of {len(smiles)}")
+    test = [sanitized_mol(s) for s in splits.test]
+    return {"num": len(smiles), "validity": validity(list(smiles)), "uniqueness": uniqueness(valid),
+            "novelty": novelty(valid, splits.train), "fcd": fcd(valid, test), "nspdk": nspdk_mmd(valid, test)}
 
 
 def _training_graphs(dataset: str, root=None):
