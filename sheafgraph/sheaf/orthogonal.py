@@ -49,22 +49,27 @@ def householder(params: Tensor, d: int) -> Tensor:
     """Product of d - 1 Householder reflections whose vectors are ``e_k`` plus the k-th lower column of ``params``.
 
     Computed with the batch as the last (contiguous) axis, so each step is a few elementwise products over all
-    edges instead of a batched matmul of tiny matrices.
+    edges instead of a batched matmul of tiny matrices; v_k vanishes above entry k, so :math:`Q H_k` only changes
+    columns k.. of Q, and :math:`H_1` itself starts the product.
 
     Shapes:
         params: ``(..., d(d-1)/2)``; returns ``(..., d, d)``.
     """
     batch = params.shape[:-1]
     p = params.reshape(-1, params.size(-1)).t()                                     # (P, B)
-    eye = torch.eye(d, dtype=params.dtype, device=params.device)
     rows, cols = torch.tril_indices(d, d, offset=-1, device=params.device)
-    v = eye.unsqueeze(-1).repeat(1, 1, p.size(1)).index_put((rows, cols), p)        # (d, d, B), column k is v_k
-    q = eye.unsqueeze(-1).expand(d, d, p.size(1))                                   # (d, d, B)
+    lower = p.new_zeros(d, d, p.size(1)).index_put((rows, cols), p)                 # (d, d, B)
+    eye = torch.eye(d, dtype=params.dtype, device=params.device).unsqueeze(-1)
+    q = eye.expand(d, d, p.size(1))
     for k in range(d - 1):
-        vk = v[:, k]                                                                # (d, B)
-        tau = 2.0 / vk.square().sum(0)                                              # v_k has a unit entry: > 0
-        qv = (q * vk.unsqueeze(0)).sum(1)                                           # Q v_k, (d, B)
-        q = q - (tau * qv).unsqueeze(1) * vk.unsqueeze(0)                           # Q H_k = Q - tau (Q v) vᵀ
+        v = torch.cat([torch.ones_like(p[:1]), lower[k + 1:, k]])                   # non-zero tail of v_k, (d-k, B)
+        tau = 2.0 / v.square().sum(0)                                               # |v_k|² >= 1
+        if k == 0:
+            q = eye - tau * v.unsqueeze(1) * v.unsqueeze(0)                         # H_1
+        else:
+            tail = q[:, k:]                                                         # columns k.. of Q, (d, d-k, B)
+            qv = (tail * v.unsqueeze(0)).sum(1)                                     # Q v_k, (d, B)
+            q = torch.cat([q[:, :k], tail - (tau * qv).unsqueeze(1) * v.unsqueeze(0)], dim=1)   # Q - τ (Q v) vᵀ
     return q.permute(2, 0, 1).reshape(batch + (d, d))
 
 
