@@ -46,31 +46,36 @@ def skew_symmetric(params: Tensor, d: int) -> Tensor:
 
 
 def householder(params: Tensor, d: int) -> Tensor:
-    """Product of d - 1 Householder reflections whose vectors are ``e_k`` plus the k-th lower column of ``params``.
+    r"""Product of d - 1 Householder reflections whose vectors are ``e_k`` plus the k-th lower column of ``params``.
 
-    Computed with the batch as the last (contiguous) axis, so each step is a few elementwise products over all
-    edges instead of a batched matmul of tiny matrices; v_k vanishes above entry k, so :math:`Q H_k` only changes
-    columns k.. of Q, and :math:`H_1` itself starts the product.
+    Written entry by entry on (|E|,)-vectors (loops over the d² entries, never over edges): one contiguous
+    elementwise product per term instead of a batched matmul of tiny matrices. :math:`H_1` starts the product and,
+    as v_k vanishes above entry k, :math:`Q \leftarrow Q H_k = Q - \tau_k (Q v_k) v_k^\top` changes columns k.. only.
 
     Shapes:
         params: ``(..., d(d-1)/2)``; returns ``(..., d, d)``.
     """
     batch = params.shape[:-1]
-    p = params.reshape(-1, params.size(-1)).t()                                     # (P, B)
-    rows, cols = torch.tril_indices(d, d, offset=-1, device=params.device)
-    lower = p.new_zeros(d, d, p.size(1)).index_put((rows, cols), p)                 # (d, d, B)
-    eye = torch.eye(d, dtype=params.dtype, device=params.device).unsqueeze(-1)
-    q = eye.expand(d, d, p.size(1))
+    p = params.reshape(math.prod(batch), params.size(-1)).t().contiguous().unbind(0)  # d(d-1)/2 vectors (B,)
+    rows, cols = torch.tril_indices(d, d, offset=-1).tolist()
+    lower = {(i, k): p[n] for n, (i, k) in enumerate(zip(rows, cols))}
+    q = [[params.new_ones(math.prod(batch))] * d for _ in range(d)]                  # the identity when d = 1
     for k in range(d - 1):
-        v = torch.cat([torch.ones_like(p[:1]), lower[k + 1:, k]])                   # non-zero tail of v_k, (d-k, B)
-        tau = 2.0 / v.square().sum(0)                                               # |v_k|² >= 1
-        if k == 0:
-            q = eye - tau * v.unsqueeze(1) * v.unsqueeze(0)                         # H_1
+        v = {i: lower[(i, k)] for i in range(k + 1, d)}                                # v_k below its unit entry
+        tau = 2.0 / (1.0 + sum(t * t for t in v.values()))
+        if k == 0:                                                                     # Q = H_1, symmetric
+            q[0][0] = 1.0 - tau
+            for i in range(1, d):
+                q[0][i] = q[i][0] = -tau * v[i]
+                for j in range(i, d):
+                    q[i][j] = q[j][i] = (1.0 if i == j else 0.0) - tau * v[i] * v[j]
         else:
-            tail = q[:, k:]                                                         # columns k.. of Q, (d, d-k, B)
-            qv = (tail * v.unsqueeze(0)).sum(1)                                     # Q v_k, (d, B)
-            q = torch.cat([q[:, :k], tail - (tau * qv).unsqueeze(1) * v.unsqueeze(0)], dim=1)   # Q - τ (Q v) vᵀ
-    return q.permute(2, 0, 1).reshape(batch + (d, d))
+            for i in range(d):
+                w = tau * (q[i][k] + sum(q[i][j] * v[j] for j in range(k + 1, d)))    # τ (Q v_k)_i
+                q[i][k] = q[i][k] - w
+                for j in range(k + 1, d):
+                    q[i][j] = q[i][j] - w * v[j]
+    return torch.stack([torch.stack(r, -1) for r in q], -2).reshape(batch + (d, d))
 
 
 def cayley(params: Tensor, d: int) -> Tensor:
