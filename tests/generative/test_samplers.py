@@ -30,6 +30,22 @@ class PointMassNoise(nn.Module):
         return tuple(out)
 
 
+class GaussianNoise(nn.Module):
+    """The exact noise predictor when every entry of the data (off-diagonal for adj) is i.i.d. N(mu, s0^2):
+    x_t ~ N(alpha mu, alpha^2 s0^2 + sigma^2), so eps = sigma (x_t - alpha mu) / (alpha^2 s0^2 + sigma^2)."""
+
+    def __init__(self, sde, mu, s0):
+        super().__init__()
+        self.sde, self.mu, self.s0 = sde, mu, s0
+
+    def forward(self, x, adj, mask, t):
+        out = []
+        for c, v in zip(self.sde, (x, adj)):
+            a, s = (batch_view(z, v) for z in c.marginal_coefficients(t))
+            out.append(s * (v - a * self.mu) / (a ** 2 * self.s0 ** 2 + s ** 2))
+        return tuple(out)
+
+
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
@@ -86,6 +102,26 @@ def test_deterministic_samplers_recover_a_point_mass(sde, name, options, eps, to
         torch.testing.assert_close(v, batch_view(ae, v) * v0 + batch_view(se, v) * z, atol=tol, rtol=tol)
 
 
+@pytest.mark.parametrize("name,options,check_std", [
+    ("pc", {"steps": 100, "corrector": "none"}, True),
+    ("pc", {"steps": 100, "predictor": "euler_maruyama", "corrector": "none"}, True),
+    ("s4", {"steps": 100}, False),                     # Langevin correction narrows the spread (as in GDSS)
+    ("ode", {"steps": 30, "method": "euler"}, True),
+    ("dpm_solver", {"steps": 10}, True),
+])
+def test_samplers_with_exact_scores_reach_a_gaussian_data_distribution(name, options, check_std):
+    """VP SDE with beta_max = 20: the prior matches p_T, so every sampler must end at N(1.5, 0.3^2)."""
+    sde = GraphSDE(VPSDE(0.1, 20.0), VPSDE(0.1, 20.0))
+    mask = node_mask(torch.full((1500,), 3), 3)
+    g = torch.Generator().manual_seed(0)
+    out = get_sampler(name)(GaussianNoise(sde, 1.5, 0.3), sde.prior_sampling(mask, 2, g), sde, eps=1e-3,
+                            generator=g, **options)
+    for values in (out.graphs.x.flatten(), out.graphs.adj[:, 0, 1:].flatten()):
+        assert float(values.mean()) == pytest.approx(1.5, abs=0.03)
+        if check_std:
+            assert float(values.std()) == pytest.approx(0.3, rel=0.1)
+
+
 def test_registry_matches_docs_and_bad_names(model):
     documented = set(re.findall(r'^``"(\w+)"``', samplers_module.__doc__, flags=re.M))
     assert documented == set(SAMPLERS)
@@ -101,6 +137,8 @@ def test_registry_matches_docs_and_bad_names(model):
         get_sampler("s4")(model, prior, SDE, steps=0)
     with pytest.raises(ValueError, match="order must be 1 or 2"):
         get_sampler("dpm_solver")(model, prior, SDE, steps=2, order=3)
+    with pytest.raises(ValueError, match="unknown time spacing 'log'"):
+        get_sampler("dpm_solver")(model, prior, SDE, steps=2, spacing="log")
 
 
 def test_generate_batches_and_quantises(model):
