@@ -136,3 +136,16 @@ def test_dirichlet_energy_matches_edge_sum_and_normalisation():
     assert float(dirichlet_energy(torch.zeros(n, 1), graph_laplacian(ei, num_nodes=n), normalized=True)) == 0.0
     with pytest.raises(ValueError, match="does not match"):
         dirichlet_energy(torch.randn(n + 1, 1), graph_laplacian(ei, num_nodes=n))
+
+
+def test_docs_list_every_registered_name():
+    import sheafgraph.sheaf.orthogonal as orthogonal
+    import sheafgraph.sheaf.stalks as stalks
+    from sheafgraph.sheaf import FIXED_STALKS, ORTHOGONAL_MAPS
+    for name in NSD_MODELS:
+        assert f'"{name.removesuffix("_ode")}"' in build_nsd.__doc__
+        assert not name.endswith("_ode") or '"*_ode"' in build_nsd.__doc__
+    for name in ORTHOGONAL_MAPS:
+        assert f'``"{name}"``' in orthogonal.__doc__
+    for name in FIXED_STALKS:
+        assert f'``"{name}"``' in stalks.__doc__
