@@ -103,9 +103,9 @@ class SheafDiffusionTerm(nn.Module):
         """:math:`(I \\otimes W_1) X W_2`, as one product with :math:`W_1 \\otimes W_2` per node."""
         if self.left is None and self.right is None:
             return x
-        eye = torch.eye
-        w1 = self.left.weight if self.left is not None else eye(self.stalk_dim, dtype=x.dtype, device=x.device)
-        w2 = self.right.weight if self.right is not None else eye(self.channels, dtype=x.dtype, device=x.device)
+        kw = dict(dtype=x.dtype, device=x.device)
+        w1 = self.left.weight if self.left is not None else torch.eye(self.stalk_dim, **kw)
+        w2 = self.right.weight if self.right is not None else torch.eye(self.channels, **kw)
         return (x.flatten(1) @ torch.kron(w1, w2).t()).view_as(x)
 
     def forward(self, x: Tensor, structure: GraphStructure, maps_input: Optional[Tensor] = None) -> Tensor:

@@ -193,3 +193,17 @@ def test_bad_inputs():
         SheafConv(4, 1, "orthogonal")
     with pytest.raises(ValueError, match="tanh, elu, id"):
         SheafConv(4, 2, sheaf_act="relu")
+
+
+def test_mix_is_kron_of_present_weights():
+    torch.manual_seed(6)
+    x = torch.randn(5, 3, 4)
+    both = SheafConv(4, 3).term
+    w1, w2 = torch.randn(3, 3), torch.randn(4, 4)
+    with torch.no_grad():
+        both.left.weight.copy_(w1)
+        both.right.weight.copy_(w2)
+    torch.testing.assert_close(both.mix(x), w1 @ x @ w2.t())
+    torch.testing.assert_close(SheafConv(4, 3, left_weights=False, right_weights=False).term.mix(x), x)
+    only_right = SheafConv(4, 3, left_weights=False).term
+    torch.testing.assert_close(only_right.mix(x), x @ only_right.right.weight.t())
