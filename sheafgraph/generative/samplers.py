@@ -20,6 +20,7 @@ returned ``nfe`` counts evaluations of ``model`` (one call gives both components
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import torch
@@ -127,7 +128,7 @@ class LangevinCorrector(NamedTuple):
     def __call__(self, model, sde: GraphSDE, graphs: Graphs, t: Tensor, generator) -> Tuple[Graphs, int]:
         for _ in range(self.n_steps):
             s, z = scores(model, sde, graphs, t), graph_noise(graphs, generator)
-            graphs, _ = _pair(lambda x, si, zi: langevin_update(x, si, zi, self.snr, self.scale_eps), graphs,
+            graphs, _ = _pair(partial(langevin_update, snr=self.snr, scale_eps=self.scale_eps), graphs,
                               graphs[:2], s, z[:2])
         return graphs, self.n_steps
 
@@ -184,7 +185,7 @@ def sample_s4(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1
         score_step = [batch_view(c.sde(v, t)[1].pow(2) * h, v) * si for c, v, si in zip(sde, graphs[:2], s)]
         # correction with the same scores
         z = graph_noise(graphs, generator)
-        graphs, _ = _pair(lambda x, si, zi: langevin_update(x, si, zi, snr, scale_eps), graphs, graphs[:2], s, z[:2])
+        graphs, _ = _pair(partial(langevin_update, snr=snr, scale_eps=scale_eps), graphs, graphs[:2], s, z[:2])
         # half linear step t -> t - h/2, score step, half linear step t - h/2 -> t - h
         graphs, _ = _pair(transition_update, graphs, sde, graphs[:2], (t, t), (h / 2, h / 2),
                           graph_noise(graphs, generator)[:2])
@@ -202,9 +203,16 @@ class ProbabilityFlow(nn.Module):
     r"""The probability-flow ODE :math:`dG/dt = f - \tfrac12 g^2 s(G, t)` of both components as a torchdiffeq vector
     field ``forward(t, (x, adj))``; counts its evaluations in ``nfe``."""
 
-    def __init__(self, model: nn.Module, sde: GraphSDE, mask: Tensor):
+    def __init__(self, model: nn.Module, sde: GraphSDE, mask: Tensor, callback: Callback = None):
         super().__init__()
-        self.model, self.sde, self.mask, self.nfe = model, sde, mask, 0
+        self.model, self.sde, self.mask, self.callback = model, sde, mask, callback
+        self.nfe, self.steps_done = 0, 0
+
+    def callback_step(self, t0: Tensor, state: Tuple[Tensor, Tensor], dt: Tensor) -> None:
+        """torchdiffeq's hook before each step: report the previous step's result, reached at time ``t0``."""
+        if self.callback is not None and self.steps_done > 0:
+            self.callback(self.steps_done - 1, float(t0), Graphs(*state, self.mask))
+        self.steps_done += 1
 
     def forward(self, t: Tensor, state: Tuple[Tensor, Tensor]) -> Tuple[Tensor, Tensor]:
         self.nfe += 1
@@ -222,17 +230,16 @@ def sample_ode(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 
                method: str = "heun", generator: Optional[torch.Generator] = None,
                callback: Callback = None) -> Sample:
     """Integrate the probability-flow ODE from T to eps with torchdiffeq's fixed-grid ``"euler"`` or ``"heun"``
-    (2 model calls per step). Deterministic given the prior sample (``generator`` is unused);
-    ``callback(step, t, None)`` is called once per step."""
+    (2 model calls per step). Deterministic given the prior sample (``generator`` is unused)."""
     solver = _lookup(ODE_METHODS, method, "ODE method")
     ts = time_grid(sde.T, eps, steps).to(graphs.x.dtype)
-    field = ProbabilityFlow(model, sde, graphs.mask)
+    field = ProbabilityFlow(model, sde, graphs.mask, callback)
     options = {"grid_constructor": lambda func, y0, t: torch.linspace(t[0], t[-1], steps + 1, dtype=t.dtype)}
     x, adj = odeint(field, graphs[:2], ts[[0, -1]], method=solver, options=options)
+    out = Graphs(x[-1], adj[-1], graphs.mask)
     if callback is not None:
-        for i in range(steps):
-            callback(i, float(ts[i + 1]), None)
-    return Sample(Graphs(x[-1], adj[-1], graphs.mask), field.nfe)
+        callback(steps - 1, float(ts[-1]), out)
+    return Sample(out, field.nfe)
 
 
 def _log_snr(sde: SDE, t: Tensor) -> Tuple[Tensor, Tensor, Tensor]:

@@ -59,7 +59,14 @@ SDE = GraphSDE(VESDE(0.1, 1.0), VESDE(0.1, 1.0))
 def test_shapes_symmetry_masks_and_nfe(model, name):
     mask = node_mask(torch.tensor([9, 4, 6]), 9)
     prior = SDE.prior_sampling(mask, 4, torch.Generator().manual_seed(0))
-    out = get_sampler(name)(model, prior, SDE, generator=torch.Generator().manual_seed(1), **FAST[name])
+    seen = []
+    out = get_sampler(name)(model, prior, SDE, generator=torch.Generator().manual_seed(1),
+                            callback=lambda i, t, g: seen.append((i, round(t, 6), g.adj.shape)), **FAST[name])
+    steps = FAST[name]["steps"]
+    expected_t = [round(float(t), 6) for t in torch.linspace(1.0, 1e-4, steps + 1, dtype=torch.float64)[1:]]
+    if name != "dpm_solver":                                 # DPM-Solver spaces its steps quadratically
+        assert seen == [(i, expected_t[i], (3, 9, 9)) for i in range(steps)]
+    assert [i for i, _, _ in seen] == list(range(steps)) and seen[-1][1] == pytest.approx(1e-4)
     x, adj, m = out.graphs
     assert x.shape == (3, 9, 4) and adj.shape == (3, 9, 9) and torch.equal(m, mask)
     torch.testing.assert_close(adj, adj.transpose(1, 2))
