@@ -1,4 +1,11 @@
-"""Evaluation metrics: graph statistics (homophily) and task scores."""
+"""Evaluation metrics: graph statistics, classification, forecasting errors and molecule quality."""
+from sheafgraph.metrics.classification import accuracy, roc_auc
+from sheafgraph.metrics.forecasting import masked_mae, masked_rmse
 from sheafgraph.metrics.homophily import edge_homophily, node_homophily
+from sheafgraph.metrics.molecules import fcd, novelty, uniqueness, validity, validity_without_correction
+from sheafgraph.metrics.nspdk import nspdk_mmd
 
-__all__ = ["edge_homophily", "node_homophily"]
+__all__ = [
+    "accuracy", "edge_homophily", "fcd", "masked_mae", "masked_rmse", "node_homophily", "novelty", "nspdk_mmd",
+    "roc_auc", "uniqueness", "validity", "validity_without_correction",
+]
