@@ -76,6 +76,8 @@ class AirPhyNet(nn.Module):
         hidden_dim: GRU and decoder width.
         latent_dim: D, latent channels per station.
         ode_hidden_dim: width of the vector field's graph network.
+        ode_time_scale: :math:`\tau` in hours, the time scale of the graph network's output (1 makes its O(1)
+            initial output move the latent state by O(72) over a 72-hour forecast and trains much worse).
         step_hours: :math:`\Delta`, hours between steps (the ODE runs in hours; wind in km/h, positions in km).
         wind_mode: wind schedule over the forecast, one of ``WIND_MODES`` (:mod:`sheafgraph.physics.wind`).
         method: torchdiffeq solver (``"rk4"``, ``"dopri5"``, ...).
@@ -90,9 +92,10 @@ class AirPhyNet(nn.Module):
     """
 
     def __init__(self, in_channels: int, output_steps: int = 24, *, variant: str = "diff_adv", hidden_dim: int = 32,
-                 latent_dim: int = 32, ode_hidden_dim: int = 32, step_hours: float = 3.0, wind_mode: str = "last",
-                 method: str = "rk4", step_size: Optional[float] = None, rtol: float = 1e-3, atol: float = 1e-4,
-                 init_k: float = 0.05, init_alpha: float = 0.05, laplacian_normalization: Optional[str] = None):
+                 latent_dim: int = 32, ode_hidden_dim: int = 32, ode_time_scale: float = 24.0,
+                 step_hours: float = 3.0, wind_mode: str = "last", method: str = "rk4",
+                 step_size: Optional[float] = None, rtol: float = 1e-3, atol: float = 1e-4, init_k: float = 0.05,
+                 init_alpha: float = 0.05, laplacian_normalization: Optional[str] = None):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown AirPhyNet variant {variant!r}; valid variants: {', '.join(VARIANTS)}")
@@ -109,7 +112,7 @@ class AirPhyNet(nn.Module):
         self.encoder = nn.GRU(2 * in_channels, hidden_dim, batch_first=True)
         self.to_latent = nn.Linear(hidden_dim, 2 * latent_dim)
         self.func = AdvectionDiffusionODE(latent_dim, ode_hidden_dim, diffusion=diffusion, advection=advection,
-                                          init_k=init_k, init_alpha=init_alpha)
+                                          init_k=init_k, init_alpha=init_alpha, time_scale=ode_time_scale)
         self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, 1))
 
     def extra_repr(self) -> str:

@@ -5,14 +5,16 @@ For a latent field :math:`z \in \mathbb R^{|V| \times D}` (one D-vector per stat
 .. math::
 
     \frac{dz}{dt} = -k\, g_D \odot (L z) \;-\; \alpha\, g_A \odot (A(v(t))\, z) \;+\;
-    W_o \tanh(z W_s + (L z) W_n + b)
+    \frac{1}{\tau} W_o \tanh(z W_s + (L z) W_n + b)
 
 with the diffusion coefficient :math:`k = \mathrm{softplus}(\kappa) \ge 0` (1/h), the advection scale
 :math:`\alpha = \mathrm{softplus}(a) \ge 0` (the fraction of the wind speed at which the latent field is carried),
 per-channel gates :math:`g_D, g_A = \sigma(\gamma) \in (0, 1)^D` that let each latent channel use the physics or
-not, and the graph network's weights :math:`W_s, W_n, W_o`. :math:`A(\alpha v) = \alpha A(v)` because the upwind
-rates are positively homogeneous in v, so the operator is built once from the data and :math:`\alpha` multiplies
-its product. Each term can be switched off (``diffusion=False`` / ``advection=False``: the AirPhyNet ablations).
+not, the graph network's weights :math:`W_s, W_n, W_o` and its time scale :math:`\tau` (hours: the network
+outputs a change per :math:`\tau`, so that an O(1) output does not swamp the initial state over a 72-hour
+horizon). :math:`A(\alpha v) = \alpha A(v)` because the upwind rates are positively homogeneous in v, so the
+operator is built once from the data and :math:`\alpha` multiplies its product. Each term can be switched off
+(``diffusion=False`` / ``advection=False``: the AirPhyNet ablations).
 """
 from __future__ import annotations
 
@@ -45,14 +47,18 @@ class AdvectionDiffusionODE(nn.Module):
         diffusion, advection: include each physical term.
         init_k: initial diffusion coefficient k (1/h).
         init_alpha: initial advection scale alpha.
+        time_scale: :math:`\tau`, hours per unit of the graph network's output.
 
     Shapes:
         z: ``(B, |V|, D)``; t: scalar (hours since the last input step); returns ``(B, |V|, D)``.
     """
 
     def __init__(self, latent_dim: int, hidden_dim: int = 32, *, diffusion: bool = True, advection: bool = True,
-                 init_k: float = 0.05, init_alpha: float = 0.05):
+                 init_k: float = 0.05, init_alpha: float = 0.05, time_scale: float = 1.0):
         super().__init__()
+        if not time_scale > 0:
+            raise ValueError(f"time_scale must be positive, got {time_scale}")
+        self.time_scale = float(time_scale)
         self.diffusion, self.advection = diffusion, advection
         self.raw_k = nn.Parameter(torch.tensor(inverse_softplus(init_k))) if diffusion else None
         self.diffusion_gate = nn.Parameter(torch.zeros(latent_dim)) if diffusion else None
@@ -96,13 +102,13 @@ class AdvectionDiffusionODE(nn.Module):
         self.nfe += 1
         lz = shared_matmul(self._laplacian, z)
         # graph network: learned local dynamics beyond the physics
-        dz = self.lin_out(torch.tanh(self.lin_in(torch.cat([z, lz], dim=-1))))
+        dz = self.lin_out(torch.tanh(self.lin_in(torch.cat([z, lz], dim=-1)))) / self.time_scale
         # diffusion: -k g_D ⊙ L z
         if self.diffusion:
             dz = dz - self.k * torch.sigmoid(self.diffusion_gate) * lz
         # advection: -alpha g_A ⊙ A(v(t)) z, with v piecewise constant on wind intervals
         if self.advection:
-            step = int(math.ceil(float(t) / self._interval - 1e-6)) - 1
+            step = int(math.ceil(float(t.detach()) / self._interval - 1e-6)) - 1
             op = self._advection[min(max(step, 0), len(self._advection) - 1)]
             dz = dz + self.alpha * torch.sigmoid(self.advection_gate) * advection_term(op, z)
         return dz

@@ -55,7 +55,7 @@ class AirConfig:
     train_stride: int = 1
     epochs: int = 10
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 3e-3
     weight_decay: float = 0.0
     clip: float = 1.0
     patience: int = 3
@@ -63,6 +63,7 @@ class AirConfig:
     hidden_dim: int = 32
     latent_dim: int = 32
     ode_hidden_dim: int = 32
+    ode_time_scale: float = 24.0
     wind_mode: str = "last"
     method: str = "rk4"
     step_size: Optional[float] = None
@@ -128,8 +129,9 @@ def build_model(name: str, data: AirQualityData, scaler: ChannelScaler, config: 
     if name == "gru":
         return GRUForecaster(c, t_out, hidden_dim=config.hidden_dim)
     return AirPhyNet(c, t_out, variant=name, hidden_dim=config.hidden_dim, latent_dim=config.latent_dim,
-                     ode_hidden_dim=config.ode_hidden_dim, step_hours=data.step_hours, wind_mode=config.wind_mode,
-                     method=config.method, step_size=config.step_size)
+                     ode_hidden_dim=config.ode_hidden_dim, ode_time_scale=config.ode_time_scale,
+                     step_hours=data.step_hours, wind_mode=config.wind_mode, method=config.method,
+                     step_size=config.step_size)
 
 
 def forecast(model: nn.Module, batch, graph: PhysicsGraph, generator: Optional[torch.Generator] = None):
@@ -374,6 +376,8 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--hidden-dim", type=int, default=d.hidden_dim)
     p.add_argument("--latent-dim", type=int, default=d.latent_dim)
     p.add_argument("--ode-hidden-dim", type=int, default=d.ode_hidden_dim)
+    p.add_argument("--ode-time-scale", type=float, default=d.ode_time_scale,
+                   help="hours per unit output of the vector field's graph network (default %(default)s)")
     p.add_argument("--wind", dest="wind_mode", default=d.wind_mode, choices=list(WIND_MODES),
                    help="wind over the forecast: last observed held, input mean held, or observed future "
                         "(default %(default)s)")

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 import sheafgraph.physics.airphynet as airphynet_module
-from sheafgraph.physics import (VARIANTS, AirPhyNet, GRUForecaster, HistoricalAverage, Persistence,
-                                physics_graph)
+from sheafgraph.physics import (VARIANTS, AdvectionDiffusionODE, AirPhyNet, GRUForecaster, HistoricalAverage,
+                                Persistence, physics_graph, station_laplacian)
 from sheafgraph.utils import seed_everything
 
 B, T_IN, T_OUT, N, C = 3, 5, 4, 6, 4
@@ -62,7 +62,7 @@ def test_physics_parameters_receive_gradients_and_train():
     opt.step()
     for name, p in physics.items():
         assert not torch.equal(p.detach(), before[name]), f"{name} did not change"
-    assert float(func.k) > 0 and float(func.alpha) > 0
+    assert float(func.k.detach()) > 0 and float(func.alpha.detach()) > 0
     # the vector field is one persistent module: the same object is integrated on every call
     assert net.func is func and sum(1 for m in net.modules() if m is func) == 1
 
@@ -175,3 +175,21 @@ def test_baselines():
         ha(x, mask)
     with pytest.raises(ValueError, match="outside the series of 48 steps"):
         ha(x[:1], mask[:1], start=torch.tensor([45]))
+
+
+def test_graph_network_time_scale():
+    graph = ring_graph()
+    z = torch.randn(2, N, 8, generator=torch.Generator().manual_seed(3))
+    fast = AdvectionDiffusionODE(8, 8, diffusion=False, advection=False, time_scale=1.0)
+    slow = AdvectionDiffusionODE(8, 8, diffusion=False, advection=False, time_scale=24.0)
+    slow.load_state_dict(fast.state_dict())
+    for f in (fast, slow):
+        f.condition(station_laplacian(graph))
+    torch.testing.assert_close(fast(torch.tensor(0.0), z), 24.0 * slow(torch.tensor(0.0), z))
+    assert fast.nfe == 1 and slow.nfe == 1
+    with pytest.raises(ValueError, match="time_scale must be positive, got 0"):
+        AdvectionDiffusionODE(8, time_scale=0)
+    with pytest.raises(ValueError, match="advection term: pass at least one advection operator"):
+        AdvectionDiffusionODE(8).condition(station_laplacian(graph))
+    with pytest.raises(RuntimeError, match="call condition"):
+        AdvectionDiffusionODE(8)(torch.tensor(0.0), z)
