@@ -130,8 +130,10 @@ class SheafConv(nn.Module):
 
     A plain :class:`torch.nn.Module` with the PyG calling convention ``conv(x, edge_index)`` (it does not message-pass
     through ``propagate``: the sheaf Laplacian is one block-sparse product from :mod:`sheafgraph.ops`). Works in
-    ``torch_geometric.nn.Sequential``, on ``Batch`` objects (a batch is one disconnected graph) and on induced
-    subgraphs; nothing about a graph is stored unless ``cached=True``.
+    ``torch_geometric.nn.Sequential``, on ``Batch`` objects (a batch is one disconnected graph) and on mini-batch
+    subgraphs; nothing about a graph is stored unless ``cached=True``. A sheaf Laplacian needs both directions of
+    every edge: induced subgraphs (``ClusterLoader``, GraphSAINT, ``subgraph``) qualify as they are, sampled
+    neighbourhoods (``NeighborLoader``) after ``torch_geometric.utils.to_undirected``.
 
     Args:
         channels: C, channels per stalk dimension; the layer maps ``(|V|, D·C)`` to ``(|V|, D·C)``.

@@ -207,3 +207,18 @@ def test_mix_is_kron_of_present_weights():
     torch.testing.assert_close(SheafConv(4, 3, left_weights=False, right_weights=False).term.mix(x), x)
     only_right = SheafConv(4, 3, left_weights=False).term
     torch.testing.assert_close(only_right.mix(x), x @ only_right.right.weight.t())
+
+
+def test_mini_batch_subgraphs():
+    from torch_geometric.utils import subgraph, to_undirected
+    torch.manual_seed(7)
+    n, ei = 30, graph(30, 60, seed=8)
+    conv = SheafConv(4, 2, "diag").eval()
+    x = torch.randn(n, 8)
+    nodes = torch.arange(0, n, 2)
+    sub_ei, _ = subgraph(nodes, ei, relabel_nodes=True, num_nodes=n)             # induced: symmetric as is
+    assert conv(x[nodes], sub_ei).shape == (15, 8)
+    sampled = ei[:, ei[1] < 10]                                                  # incoming edges of seed nodes only
+    with pytest.raises(ValueError, match="not symmetric"):
+        conv(x, sampled)
+    assert conv(x, to_undirected(sampled, num_nodes=n)).shape == (n, 8)
