@@ -35,7 +35,7 @@ def _spmm(crow: Tensor, col: Tensor, values: Tensor, size: int, x: Tensor) -> Te
 class _BlockSpmm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, blocks: Tensor, x: Tensor, sp: ScalarPattern, symmetric: bool) -> Tensor:
-        values = blocks.reshape(-1)[sp.gather]
+        values = blocks.reshape(-1).index_select(0, sp.gather)
         ctx.save_for_backward(values, x)
         ctx.sp, ctx.symmetric, ctx.block_shape = sp, symmetric, blocks.shape
         return _spmm(sp.crow, sp.col, values, sp.size, x)
@@ -52,13 +52,13 @@ class _BlockSpmm(torch.autograd.Function):
             else:
                 a = _csr(sp.crow, sp.col, values, sp.size)
                 grad_scalar = torch.sparse.sampled_addmm(a, grad_out, x.t(), beta=0.0).values()
-            grad_blocks = grad_scalar[sp.inverse_gather].reshape(ctx.block_shape)
+            grad_blocks = grad_scalar.index_select(0, sp.inverse_gather).reshape(ctx.block_shape)
         if ctx.needs_input_grad[1]:
             if ctx.symmetric:
                 grad_x = _spmm(sp.crow, sp.col, values, sp.size, grad_out)
             else:
                 crow_t, col_t, perm_t = sp.transpose()
-                grad_x = _spmm(crow_t, col_t, values[perm_t], sp.size, grad_out)
+                grad_x = _spmm(crow_t, col_t, values.index_select(0, perm_t), sp.size, grad_out)
         return grad_blocks, grad_x, None, None
 
 

@@ -99,23 +99,24 @@ def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional
             deg = maps.new_zeros(s.num_nodes).index_add_(0, s.row, maps.square().sum((1, 2)) / d)
             if normalization == "sym":
                 dis = safe_pow(deg + 1.0 if augmented else deg, -0.5)
-                maps = maps * dis[s.row, None, None]
+                maps = maps * dis.index_select(0, s.row)[:, None, None]
                 deg = dis * deg * dis
             diag = deg[:, None, None] * eye
         else:
             diag = maps.new_zeros(s.num_nodes, d, d).index_add_(0, s.row, maps.transpose(-1, -2) @ maps)
             if normalization == "sym":
                 dis = sym_matrix_power(diag + eye if augmented else diag, -0.5)
-                maps = maps @ dis[s.row]
+                maps = maps @ dis.index_select(0, s.row)
                 diag = dis @ diag @ dis
-        off = torch.baddbmm(maps.new_zeros(()).expand(maps.shape), maps.transpose(-1, -2), maps[rev],
+        maps_rev = maps.index_select(0, rev)
+        off = torch.baddbmm(maps.new_zeros(()).expand(maps.shape), maps.transpose(-1, -2), maps_rev,
                             beta=0.0, alpha=-1.0)                              # L_ij = -F_iᵀ F_j
     else:
         diag = maps.new_zeros(s.num_nodes, d).index_add_(0, s.row, maps * maps)
         if normalization == "sym":
             dis = safe_pow(diag + 1.0 if augmented else diag, -0.5)
-            maps = maps * dis[s.row]
+            maps = maps * dis.index_select(0, s.row)
             diag = dis * diag * dis
-        off = -maps * maps[rev]
+        off = -maps * maps.index_select(0, rev)
     p = s.block_pattern()
     return SparseOperator(p, p.from_edges_and_nodes(off, diag), d, symmetric=True)

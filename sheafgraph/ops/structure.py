@@ -182,7 +182,7 @@ class BlockPattern:
             assert slots.numel() == self.num_blocks, "slots must be unique: no self-loops, no duplicate edges"
             self._source = torch.empty_like(slots)
             self._source[slots] = torch.arange(slots.numel(), device=slots.device)
-        return torch.cat([edge_values, node_values])[self._source]
+        return torch.cat([edge_values, node_values]).index_select(0, self._source)
 
     @classmethod
     def from_positions(cls, rows: Tensor, cols: Tensor, num_nodes: int) -> Tuple["BlockPattern", Tensor]:
