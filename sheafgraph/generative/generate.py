@@ -1,7 +1,7 @@
 """End-to-end sampling of discrete graphs: node counts, prior, reverse-time sampler, quantisation, in batches."""
 from __future__ import annotations
 
-from typing import Any, Dict, NamedTuple, Optional, Union
+from typing import Any, Dict, NamedTuple, Optional
 
 import torch
 from torch import Tensor, nn

@@ -1,6 +1,7 @@
 r"""Denoising score matching for GDSS's system of SDEs (Jo et al., ICML 2022, Eq. 7).
 
-With :math:`t \sim U(\epsilon, T)`, :math:`X_t = \alpha_t X_0 + \sigma_t z_X` and :math:`A_t = \alpha_t A_0 + \sigma_t z_A`
+With :math:`t \sim U(\epsilon, T)`, :math:`X_t = \alpha_t X_0 + \sigma_t z_X` and
+:math:`A_t = \alpha_t A_0 + \sigma_t z_A`
 (:math:`z_A` symmetric, zero diagonal), the score :math:`s = -\hat\epsilon/\sigma_t` gives the objectives
 
 .. math:: \mathcal L_X = \mathbb E\,\|\sigma_t s_\theta + z_X\|^2 = \mathbb E\,\|\hat\epsilon_X - z_X\|^2, \qquad

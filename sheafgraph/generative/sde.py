@@ -19,7 +19,8 @@ from typing import Callable, Dict, NamedTuple, Optional, Tuple, Type
 import torch
 from torch import Tensor
 
-from sheafgraph.generative.noise import Graphs, batch_view, mask_adjacency, mask_nodes, standard_normal
+from sheafgraph.generative.noise import Graphs, batch_view, standard_normal
+from sheafgraph.ops.dense import mask_adjacency, mask_nodes
 
 ScoreFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -69,7 +70,10 @@ class SDE(abc.ABC):
         return -0.5 * n * math.log(2 * math.pi * var) - z.pow(2).flatten(1).sum(-1) / (2 * var)
 
     def discretize(self, x: Tensor, t: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
-        """One forward step ``x_{t} = x_{t-h} + f + G z`` (Euler–Maruyama by default): ``f = f(x,t) h``, ``G = g sqrt(h)``."""
+        """One forward step ``x_t = x_{t-h} + f + G z``.
+
+        Euler–Maruyama by default: ``f = f(x, t) h``, ``G = g sqrt(h)``.
+        """
         drift, diffusion = self.sde(x, t)
         return drift * batch_view(h, x), diffusion * h.sqrt()
 
@@ -151,7 +155,7 @@ class VPSDE(SDE):
         return torch.exp(-0.5 * lam), (-torch.expm1(-lam)).sqrt()
 
     def discretize(self, x, t, h):
-        """DDPM step with :math:`\\beta_h = 1 - e^{-(\\Lambda(t) - \\Lambda(t-h))}`: ``x_t = sqrt(1-β_h) x + sqrt(β_h) z``."""
+        """DDPM step ``x_t = sqrt(1 - b) x + sqrt(b) z`` with :math:`b = 1 - e^{-(\\Lambda(t) - \\Lambda(t-h))}`."""
         beta_h = -torch.expm1(self.integral(t - h) - self.integral(t))
         return (batch_view((1 - beta_h).sqrt(), x) - 1) * x, beta_h.sqrt()
 
@@ -164,7 +168,8 @@ class VPSDE(SDE):
 
 
 class SubVPSDE(VPSDE):
-    r"""Sub-VP SDE: the VP drift with :math:`g(t)^2 = \beta(t)(1 - e^{-2\Lambda(t)})`; :math:`\sigma_t = 1 - e^{-\Lambda(t)}`."""
+    r"""Sub-VP SDE: the VP drift with :math:`g(t)^2 = \beta(t)(1 - e^{-2\Lambda(t)})`;
+    :math:`\sigma_t = 1 - e^{-\Lambda(t)}`."""
 
     def sde(self, x, t):
         beta = self.beta(t)

@@ -53,7 +53,10 @@ class EMA:
 def train_step(model: nn.Module, sde: GraphSDE, optimizer: torch.optim.Optimizer, graphs: Graphs, *,
                ema: Optional[EMA] = None, grad_clip: Optional[float] = 1.0, eps: float = 1e-5,
                generator: Optional[torch.Generator] = None) -> Tuple[float, float]:
-    """One optimiser step on ``L_X + L_A`` with per-sub-network gradient-norm clipping and an EMA update; returns both losses."""
+    """One optimiser step on ``L_X + L_A`` with gradient-norm clipping per sub-network and an EMA update.
+
+    Returns the two losses as floats.
+    """
     model.train()
     loss_x, loss_adj = dsm_loss(model, sde, graphs, eps=eps, generator=generator)
     optimizer.zero_grad(set_to_none=True)

@@ -25,7 +25,8 @@ from sheafgraph.utils import load_checkpoint, progress, save_checkpoint
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained" / "gdss_qm9.pt"
 # GDSS's QM9 configuration (config/qm9.yaml): VE SDEs with sigma in [0.1, 1] for both X and A
-QM9_SDE = {"x": {"name": "ve", "sigma_min": 0.1, "sigma_max": 1.0}, "adj": {"name": "ve", "sigma_min": 0.1, "sigma_max": 1.0}}
+QM9_SDE = {"x": {"name": "ve", "sigma_min": 0.1, "sigma_max": 1.0},
+           "adj": {"name": "ve", "sigma_min": 0.1, "sigma_max": 1.0}}
 # default of `molgen sample`: S4 with 100 steps (fast on CPU) and a Langevin corrector chosen for the shipped
 # checkpoint on the validity w/o correction and uniqueness of its own samples (no test-set metric); GDSS's setting
 # for QM9 is PC with 1000 steps, snr 0.2, scale_eps 0.7 (see benchmarks/RESULTS.md)

@@ -6,7 +6,7 @@ from torch import nn
 
 import sheafgraph.generative.samplers as samplers_module
 from sheafgraph.generative.generate import generate, sample_node_counts
-from sheafgraph.generative.noise import Graphs, batch_view, node_mask
+from sheafgraph.generative.noise import batch_view, node_mask
 from sheafgraph.generative.samplers import SAMPLERS, get_sampler
 from sheafgraph.generative.score_networks import GDSSNoiseModel
 from sheafgraph.generative.sde import GraphSDE, SubVPSDE, VESDE, VPSDE

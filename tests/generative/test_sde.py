@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from sheafgraph.generative.noise import Graphs, batch_view, node_mask, symmetrize_noise
+from sheafgraph.generative.noise import batch_view, node_mask, symmetrize_noise
 from sheafgraph.generative.sde import SDES, GraphSDE, SubVPSDE, VESDE, VPSDE, get_sde
 
 SDE_CASES = [VPSDE(0.1, 20.0), SubVPSDE(0.1, 20.0), VESDE(0.1, 5.0)]
@@ -46,7 +46,8 @@ def test_transition_matches_monte_carlo_of_reverse_linear_part(sde):
         return v - drift * du + batch_view(g, v) * math.sqrt(du) * z
 
     xs = euler_maruyama(backward, x, t, t - h, 400, gen)
-    mean, std = sde.transition(x, torch.full((8000,), t, dtype=torch.float64), torch.full((8000,), h, dtype=torch.float64))
+    full = lambda v: torch.full((8000,), v, dtype=torch.float64)
+    mean, std = sde.transition(x, full(t), full(h))
     assert abs(float(xs.mean()) - float(mean[0])) < 4 * float(std[0]) / math.sqrt(8000) + 0.01
     assert float(xs.std()) == pytest.approx(float(std[0]), rel=0.05)
 
