@@ -6,11 +6,13 @@
 Each config is ``sampler:steps[:option=value...]`` (e.g. ``pc:100:snr=0.2:scale_eps=0.7``); the default
 sampler (s4) takes its unset options from ``tasks.molgen.DEFAULT_SAMPLER``. For each: wall time of sampling
 ``--num`` molecules (atom counts drawn from the training distribution, quantisation included; RDKit decoding and
-valency correction excluded), NFE, validity without correction, then uniqueness, novelty (vs the training split), FCD and NSPDK MMD (vs the test split) of the
-corrected molecules -- the metrics of ``sheafgraph molgen evaluate``. The test-set ChemNet statistics are computed
+valency correction excluded), NFE, validity without correction, then uniqueness, novelty (vs the training split),
+FCD and NSPDK MMD (vs the test split) of the corrected molecules -- the metrics of ``sheafgraph molgen evaluate``. The test-set ChemNet statistics are computed
 once and reused (``fcd_torch``'s ``precalc``/``metric``; same canonical SMILES as :func:`metrics.molecules.fcd`).
 Two reference rows: ``--num`` random *training* molecules (the floor of FCD/NSPDK at this sample size) and GDSS's
 published QM9 result (Jo et al., ICML 2022, Table 2: 10,000 molecules, PC sampler with 1000 steps).
+Wall time depends on the machine's load; ``cpu s`` is the process CPU time of the same call (all threads, RDKit
+decoding included).
 """
 from __future__ import annotations
 
@@ -69,7 +71,7 @@ def main() -> None:
     gen = load_generator(args.checkpoint)
     ref = None if args.no_metrics else Reference(args.root, nspdk=not args.no_nspdk)
     print(f"checkpoint epoch {gen.info.get('epoch')}, {args.num} molecules, {torch.get_num_threads()} threads")
-    print(f"{'sampler':<28}{'steps':>6}{'NFE':>6}{'time s':>8}{'valid w/o corr':>16}"
+    print(f"{'sampler':<28}{'steps':>6}{'NFE':>6}{'wall s':>8}{'cpu s':>7}{'valid w/o corr':>16}"
           f"{'unique':>8}{'novel':>8}{'FCD':>8}{'NSPDK':>9}")
 
     def metrics_columns(smiles) -> str:
@@ -81,14 +83,16 @@ def main() -> None:
     for config in args.configs:
         name, steps, *extra = config.split(":")
         options = {"steps": int(steps), **{k: float(v) for k, v in (kv.split("=") for kv in extra)}}
+        cpu = time.process_time()
         out = sample_molecules(gen, args.num, sampler=name, seed=args.seed, options=options)
+        cpu = time.process_time() - cpu
         label = ":".join([name] + extra)
-        print(f"{label:<28}{steps:>6}{out.nfe:>6}{out.seconds:>8.1f}{out.valid_without_correction:>16.2%}"
+        print(f"{label:<28}{steps:>6}{out.nfe:>6}{out.seconds:>8.1f}{cpu:>7.1f}{out.valid_without_correction:>16.2%}"
               + metrics_columns([x for x in out.smiles if x is not None]), flush=True)
     if ref is not None:
         data = random.Random(args.seed).sample(ref.train_smiles, args.num)
-        print(f"{'QM9 train (random)':<28}{'':>6}{'':>6}{'':>8}{1:>16.2%}" + metrics_columns(data))
-    print(f"{'GDSS paper (10k samples)':<28}{1000:>6}{2000:>6}{'':>8}{PAPER['valid_without_correction']:>16.2%}"
+        print(f"{'QM9 train (random)':<28}{'':>6}{'':>6}{'':>8}{'':>7}{1:>16.2%}" + metrics_columns(data))
+    print(f"{'GDSS paper (10k samples)':<28}{1000:>6}{2000:>6}{'':>8}{'':>7}{PAPER['valid_without_correction']:>16.2%}"
           f"{PAPER['uniqueness']:>8.2%}{'':>8}{PAPER['fcd']:>8.3f}{PAPER['nspdk']:>9.4f}")
 
 
