@@ -8,7 +8,8 @@ sampler (s4) takes its unset options from ``tasks.molgen.DEFAULT_SAMPLER``. For 
 ``--num`` molecules (atom counts drawn from the training distribution, quantisation included; RDKit decoding and
 valency correction excluded), NFE, validity without correction, then uniqueness, novelty (vs the training split),
 FCD and NSPDK MMD (vs the test split) of the corrected molecules -- the metrics of ``sheafgraph molgen evaluate``.
-The test-set ChemNet statistics are computed once and reused (``fcd_torch``'s ``precalc``/``metric``; same canonical SMILES as :func:`metrics.molecules.fcd`).
+The test-set ChemNet statistics are computed once and reused (``fcd_torch``'s ``precalc``/``metric``; same
+canonical SMILES as :func:`metrics.molecules.fcd`).
 Two reference rows: ``--num`` random *training* molecules (the floor of FCD/NSPDK at this sample size) and GDSS's
 published QM9 result (Jo et al., ICML 2022, Table 2: 10,000 molecules, PC sampler with 1000 steps).
 Wall time depends on the machine's load; ``cpu s`` is the process CPU time of the same call (all threads, RDKit
