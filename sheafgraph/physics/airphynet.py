@@ -135,7 +135,7 @@ class AirPhyNet(nn.Module):
         check_inputs(x, mask, self.in_channels)
         if not isinstance(graph, PhysicsGraph):
             raise TypeError("AirPhyNet needs graph=PhysicsGraph (sheafgraph.physics.physics_graph)")
-        b, _, n, _ = x.shape
+        n = x.size(2)
         if graph.num_nodes != n:
             raise ValueError(f"x has {n} stations but the graph has {graph.num_nodes} nodes")
         # 1. encode: initial latent state, sampled while training

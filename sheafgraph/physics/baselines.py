@@ -3,7 +3,8 @@ r"""Forecasting baselines with the AirPhyNet call signature ``model(x, mask, **d
 * :class:`Persistence`: each station's last observed target value, repeated over the horizon.
 * :class:`HistoricalAverage`: the training mean of each station's target at the target's hour of day.
 * :class:`GRUForecaster`: a GRU shared across stations, without any graph, mapping the input window directly to
-  all output steps.
+  all output steps (optionally also reading the station's observed future wind, the control for AirPhyNet's
+  ``wind_mode="future"``).
 
 All work in the scaled units of their inputs; the target is channel 0.
 """
@@ -15,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from sheafgraph.physics.airphynet import Forecast, check_inputs, station_sequences
-from sheafgraph.physics.wind import forward_fill
+from sheafgraph.physics.wind import MS_TO_KMH, forecast_wind, forward_fill
 
 
 class Persistence(nn.Module):
@@ -81,27 +82,43 @@ class HistoricalAverage(nn.Module):
 
 
 class GRUForecaster(nn.Module):
-    r"""GRU without graph: :math:`h_i = \mathrm{GRU}([x_i \odot m_i, m_i])`, :math:`\hat y_i = W h_i + b`
+    r"""GRU without graph: :math:`h_i = \mathrm{GRU}([x_i \odot m_i, m_i])`, :math:`\hat y_i = W [h_i, w_i] + b`
     (all T_out steps at once), one network shared by all stations.
+
+    With ``future_wind``, :math:`w_i` is station i's observed wind over the T_out output steps (the schedule of
+    :func:`sheafgraph.physics.wind.forecast_wind` with ``mode="future"``, in units of 10 m/s); otherwise it is empty.
 
     Args:
         in_channels: C.
         output_steps: T_out.
         hidden_dim: GRU width.
         num_layers: stacked GRU layers.
+        future_wind: also read the observed future wind (needs ``wind_in`` and ``wind_out`` in the call).
 
     Shapes:
-        x, mask: ``(B, T_in, |V|, C)``; returns mean ``(B, T_out, |V|)``.
+        x, mask: ``(B, T_in, |V|, C)``; wind_in ``(B, T_in, |V|, 2)``, wind_out ``(B, T_out, |V|, 2)`` in m/s;
+        returns mean ``(B, T_out, |V|)``.
     """
 
-    def __init__(self, in_channels: int, output_steps: int = 24, hidden_dim: int = 32, num_layers: int = 1):
+    def __init__(self, in_channels: int, output_steps: int = 24, hidden_dim: int = 32, num_layers: int = 1,
+                 future_wind: bool = False):
         super().__init__()
-        self.in_channels, self.output_steps = in_channels, output_steps
+        self.in_channels, self.output_steps, self.future_wind = in_channels, output_steps, future_wind
         self.gru = nn.GRU(2 * in_channels, hidden_dim, num_layers=num_layers, batch_first=True)
-        self.head = nn.Linear(hidden_dim, output_steps)
+        self.head = nn.Linear(hidden_dim + (2 * output_steps if future_wind else 0), output_steps)
 
-    def forward(self, x: Tensor, mask: Tensor, **unused) -> Forecast:
+    def forward(self, x: Tensor, mask: Tensor, *, wind_in: Optional[Tensor] = None,
+                wind_out: Optional[Tensor] = None, **unused) -> Forecast:
         check_inputs(x, mask, self.in_channels)
+        b, _, n, _ = x.shape
         _, h = self.gru(station_sequences(x, mask))
-        y = self.head(h[-1]).view(x.size(0), x.size(2), self.output_steps).transpose(1, 2)
+        features = h[-1]                                                              # (B |V|, H)
+        if self.future_wind:
+            if wind_in is None or wind_out is None:
+                raise ValueError("GRUForecaster(future_wind=True) needs wind_in and wind_out (m/s)")
+            wind = forecast_wind(wind_in, wind_out, "future") / (10 * MS_TO_KMH)      # (B, T_out, |V|, 2)
+            if wind.shape[1] != self.output_steps:
+                raise ValueError(f"wind_out has {wind.shape[1]} steps, the model forecasts {self.output_steps}")
+            features = torch.cat([features, wind.permute(0, 2, 1, 3).reshape(b * n, -1).to(features.dtype)], -1)
+        y = self.head(features).view(b, n, self.output_steps).transpose(1, 2)
         return Forecast(y, x.new_zeros(()), 0)

@@ -4,7 +4,8 @@ Protocol (AirPhyNet's): 3-hour steps, 24 input steps -> 24 output steps (72 h), 
 fitted on the observed training values, PM2.5 target, masked MAE / RMSE in ug/m3 per horizon (3 h ... 72 h) and per
 station. Models (``MODELS``): the AirPhyNet variants ``diff``, ``adv``, ``diff_adv``, ``nophy``
 (:mod:`sheafgraph.physics.airphynet`) and the baselines ``persistence``, ``historical_average`` and ``gru``
-(:mod:`sheafgraph.physics.baselines`). Trained models use Adam, a cosine learning-rate schedule, gradient-norm
+(:mod:`sheafgraph.physics.baselines`; with ``--wind future`` the GRU also reads the observed future wind, the
+fair control for AirPhyNet with future wind). Trained models use Adam, a cosine learning-rate schedule, gradient-norm
 clipping, early stopping on the validation MAE and reload the best epoch's weights before testing.
 
 Command line: ``sheafgraph air --data prsa --model diff_adv --epochs 10 --json out.json --plot out.png``.
@@ -127,7 +128,7 @@ def build_model(name: str, data: AirQualityData, scaler: ChannelScaler, config: 
         target = scaler.transform(data.values)[..., 0]
         return HistoricalAverage(target, data.mask[..., 0], hour_of_day(data.timestamps), train, t_out)
     if name == "gru":
-        return GRUForecaster(c, t_out, hidden_dim=config.hidden_dim)
+        return GRUForecaster(c, t_out, hidden_dim=config.hidden_dim, future_wind=config.wind_mode == "future")
     return AirPhyNet(c, t_out, variant=name, hidden_dim=config.hidden_dim, latent_dim=config.latent_dim,
                      ode_hidden_dim=config.ode_hidden_dim, ode_time_scale=config.ode_time_scale,
                      step_hours=data.step_hours, wind_mode=config.wind_mode, method=config.method,
@@ -380,7 +381,7 @@ def add_subcommand(subparsers) -> None:
                    help="hours per unit output of the vector field's graph network (default %(default)s)")
     p.add_argument("--wind", dest="wind_mode", default=d.wind_mode, choices=list(WIND_MODES),
                    help="wind over the forecast: last observed held, input mean held, or observed future "
-                        "(default %(default)s)")
+                        "(default %(default)s); 'future' also feeds the GRU baseline the observed future wind")
     p.add_argument("--method", default=d.method, help="torchdiffeq solver (default %(default)s)")
     p.add_argument("--step-size", type=float, default=None, help="fixed solver step in hours (default one step)")
     p.add_argument("--seed", type=int, default=d.seed)

@@ -159,6 +159,15 @@ def test_baselines():
 
     gru = GRUForecaster(C, T_OUT, hidden_dim=8)(x, mask).mean
     assert gru.shape == (B, T_OUT, N) and bool(torch.isfinite(gru).all())
+    _, _, wind_in, wind_out = batch()
+    informed = GRUForecaster(C, T_OUT, hidden_dim=8, future_wind=True)
+    a = informed(x, mask, wind_in=wind_in, wind_out=wind_out).mean
+    b = informed(x, mask, wind_in=wind_in, wind_out=wind_out.flip(1)).mean
+    assert a.shape == (B, T_OUT, N) and not torch.allclose(a, b)          # the future wind is read
+    with pytest.raises(ValueError, match="needs wind_in and wind_out"):
+        informed(x, mask, wind_in=wind_in)
+    with pytest.raises(ValueError, match="wind_out has 3 steps, the model forecasts 4"):
+        informed(x, mask, wind_in=wind_in, wind_out=wind_out[:, :3])
 
     # historical average: 48 hourly steps, hour-of-day mean over the first 24 training steps
     target = torch.arange(48.0).view(48, 1).repeat(1, N)
