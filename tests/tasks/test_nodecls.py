@@ -7,7 +7,7 @@ import torch
 from sheafgraph.cli import main
 from sheafgraph.data import load_node_dataset
 from sheafgraph.metrics.classification import accuracy, roc_auc, score
-from sheafgraph.tasks.nodecls import (MODELS, PAPER_PRESETS, NodeClsConfig, build_model, fold_masks,
+from sheafgraph.tasks.nodecls import (MODELS, OWN_PRESETS, PAPER_PRESETS, NodeClsConfig, build_model, fold_masks,
                                       model_features, resolve_config, run_folds, train_fold)
 from sheafgraph.ops import GraphStructure
 from sheafgraph.utils import seed_everything
@@ -92,9 +92,10 @@ def test_bad_inputs_give_clear_errors(texas):
 
 
 def test_presets_build_and_flags_override(texas):
-    for name, preset in PAPER_PRESETS.items():
+    for name, preset in {**PAPER_PRESETS, **OWN_PRESETS}.items():
         config, source = resolve_config(name, "paper", {})
-        assert config.model == preset["model"] and "paper" in source
+        assert config.model == preset["model"]
+        assert ("NSD paper" in source) == (name in PAPER_PRESETS) and ("our own" in source) == (name in OWN_PRESETS)
         build_model(config, 10, 3)
     config, _ = resolve_config("texas", "paper", {"lr": 0.5, "model": "diag", "epochs": None})
     assert (config.model, config.lr, config.d, config.epochs) == ("diag", 0.5, 3, 1500)
