@@ -1,6 +1,7 @@
 """Speed of the sheaf Laplacian with learned maps: sheafgraph vs the reference-style expanded COO vs scalar CSR.
 
     python benchmarks/ops.py [--nodes 10000] [--degree 10] [--features 32] [--dims 1 2 3 4 5] [--big 100000]
+                             [--threads 2] [--clock wall|cpu]
 
 (a) sheafgraph: ``sheaf_laplacian(structure, maps, normalization="sym") @ x`` (assembly from maps + CSR kernel with
     custom autograd);
@@ -24,13 +25,16 @@ from sheafgraph.ops import GraphStructure, SparseOperator, sheaf_laplacian
 from sheafgraph.ops.kernels import _csr
 
 
+CLOCK = time.perf_counter
+
+
 def median_ms(fn, repeats: int) -> float:
     fn()
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(CLOCK() - t0)
     return 1e3 * statistics.median(times)
 
 
@@ -96,10 +100,17 @@ def main() -> None:
     parser.add_argument("--dims", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--big", type=int, default=100_000, help="nodes of the extra d=3 row (0 to skip)")
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="cpu: process CPU time (stable on a shared machine; use with --threads 1)")
     args = parser.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     bw = copy_bandwidth_gbs()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, copy bandwidth {bw:.1f} GB/s (read+write)")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clock} clock, "
+          f"copy bandwidth {bw:.1f} GB/s (read+write)")
     print("general d×d learned maps, normalised augmented sheaf Laplacian; median ms; f+b = forward + backward")
     print("product: L @ x with learned values (grads for x and values; csr: x only, fixed values)")
     print("from maps: sheaf_laplacian(maps) @ x, assembly included (grads for x and maps)")
