@@ -8,6 +8,16 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Every test runs on one intra-op thread: tests use tiny tensors, for which one thread is faster, and several
+    OpenMP threads on a busy machine are slowed badly by thread hand-off (oversubscription)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

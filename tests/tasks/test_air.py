@@ -3,7 +3,6 @@ persistence 72 h ahead, the CLI writes JSON and a PNG, baselines run, bad argume
 import json
 
 import pytest
-import torch
 
 from sheafgraph.cli import main
 from sheafgraph.tasks.air import MODELS, AirConfig, hour_of_day, load_air_data, run_air
@@ -11,14 +10,6 @@ from sheafgraph.tasks.air import MODELS, AirConfig, hour_of_day, load_air_data, 
 SLICE = 1200                 # first 150 days (3-hour steps): 840 train / 120 val / 240 test steps
 SMALL = ["--steps", str(SLICE), "--train-stride", "2", "--batch-size", "64", "--hidden-dim", "16", "--latent-dim",
          "8", "--ode-hidden-dim", "8", "--no-progress"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

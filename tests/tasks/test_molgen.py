@@ -1,7 +1,6 @@
 import json
 
 import pytest
-import torch
 
 import sheafgraph.tasks.molgen as molgen
 from sheafgraph.cli import main
@@ -10,14 +9,6 @@ from sheafgraph.tasks.molgen import PRETRAINED, load_generator, sample_molecules
 from sheafgraph.utils import load_checkpoint
 
 from tests.generative.qm9_slice import qm9_slice
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_shipped_checkpoint_is_small_and_complete():

@@ -13,15 +13,6 @@ from sheafgraph.ops import GraphStructure
 from sheafgraph.utils import seed_everything
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small graphs: one thread is faster, and immune to oversubscribed shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def texas():
     return load_node_dataset("texas")                     # shipped in datasets/
