@@ -72,6 +72,8 @@ OWN_PRESETS: Dict[str, Dict[str, Any]] = {
                  epochs=500, patience=100),
     "cora": dict(model="diag", d=4, layers=3, hidden=16, lr=0.01, weight_decay=1e-3, input_dropout=0.7, dropout=0.3,
                  epochs=500, patience=100),
+    "citeseer": dict(model="diag", d=4, layers=3, hidden=16, lr=0.01, weight_decay=1e-3, input_dropout=0.7,
+                     dropout=0.3, epochs=500, patience=100),
 }
 
 
