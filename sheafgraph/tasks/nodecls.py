@@ -306,20 +306,25 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def run_folds(data: Data, config: NodeClsConfig, *, folds: Optional[int] = None, seed: int = 0,
-              device: str = "cpu", show_progress: Optional[bool] = None,
+def run_folds(data: Data, config: NodeClsConfig, *, folds: Optional[int] = None, first_fold: int = 0,
+              seed: int = 0, device: str = "cpu", show_progress: Optional[bool] = None,
               on_fold: Optional[Callable[[FoldResult], None]] = None) -> Dict[str, Any]:
-    """Train and evaluate ``config`` on the first ``folds`` splits of ``data`` (default all); ``on_fold`` is called
-    with each fold's result as soon as it is done.
+    """Train and evaluate ``config`` on ``folds`` splits of ``data`` from split ``first_fold`` on (default: all
+    remaining; different ``first_fold`` let several processes share the splits); ``on_fold`` is called with each
+    fold's result as soon as it is done.
 
     Returns:
         ``{"dataset", "model", "metric", "config", "homophily", "folds": [per-fold dicts], "summary": {"mean",
         "std", "val_mean", "seconds", "seconds_per_epoch"}}`` with metrics in [0, 1].
     """
     total = num_splits(data)
-    folds = total if folds is None else folds
-    if isinstance(folds, bool) or not isinstance(folds, int) or not 1 <= folds <= total:
-        raise ValueError(f"folds must be an int in 1..{total} (the dataset's number of splits), got {folds!r}")
+    if isinstance(first_fold, bool) or not isinstance(first_fold, int) or not 0 <= first_fold < total:
+        raise ValueError(f"first_fold must be an int in 0..{total - 1} (the dataset has {total} splits), "
+                         f"got {first_fold!r}")
+    folds = total - first_fold if folds is None else folds
+    if isinstance(folds, bool) or not isinstance(folds, int) or not 1 <= folds <= total - first_fold:
+        raise ValueError(f"folds must be an int in 1..{total - first_fold} (the dataset's {total} splits from split "
+                         f"{first_fold} on), got {folds!r}")
     if data.x is None or data.y is None or data.y.size(0) != data.x.size(0):
         raise ValueError("data needs x (|V|, F) and y (|V|,) with one label per node")
     metric = getattr(data, "metric", "accuracy")
@@ -329,8 +334,8 @@ def run_folds(data: Data, config: NodeClsConfig, *, folds: Optional[int] = None,
     x = model_features(data.x, config.model)
     num_classes = int(getattr(data, "num_classes", int(data.y.max()) + 1))
     results: List[FoldResult] = []
-    bar = progress(range(folds), desc=f"{getattr(data, 'name', 'data')} {config.model}", total=folds,
-                   enabled=show_progress)
+    bar = progress(range(first_fold, first_fold + folds), desc=f"{getattr(data, 'name', 'data')} {config.model}",
+                   total=folds, enabled=show_progress)
     for fold in bar:
         seed_everything(seed + fold)
         model = build_model(config, data.num_features, num_classes).to(dev)
@@ -384,7 +389,9 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--preset", default="none", choices=["none", "paper"],
                    help="'paper': the published NSD hyperparameters of the dataset, or our own where none are "
                         "published (film, cora, citeseer); flags still override")
-    p.add_argument("--folds", type=int, default=None, help="run the first K splits (default all)")
+    p.add_argument("--folds", type=int, default=None, help="run K splits (default all from --first-fold on)")
+    p.add_argument("--first-fold", type=int, default=0,
+                   help="index of the first split to run (default 0; lets several processes share the splits)")
     p.add_argument("--epochs", type=int, default=None, help=f"maximum epochs (default {d.epochs})")
     p.add_argument("--patience", type=int, default=None,
                    help=f"early stopping: epochs without validation improvement (default {d.patience})")
@@ -444,7 +451,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"fold {r.fold}: test {100 * r.test:.2f}  val {100 * r.val:.2f}  best epoch {r.best_epoch}/{r.epochs}"
               f"  {r.seconds:.1f} s", flush=True)
 
-    result = run_folds(data, config, folds=args.folds, seed=args.seed, device=args.device,
+    result = run_folds(data, config, folds=args.folds, first_fold=args.first_fold, seed=args.seed, device=args.device,
                        show_progress=False if args.no_progress else None, on_fold=report)
     s = result["summary"]
     print(f"{data.name} {config.model}: test {metric} {100 * s['mean']:.2f} ± {100 * s['std']:.2f} over "

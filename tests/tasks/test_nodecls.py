@@ -46,6 +46,15 @@ def test_run_folds_is_deterministic_and_reports_per_fold(texas):
     assert a["homophily"]["edge"] == pytest.approx(34 / 558)     # 34 same-label directed edges of 558
 
 
+def test_folds_split_across_calls_match_one_call(texas):
+    config = NodeClsConfig(model="diag", d=2, layers=1, hidden=4, epochs=3, patience=3)
+    whole = run_folds(texas, config, folds=3, seed=1, show_progress=False)
+    head = run_folds(texas, config, folds=1, seed=1, show_progress=False)
+    tail = run_folds(texas, config, folds=2, first_fold=1, seed=1, show_progress=False)
+    assert [f["fold"] for f in tail["folds"]] == [1, 2]
+    assert [f["test"] for f in head["folds"] + tail["folds"]] == [f["test"] for f in whole["folds"]]
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_every_model_trains_one_epoch(texas, model):
     config = NodeClsConfig(model=model, d=2, layers=1, hidden=4, epochs=1, patience=1, method="euler")
@@ -75,6 +84,10 @@ def test_bad_inputs_give_clear_errors(texas):
         fold_masks(texas, 10)
     with pytest.raises(ValueError, match="folds must be an int in 1..10"):
         run_folds(texas, NodeClsConfig(), folds=11)
+    with pytest.raises(ValueError, match="folds must be an int in 1..2 .*from split 8 on"):
+        run_folds(texas, NodeClsConfig(), folds=3, first_fold=8)
+    with pytest.raises(ValueError, match="first_fold must be an int in 0..9"):
+        run_folds(texas, NodeClsConfig(), first_fold=10)
     with pytest.raises(ValueError, match="no paper preset for dataset 'pubmed'"):
         resolve_config("pubmed", "paper", {})
     with pytest.raises(ValueError, match="device 'cuda' requested") if not torch.cuda.is_available() else \
