@@ -1,4 +1,4 @@
-"""Training utilities for GDSS: exponential moving average of weights and one optimisation step.
+"""Training utilities for GDSS: one optimisation step (with the EMA of `sheafgraph.utils.EMA`) and the training loop.
 
 GDSS (Jo et al., ICML 2022, App. C) trains with Adam, clips the gradient norm, decays the learning rate by a
 constant factor per epoch (``ExponentialLR``) and samples with EMA weights.
@@ -9,45 +9,12 @@ from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from sheafgraph.generative.losses import dsm_loss
 from sheafgraph.generative.noise import Graphs
 from sheafgraph.generative.sde import GraphSDE
-from sheafgraph.utils import load_checkpoint, save_checkpoint
-
-
-class EMA:
-    r"""Exponential moving average :math:`\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta` of a model's floating
-    parameters and buffers.
-
-    Args:
-        model: the model whose weights are averaged. decay: :math:`d \in [0, 1)`.
-    """
-
-    def __init__(self, model: nn.Module, decay: float = 0.999):
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"decay must be in [0, 1), got {decay}")
-        self.decay = decay
-        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        for k, v in model.state_dict().items():
-            if v.is_floating_point():
-                self.shadow[k].lerp_(v.detach(), 1 - self.decay)
-            else:
-                self.shadow[k].copy_(v)
-
-    def state_dict(self) -> Dict[str, Tensor]:
-        return {k: v.clone() for k, v in self.shadow.items()}
-
-    def load_state_dict(self, state: Dict[str, Tensor]) -> None:
-        missing = set(self.shadow) ^ set(state)
-        if missing:
-            raise ValueError(f"EMA state does not match the model; differing keys: {sorted(missing)}")
-        for k, v in state.items():
-            self.shadow[k].copy_(v)
+from sheafgraph.utils import EMA, load_checkpoint, save_checkpoint
 
 
 def train_step(model: nn.Module, sde: GraphSDE, optimizer: torch.optim.Optimizer, graphs: Graphs, *,

@@ -34,7 +34,7 @@ from sheafgraph.metrics.forecasting import ForecastErrors, ForecastReport, maske
 from sheafgraph.physics import VARIANTS, AirPhyNet, GRUForecaster, HistoricalAverage, Persistence, PhysicsGraph, \
     physics_graph
 from sheafgraph.physics.wind import WIND_MODES
-from sheafgraph.utils import progress, save_checkpoint, seed_everything
+from sheafgraph.utils import EMA, progress, save_checkpoint, seed_everything
 
 DATASETS: Dict[str, Callable[..., AirQualityData]] = {"prsa": load_prsa_beijing, "knowair": load_knowair}
 BASELINES = ("persistence", "historical_average", "gru")
@@ -61,6 +61,7 @@ class AirConfig:
     clip: float = 1.0
     patience: int = 3
     kl_weight: float = 1e-3
+    ema: float = 0.0
     hidden_dim: int = 32
     latent_dim: int = 32
     ode_hidden_dim: int = 32
@@ -80,6 +81,8 @@ class AirConfig:
             raise ValueError(f"unknown model {self.model!r}; valid models: {', '.join(MODELS)}")
         if self.wind_mode not in WIND_MODES:
             raise ValueError(f"unknown wind mode {self.wind_mode!r}; valid modes: {', '.join(WIND_MODES)}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema must be in [0, 1) (0 turns weight averaging off), got {self.ema}")
         if min(self.epochs, self.batch_size, self.train_stride, self.input_steps, self.output_steps) < 1:
             raise ValueError("epochs, batch_size, train_stride, input_steps and output_steps must be >= 1")
 
@@ -183,11 +186,14 @@ def train_model(model: nn.Module, loaders: Dict[str, DataLoader], graph: Physics
     r"""Adam + cosine schedule + gradient clipping; early stopping on validation MAE; reloads the best weights.
 
     Loss: masked MAE of the scaled target plus ``kl_weight`` times the latent KL term (AirPhyNet models).
+    With ``config.ema`` > 0 an exponential moving average of the weights (updated every batch) is what is validated,
+    kept as the best state and tested.
     Returns one record per epoch (train loss, validation MAE in ug/m3, seconds, mean NFE, physics coefficients).
     """
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs, eta_min=config.lr / 20)
     best, best_state, stale, history = math.inf, copy.deepcopy(model.state_dict()), 0, []
+    ema = EMA(model, config.ema) if config.ema > 0 else None
     for epoch in range(1, config.epochs + 1):
         model.train()
         start, total, count, nfe = time.perf_counter(), 0.0, 0, 0
@@ -201,9 +207,15 @@ def train_model(model: nn.Module, loaders: Dict[str, DataLoader], graph: Physics
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.clip)
             opt.step()
+            if ema is not None:
+                ema.update(model)
             total, count, nfe = total + float(loss.detach()), count + 1, nfe + out.nfe
         sched.step()
         seconds = time.perf_counter() - start
+        live = None
+        if ema is not None:                        # validate (and keep) the averaged weights
+            live = copy.deepcopy(model.state_dict())
+            model.load_state_dict(ema.state_dict())
         val, _ = evaluate(model, loaders["val"], graph, scaler, config.device, config.show_progress, "val")
         record = {"epoch": epoch, "train_loss": total / count, "val_mae": val.mae, "val_rmse": val.rmse,
                   "seconds": seconds, "seconds_per_batch": seconds / count, "nfe": nfe / count,
@@ -220,6 +232,8 @@ def train_model(model: nn.Module, loaders: Dict[str, DataLoader], graph: Physics
             if stale >= config.patience:
                 log(f"early stop after epoch {epoch}: no validation improvement for {stale} epochs")
                 break
+        if live is not None:                       # back to the live weights for the next epoch
+            model.load_state_dict(live)
     model.load_state_dict(best_state)
     return history
 
@@ -374,6 +388,9 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--clip", type=float, default=d.clip, help="gradient-norm clipping threshold")
     p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs")
     p.add_argument("--kl-weight", type=float, default=d.kl_weight)
+    p.add_argument("--ema", type=float, default=d.ema,
+                   help="decay of a moving average of the weights (per batch) that is validated and tested "
+                        f"(0: off; default {d.ema})")
     p.add_argument("--hidden-dim", type=int, default=d.hidden_dim)
     p.add_argument("--latent-dim", type=int, default=d.latent_dim)
     p.add_argument("--ode-hidden-dim", type=int, default=d.ode_hidden_dim)

@@ -5,8 +5,8 @@ from sheafgraph.generative.losses import dsm_loss, masked_mse
 from sheafgraph.generative.noise import Graphs
 from sheafgraph.generative.score_networks import GDSSNoiseModel
 from sheafgraph.generative.sde import GraphSDE, VESDE, VPSDE
-from sheafgraph.generative.training import EMA, fit, train_step
-from sheafgraph.utils import load_checkpoint
+from sheafgraph.generative.training import fit, train_step
+from sheafgraph.utils import EMA, load_checkpoint
 
 from tests.generative.qm9_slice import qm9_slice
 

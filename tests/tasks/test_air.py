@@ -5,7 +5,10 @@ import json
 import pytest
 
 from sheafgraph.cli import main
-from sheafgraph.tasks.air import MODELS, AirConfig, hour_of_day, load_air_data, run_air
+import torch
+
+from sheafgraph.tasks.air import MODELS, AirConfig, evaluate, hour_of_day, load_air_data, prepare_experiment, \
+    run_air, train_model
 
 SLICE = 1200                 # first 150 days (3-hour steps): 840 train / 120 val / 240 test steps
 SMALL = ["--steps", str(SLICE), "--train-stride", "2", "--batch-size", "64", "--hidden-dim", "16", "--latent-dim",
@@ -50,6 +53,25 @@ def test_baselines_in_the_same_runner(root):
     assert results["gru"]["epochs_run"] == 1
     for r in results.values():
         assert 5 < r["test"]["mae"] < 200
+
+
+def test_weight_average_is_what_is_validated_and_kept(root):
+    def trained(ema):
+        exp = prepare_experiment(AirConfig(root=root, model="gru", steps=SLICE, epochs=2, patience=2, hidden_dim=8,
+                                           ema=ema, show_progress=False))
+        history = train_model(exp.model, exp.loaders, exp.graph, exp.scaler, exp.config, exp.generator, lambda s: 0)
+        return exp, history
+    plain, plain_history = trained(0.0)
+    averaged, history = trained(0.9)
+    # the average does not change training (same train losses) but is what gets validated, kept and returned
+    assert [h["train_loss"] for h in history] == [h["train_loss"] for h in plain_history]
+    assert [h["val_mae"] for h in history] != [h["val_mae"] for h in plain_history]
+    best = min(h["val_mae"] for h in history)
+    val, _ = evaluate(averaged.model, averaged.loaders["val"], averaged.graph, averaged.scaler)
+    assert val.mae == pytest.approx(best)
+    assert not torch.equal(averaged.model.head.weight, plain.model.head.weight)
+    with pytest.raises(ValueError, match=r"ema must be in \[0, 1\)"):
+        AirConfig(ema=1.0)
 
 
 def test_hour_of_day_and_slice(root):
