@@ -74,6 +74,9 @@ OWN_PRESETS: Dict[str, Dict[str, Any]] = {
                  epochs=500, patience=100),
     "citeseer": dict(model="diag", d=4, layers=3, hidden=16, lr=0.01, weight_decay=1e-3, input_dropout=0.7,
                      dropout=0.3, epochs=500, patience=100),
+    # Platonov et al.'s ROC-AUC sets: one untuned configuration (chosen before any run), stop on validation AUC
+    "minesweeper": dict(model="diag", d=3, layers=2, hidden=32, lr=0.01, weight_decay=0.0, input_dropout=0.0,
+                        dropout=0.2, epochs=300, patience=50, stop="metric"),
 }
 
 
@@ -388,7 +391,7 @@ def add_subcommand(subparsers) -> None:
                    help=f"model (default: the preset's, else {d.model})")
     p.add_argument("--preset", default="none", choices=["none", "paper"],
                    help="'paper': the published NSD hyperparameters of the dataset, or our own where none are "
-                        "published (film, cora, citeseer); flags still override")
+                        "published (film, cora, citeseer, minesweeper); flags still override")
     p.add_argument("--folds", type=int, default=None, help="run K splits (default all from --first-fold on)")
     p.add_argument("--first-fold", type=int, default=0,
                    help="index of the first split to run (default 0; lets several processes share the splits)")
