@@ -8,8 +8,8 @@ sampler (s4) takes its unset options from ``tasks.molgen.DEFAULT_SAMPLER``. For 
 ``--num`` molecules (atom counts drawn from the training distribution, quantisation included; RDKit decoding and
 valency correction excluded), NFE, validity without correction, then uniqueness, novelty (vs the training split),
 FCD and NSPDK MMD (vs the test split) of the corrected molecules -- the metrics of ``sheafgraph molgen evaluate``.
-The test-set ChemNet statistics are computed once and reused (``fcd_torch``'s ``precalc``/``metric``; same
-canonical SMILES as :func:`metrics.molecules.fcd`).
+The test-set ChemNet statistics are computed once and then read from the cache of :func:`metrics.molecules.fcd`
+(``sheafgraph.data.paths.cache_dir()``), as ``sheafgraph molgen evaluate`` does.
 Two reference rows: ``--num`` random *training* molecules (the floor of FCD/NSPDK at this sample size) and GDSS's
 published QM9 result (Jo et al., ICML 2022, Table 2: 10,000 molecules, PC sampler with 1000 steps).
 Wall time depends on the machine's load; ``cpu s`` is the process CPU time of the same call (all threads, RDKit
@@ -20,39 +20,33 @@ from __future__ import annotations
 import argparse
 import random
 import time
-import warnings
 
 import torch
 
 from sheafgraph.data.molecules import load_qm9
-from sheafgraph.metrics.molecules import canonical_set, canonical_smiles, novelty, nspdk_mmd, sanitized_mol, uniqueness
+from sheafgraph.data.paths import cache_dir
+from sheafgraph.metrics.molecules import canonical_set, fcd, novelty, nspdk_mmd, sanitized_mol, uniqueness
 from sheafgraph.tasks.molgen import load_generator, sample_molecules
 
 PAPER = {"valid_without_correction": 0.9572, "uniqueness": 0.9846, "fcd": 2.900, "nspdk": 0.003}
 
 
 class Reference:
-    """QM9 split with the costly parts precomputed: canonical training set, test molecules, test ChemNet stats."""
+    """QM9 split with the costly parts precomputed: canonical training set, test molecules (ChemNet statistics of
+    the test split: in fcd's cache)."""
 
     def __init__(self, root, nspdk: bool):
-        from fcd_torch import FCD
-
         splits = load_qm9(root, check_smiles=False)
         self.train_smiles = splits.train
         self.train = canonical_set(splits.train)
-        self.test = [sanitized_mol(s) for s in splits.test] if nspdk else None
-        self.chemnet = FCD(device="cpu", n_jobs=1, batch_size=512)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self.fcd_ref = self.chemnet.precalc([canonical_smiles(s) for s in splits.test])
+        self.test = [sanitized_mol(s) for s in splits.test]
+        self.nspdk = nspdk
 
     def scores(self, smiles):
         valid = [m for m in map(sanitized_mol, smiles) if m is not None]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            fcd = self.chemnet.metric(self.fcd_ref, self.chemnet.precalc([canonical_smiles(m) for m in valid]))
-        return {"uniqueness": uniqueness(valid), "novelty": novelty(valid, self.train), "fcd": float(fcd),
-                "nspdk": nspdk_mmd(valid, self.test) if self.test is not None else float("nan")}
+        return {"uniqueness": uniqueness(valid), "novelty": novelty(valid, self.train),
+                "fcd": fcd(valid, self.test, cache_dir=cache_dir()),
+                "nspdk": nspdk_mmd(valid, self.test) if self.nspdk else float("nan")}
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
-"""Where datasets live on disk, and checks that a file is there and unchanged.
+"""Where datasets (and statistics derived from them) live on disk, and checks that a file is there and unchanged.
 
 Every loader takes ``root``: an explicit directory, else the ``SHEAFGRAPH_DATA`` environment variable, else the
-project's ``datasets/`` folder (small real data shipped with the repository).
+project's ``datasets/`` folder (small real data shipped with the repository). Derived statistics that are slow to
+recompute (e.g. ChemNet statistics of a test split) go to :func:`cache_dir`.
 """
 from __future__ import annotations
 
@@ -21,6 +22,17 @@ def data_root(root: Optional[PathLike] = None) -> Path:
         return Path(root)
     env = os.environ.get("SHEAFGRAPH_DATA")
     return Path(env) if env else DATASETS_DIR
+
+
+def cache_dir(path: Optional[PathLike] = None) -> Path:
+    """Cache directory: ``path`` if given, else ``$SHEAFGRAPH_CACHE``, else ``$XDG_CACHE_HOME/sheafgraph`` (default
+    ``~/.cache/sheafgraph``)."""
+    if path is not None:
+        return Path(path)
+    env = os.environ.get("SHEAFGRAPH_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sheafgraph"
 
 
 def require_file(path: PathLike, hint: str) -> Path:

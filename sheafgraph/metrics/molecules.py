@@ -18,9 +18,13 @@ runs that whole protocol on a batch of generated graphs.
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 import warnings
 from functools import lru_cache
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Union
+from pathlib import Path
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Union
 
 import numpy as np
 from rdkit import Chem
@@ -121,7 +125,21 @@ def _covariance_factor(a: np.ndarray) -> np.ndarray:
     return v * np.sqrt(np.clip(w, 0.0, None))
 
 
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+class GaussianStats(NamedTuple):
+    """What the Fréchet distance needs of a set of activations: the mean and a factor F with F F^T = cov."""
+    mean: np.ndarray
+    factor: np.ndarray
+
+    @classmethod
+    def of(cls, activations: np.ndarray) -> "GaussianStats":
+        """Statistics of ``(n, d)`` activations, n >= 2."""
+        a = np.asarray(activations, dtype=np.float64)
+        if a.ndim != 2 or len(a) < 2:
+            raise ValueError(f"activations must be an (n, d) array with n >= 2, got shape {a.shape}")
+        return cls(a.mean(0), _covariance_factor(a))
+
+
+def frechet_distance(a: Union[np.ndarray, GaussianStats], b: Union[np.ndarray, GaussianStats]) -> float:
     r"""Fréchet distance between Gaussians fitted to two sets of activations (the FCD formula).
 
     :math:`d^2 = \lVert\mu_a-\mu_b\rVert^2 + \mathrm{Tr}\,\Sigma_a + \mathrm{Tr}\,\Sigma_b
@@ -131,23 +149,47 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     singular covariances and avoids the matrix square root ``fcd_torch`` takes with ``scipy.linalg.sqrtm``.
 
     Shapes:
-        a: ``(n_a, d)``; b: ``(n_b, d)`` with ``n_a, n_b >= 2``.
+        a, b: ``(n, d)`` activations with n >= 2 (or their :class:`GaussianStats`), the same d.
     """
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
-        raise ValueError(f"activations must be (n, d) arrays with the same d and n >= 2, got {a.shape}, {b.shape}")
-    fa, fb = _covariance_factor(a), _covariance_factor(b)
-    trace_sqrt = np.linalg.svd(fa.T @ fb, compute_uv=False).sum()
-    mean_term = np.sum((a.mean(0) - b.mean(0)) ** 2)
-    return float(mean_term + np.sum(fa ** 2) + np.sum(fb ** 2) - 2.0 * trace_sqrt)
+    sa, sb = (x if isinstance(x, GaussianStats) else GaussianStats.of(x) for x in (a, b))
+    if sa.mean.shape != sb.mean.shape:
+        raise ValueError(f"activations must have the same d, got {sa.mean.shape[0]} and {sb.mean.shape[0]}")
+    trace_sqrt = np.linalg.svd(sa.factor.T @ sb.factor, compute_uv=False).sum()
+    mean_term = np.sum((sa.mean - sb.mean) ** 2)
+    return float(mean_term + np.sum(sa.factor ** 2) + np.sum(sb.factor ** 2) - 2.0 * trace_sqrt)
+
+
+def _chemnet_stats(smiles: List[str], device: str, batch_size: int) -> GaussianStats:
+    model = _chemnet(device, batch_size)
+    with warnings.catch_warnings():  # fcd_torch 1.0.7 calls numpy's deprecated row_stack
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="fcd_torch")
+        return GaussianStats.of(model.get_predictions(smiles))
+
+
+def _cached_chemnet_stats(smiles: List[str], device: str, batch_size: int, cache_dir: Path) -> GaussianStats:
+    """ChemNet statistics of a set, stored in ``cache_dir`` under a hash of its sorted SMILES (written atomically,
+    read without pickle)."""
+    key = hashlib.sha256("\n".join(sorted(smiles)).encode()).hexdigest()[:24]
+    path = Path(cache_dir) / f"chemnet_stats_{key}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as f:
+            return GaussianStats(f["mean"], f["factor"])
+    stats = _chemnet_stats(smiles, device, batch_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
+        np.savez(tmp, mean=stats.mean, factor=stats.factor)
+    os.replace(tmp.name, path)
+    return stats
 
 
 def fcd(molecules: Sequence[MoleculeLike], reference: Sequence[MoleculeLike], *, device: str = "cpu",
-        batch_size: int = 512) -> float:
+        batch_size: int = 512, cache_dir: Optional[Union[str, os.PathLike]] = None) -> float:
     r"""Fréchet ChemNet distance (Preuer et al., 2018) between two sets of molecules, as GDSS/MOSES report it.
 
     ChemNet's penultimate activations come from the optional ``fcd_torch`` package (its bundled weights and
     SMILES handling; works offline); the distance is :func:`frechet_distance` of the two activation sets.
+    With ``cache_dir`` the reference set's statistics are kept there (keyed by its SMILES), so evaluating several
+    samples against one test set runs ChemNet on the test set once.
 
     Every item of both sets must be valid (pass the valid molecules, as GDSS does); at least 2 in each set.
     Raises ImportError naming the ``metrics`` extra if ``fcd_torch`` is not installed.
@@ -160,11 +202,10 @@ def fcd(molecules: Sequence[MoleculeLike], reference: Sequence[MoleculeLike], *,
         if len(smiles) < 2:
             raise ValueError(f"fcd needs at least 2 molecules per set, got {len(smiles)} in {name}")
         sets.append(smiles)
-    model = _chemnet(device, batch_size)
-    with warnings.catch_warnings():  # fcd_torch 1.0.7 calls numpy's deprecated row_stack
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module="fcd_torch")
-        activations = [model.get_predictions(s) for s in sets]
-    return frechet_distance(*activations)
+    generated, reference_smiles = sets
+    ref = (_cached_chemnet_stats(reference_smiles, device, batch_size, cache_dir) if cache_dir is not None
+           else _chemnet_stats(reference_smiles, device, batch_size))
+    return frechet_distance(_chemnet_stats(generated, device, batch_size), ref)
 
 
 def evaluate_generated_molecules(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabulary, *,
@@ -203,6 +244,6 @@ def evaluate_generated_molecules(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabu
 
 
 __all__ = [
-    "canonical_set", "canonical_smiles", "evaluate_generated_molecules", "fcd", "frechet_distance", "novelty",
-    "nspdk_mmd", "sanitized_mol", "uniqueness", "validity", "validity_without_correction",
+    "GaussianStats", "canonical_set", "canonical_smiles", "evaluate_generated_molecules", "fcd", "frechet_distance",
+    "novelty", "nspdk_mmd", "sanitized_mol", "uniqueness", "validity", "validity_without_correction",
 ]

@@ -18,6 +18,7 @@ from rdkit import Chem
 
 from sheafgraph.chem import AtomVocabulary, correct_valency, graphs_to_mols, is_valid_mol, smiles_to_dense
 from sheafgraph.data.molecules import load_qm9, molecule_dataset_spec
+from sheafgraph.data.paths import cache_dir
 from sheafgraph.metrics.molecules import fcd, novelty, nspdk_mmd, sanitized_mol, uniqueness, validity
 from sheafgraph.generative import (SAMPLERS, GDSSNoiseModel, GraphSDE, Graphs, fit, generate, get_sampler,
                                    get_sde, sample_node_counts)
@@ -144,9 +145,11 @@ def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int 
                resume=resume, extra=extra, log=log, progress=bar)
 
 
-def evaluate_smiles(smiles: Sequence[Optional[str]], dataset: str = "qm9", root=None) -> Dict[str, float]:
+def evaluate_smiles(smiles: Sequence[Optional[str]], dataset: str = "qm9", root=None,
+                    cache=None) -> Dict[str, float]:
     """GDSS's molecule metrics of generated SMILES against ``dataset``: validity, uniqueness, novelty (vs the
-    training split), FCD and NSPDK MMD (vs the test split), the last four on the valid molecules."""
+    training split), FCD and NSPDK MMD (vs the test split), the last four on the valid molecules. The test split's
+    ChemNet statistics are cached in :func:`sheafgraph.data.paths.cache_dir` (``cache``) after the first call."""
     if dataset != "qm9":
         raise ValueError(f"molgen evaluates against 'qm9' only, got {dataset!r}")
     splits = load_qm9(root, check_smiles=False)
@@ -155,7 +158,8 @@ def evaluate_smiles(smiles: Sequence[Optional[str]], dataset: str = "qm9", root=
         raise ValueError(f"need at least 2 valid molecules to evaluate, got {len(valid)} of {len(smiles)}")
     test = [sanitized_mol(s) for s in splits.test]
     return {"num": len(smiles), "validity": validity(list(smiles)), "uniqueness": uniqueness(valid),
-            "novelty": novelty(valid, splits.train), "fcd": fcd(valid, test), "nspdk": nspdk_mmd(valid, test)}
+            "novelty": novelty(valid, splits.train), "fcd": fcd(valid, test, cache_dir=cache_dir(cache)),
+            "nspdk": nspdk_mmd(valid, test)}
 
 
 def _training_graphs(dataset: str, root=None):
@@ -211,6 +215,8 @@ def add_subcommand(subparsers) -> None:
     evaluate.add_argument("--dataset", default="qm9", choices=["qm9"])
     evaluate.add_argument("--root", default=None, help="data root (default: $SHEAFGRAPH_DATA or datasets/)")
     evaluate.add_argument("--json", default=None, help="write the scores here")
+    evaluate.add_argument("--cache", default=None, help="where the test split's ChemNet statistics are kept "
+                                                        "(default: $SHEAFGRAPH_CACHE or ~/.cache/sheafgraph)")
     evaluate.set_defaults(func=run_evaluate)
 
 
@@ -269,7 +275,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     smiles = [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
     if not smiles:
         raise ValueError(f"{path} holds no SMILES")
-    scores = evaluate_smiles(smiles, args.dataset, root=args.root)
+    scores = evaluate_smiles(smiles, args.dataset, root=args.root, cache=args.cache)
     for name, value in scores.items():
         print(f"{name:>12}: {value:.4f}" if isinstance(value, float) else f"{name:>12}: {value}")
     if args.json:

@@ -141,6 +141,21 @@ def test_fcd_of_a_set_with_itself_is_zero(one_torch_thread):
         fcd(["C", "C1CC", "CC"], QM9_SAMPLE)
 
 
+def test_fcd_reference_statistics_are_cached(tmp_path, monkeypatch, one_torch_thread):
+    pytest.importorskip("fcd_torch")
+    plain = fcd(QM9_SAMPLE, DRUG_LIKE)
+    assert fcd(QM9_SAMPLE, DRUG_LIKE, cache_dir=tmp_path) == pytest.approx(plain, rel=1e-9)
+    (stored,) = tmp_path.glob("chemnet_stats_*.npz")
+    calls = []
+    compute = mm._chemnet_stats
+    monkeypatch.setattr(mm, "_chemnet_stats", lambda smiles, *a: calls.append(len(smiles)) or compute(smiles, *a))
+    # the same reference in another order hits the cache: ChemNet runs on the generated set only
+    assert fcd(QM9_SAMPLE, DRUG_LIKE[::-1], cache_dir=tmp_path) == pytest.approx(plain, rel=1e-9)
+    assert calls == [len(QM9_SAMPLE)] and list(tmp_path.glob("chemnet_stats_*.npz")) == [stored]
+    fcd(QM9_SAMPLE, DRUG_LIKE[:-1], cache_dir=tmp_path)                  # another reference: computed and stored
+    assert calls[1:] == [len(DRUG_LIKE) - 1, len(QM9_SAMPLE)] and len(list(tmp_path.glob("*.npz"))) == 2
+
+
 def test_fcd_without_the_extra_names_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "fcd_torch", None)
     mm._chemnet.cache_clear()
