@@ -19,6 +19,7 @@ runs that whole protocol on a batch of generated graphs.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import os
 import tempfile
 import warnings
@@ -167,9 +168,13 @@ def _chemnet_stats(smiles: List[str], device: str, batch_size: int) -> GaussianS
 
 
 def _cached_chemnet_stats(smiles: List[str], device: str, batch_size: int, cache_dir: Path) -> GaussianStats:
-    """ChemNet statistics of a set, stored in ``cache_dir`` under a hash of its sorted SMILES (written atomically,
-    read without pickle)."""
-    key = hashlib.sha256("\n".join(sorted(smiles)).encode()).hexdigest()[:24]
+    """ChemNet statistics of a set, stored in ``cache_dir`` under a hash of its sorted SMILES and the fcd_torch
+    version (written atomically, read without pickle)."""
+    try:
+        version = importlib.metadata.version("fcd-torch")
+    except importlib.metadata.PackageNotFoundError as e:
+        raise ImportError(FCD_INSTALL_HINT) from e
+    key = hashlib.sha256("\n".join([version, *sorted(smiles)]).encode()).hexdigest()[:24]
     path = Path(cache_dir) / f"chemnet_stats_{key}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as f:

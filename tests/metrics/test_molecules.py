@@ -156,9 +156,14 @@ def test_fcd_reference_statistics_are_cached(tmp_path, monkeypatch, one_torch_th
     assert calls[1:] == [len(DRUG_LIKE) - 1, len(QM9_SAMPLE)] and len(list(tmp_path.glob("*.npz"))) == 2
 
 
-def test_fcd_without_the_extra_names_it(monkeypatch):
+def test_fcd_without_the_extra_names_it(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "fcd_torch", None)
     mm._chemnet.cache_clear()
     with pytest.raises(ImportError, match=r"pip install -e \.\[metrics\]"):
         fcd(QM9_SAMPLE, QM9_SAMPLE)
+    def not_installed(name):
+        raise mm.importlib.metadata.PackageNotFoundError(name)
+    monkeypatch.setattr(mm.importlib.metadata, "version", not_installed)   # the cached path names the extra too
+    with pytest.raises(ImportError, match=r"pip install -e \.\[metrics\]"):
+        fcd(QM9_SAMPLE, QM9_SAMPLE, cache_dir=tmp_path)
     mm._chemnet.cache_clear()
