@@ -34,7 +34,8 @@ def generate(model: nn.Module, sde: GraphSDE, num_nodes: Tensor, *, num_features
     """Sample one graph per entry of ``num_nodes (M,)`` with the named sampler, ``batch_size`` graphs at a time.
 
     Args:
-        model: noise predictor (put in eval mode here). sde: the system of SDEs.
+        model: noise predictor (put in eval mode here; sampling runs on its device, ``generator`` must live there
+            too). sde: the system of SDEs.
         num_nodes: node count of every graph (e.g. from :func:`sample_node_counts`).
         num_features: atom types F. sampler: a name in :data:`SAMPLERS`; options: its keyword options
             (``steps``, ``snr``, ...). max_nodes: padded size N (default ``max(num_nodes)``).
@@ -51,13 +52,14 @@ def generate(model: nn.Module, sde: GraphSDE, num_nodes: Tensor, *, num_features
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     model.eval()
+    device = next(model.parameters()).device
     atoms, bonds, nfe = [], [], 0
     for counts in num_nodes.split(batch_size):
-        mask = node_mask(counts, n)
+        mask = node_mask(counts.to(device), n)
         out = sample(model, sde.prior_sampling(mask, num_features, generator), sde, generator=generator,
                      **(options or {}))
         a, b = quantize_graphs(out.graphs)
-        atoms.append(a)
-        bonds.append(b)
+        atoms.append(a.cpu())
+        bonds.append(b.cpu())
         nfe = max(nfe, out.nfe)
     return GeneratedGraphs(torch.cat(atoms), torch.cat(bonds), nfe)

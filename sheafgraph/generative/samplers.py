@@ -69,7 +69,7 @@ def scores(model: nn.Module, sde: GraphSDE, graphs: Graphs, t: Tensor) -> Tuple[
 
 
 def _times(graphs: Graphs, t: Tensor) -> Tensor:
-    return t.to(graphs.x.dtype).expand(graphs.x.shape[0])
+    return t.to(device=graphs.x.device, dtype=graphs.x.dtype).expand(graphs.x.shape[0])
 
 
 # ---------------------------------------------------------------- one-component updates (pure, per step)
@@ -232,9 +232,10 @@ def sample_ode(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 
     """Integrate the probability-flow ODE from T to eps with torchdiffeq's fixed-grid ``"euler"`` or ``"heun"``
     (2 model calls per step). Deterministic given the prior sample (``generator`` is unused)."""
     solver = _lookup(ODE_METHODS, method, "ODE method")
-    ts = time_grid(sde.T, eps, steps).to(graphs.x.dtype)
+    ts = time_grid(sde.T, eps, steps).to(device=graphs.x.device, dtype=graphs.x.dtype)
     field = ProbabilityFlow(model, sde, graphs.mask, callback)
-    options = {"grid_constructor": lambda func, y0, t: torch.linspace(t[0], t[-1], steps + 1, dtype=t.dtype)}
+    options = {"grid_constructor": lambda func, y0, t: torch.linspace(t[0], t[-1], steps + 1, dtype=t.dtype,
+                                                                      device=t.device)}
     x, adj = odeint(field, graphs[:2], ts[[0, -1]], method=solver, options=options)
     out = Graphs(x[-1], adj[-1], graphs.mask)
     if callback is not None:

@@ -1,20 +1,25 @@
 """Training utilities for GDSS: one optimisation step (with the EMA of `sheafgraph.utils.EMA`) and the training loop.
 
 GDSS (Jo et al., ICML 2022, App. C) trains with Adam, clips the gradient norm, decays the learning rate by a
-constant factor per epoch (``ExponentialLR``) and samples with EMA weights.
+constant factor per epoch (``ExponentialLR``) and samples with EMA weights. The loop runs on any device and, when
+``torch.distributed`` is initialised (``torchrun``, :func:`sheafgraph.utils.init_distributed`), data-parallel:
+every rank takes an equal share of each batch and DDP averages the gradients.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from sheafgraph.generative.losses import dsm_loss
 from sheafgraph.generative.noise import Graphs
 from sheafgraph.generative.sde import GraphSDE
 from sheafgraph.utils import EMA, load_checkpoint, save_checkpoint
+from sheafgraph.utils.distributed import DistributedContext, all_gather_objects, all_reduce_sum, current_context
 
 
 def train_step(model: nn.Module, sde: GraphSDE, optimizer: torch.optim.Optimizer, graphs: Graphs, *,
@@ -22,25 +27,27 @@ def train_step(model: nn.Module, sde: GraphSDE, optimizer: torch.optim.Optimizer
                generator: Optional[torch.Generator] = None) -> Tuple[float, float]:
     """One optimiser step on ``L_X + L_A`` with gradient-norm clipping per sub-network and an EMA update.
 
+    ``model`` may be wrapped in ``DistributedDataParallel``; clipping and the EMA then see the wrapped model.
     Returns the two losses as floats.
     """
     model.train()
     loss_x, loss_adj = dsm_loss(model, sde, graphs, eps=eps, generator=generator)
     optimizer.zero_grad(set_to_none=True)
     (loss_x + loss_adj).backward()
+    core = model.module if isinstance(model, DistributedDataParallel) else model
     if grad_clip is not None:  # per sub-network, as GDSS clips its X and A networks separately
-        for part in (list(model.children()) or [model]):
+        for part in (list(core.children()) or [core]):
             nn.utils.clip_grad_norm_(part.parameters(), grad_clip)
     optimizer.step()
     if ema is not None:
-        ema.update(model)
+        ema.update(core)
     return float(loss_x.detach()), float(loss_adj.detach())
 
 
 def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epochs: int, batch_size: int = 1024,
         lr: float = 5e-3, weight_decay: float = 1e-4, lr_decay: float = 0.999, ema_decay: float = 0.999,
         grad_clip: Optional[float] = 1.0, eps: float = 1e-5, seed: int = 0, resume: bool = True,
-        extra: Optional[Dict] = None, log=None, progress=None) -> Dict:
+        device: Union[str, torch.device] = "cpu", extra: Optional[Dict] = None, log=None, progress=None) -> Dict:
     """Train ``model`` on ``data`` for ``epochs`` epochs, writing a resumable checkpoint after every epoch.
 
     The checkpoint holds the model and EMA weights, optimiser, scheduler and generator states, the epoch, the
@@ -48,10 +55,15 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
     With ``resume=True`` an existing checkpoint is continued from its last epoch; resumed training reproduces
     uninterrupted training exactly (same shuffles and noise).
 
+    Data-parallel (``torch.distributed`` initialised, W ranks): all ranks draw the same shuffle, rank r trains on
+    rows ``r, r + W, ...`` of each batch with its own noise generator, DDP averages the gradients, and only rank 0
+    writes the checkpoint and logs (the checkpoint keeps every rank's noise-generator state).
+
     Args:
         model: noise predictor with a ``config()`` method. sde: the system of SDEs.
-        data: all training graphs. checkpoint: the checkpoint file.
+        data: all training graphs (any device; batches are moved to ``device``). checkpoint: the checkpoint file.
         epochs: total number of epochs (including those already done when resuming).
+        device: where to train (under DDP on CUDA: this rank's GPU).
         log: ``log(str)`` after each epoch. progress: ``progress(iterable, desc, total)`` wrapper for batches.
 
     Shapes:
@@ -59,10 +71,21 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
     """
     if batch_size < 1 or epochs < 0:
         raise ValueError(f"batch_size must be >= 1 and epochs >= 0, got {batch_size} and {epochs}")
+    context = current_context(torch.device(device))
+    model.to(context.device)
+    net = model
+    if context.world_size > 1:
+        # DDP compares gradient strides with its buckets': for the size-1 leading dimension of the channel-wise
+        # weights they differ only nominally (same memory layout), so that warning says nothing here
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+        # static graph: the same parameters take part every step (the last adjacency layer's node MLP never does)
+        net = DistributedDataParallel(model, device_ids=[context.device] if context.device.type == "cuda" else None,
+                                      static_graph=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=lr_decay)
     ema = EMA(model, ema_decay)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)          # shuffles (and, on one CPU process, the noise)
+    noise = _noise_generator(generator, seed, context)
     state = {"epoch": 0, "history": []}
     if resume and Path(checkpoint).is_file():
         state = load_checkpoint(checkpoint)
@@ -71,28 +94,47 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
-    num = data.x.shape[0]
+        saved = state.get("noise_generators") or []
+        if noise is not generator:
+            if len(saved) == context.world_size:
+                noise.set_state(saved[context.rank])
+            else:                                            # another world size: fresh streams for this epoch on
+                noise.manual_seed(seed * 65536 + context.rank + 1 + 7919 * state["epoch"])
+    num, share = data.x.shape[0], context.world_size
     for epoch in range(state["epoch"], epochs):
         perm = torch.randperm(num, generator=generator)
-        batches = perm.split(batch_size)
-        if progress is not None:
+        batches = [idx for idx in perm.split(batch_size) if len(idx) >= share]  # every rank needs rows
+        if progress is not None and context.is_main:
             batches = progress(batches, desc=f"epoch {epoch + 1}/{epochs}", total=len(batches))
-        sums = torch.zeros(2, dtype=torch.float64)
+        sums = torch.zeros(3, dtype=torch.float64)
         for idx in batches:
-            batch = Graphs(data.x[idx], data.adj[idx], data.mask[idx])
-            losses = train_step(model, sde, optimizer, batch, ema=ema, grad_clip=grad_clip, eps=eps,
-                                generator=generator)
-            sums += torch.tensor(losses, dtype=torch.float64) * len(idx)
+            rows = idx[context.rank::share]
+            batch = Graphs(*(part[rows].to(context.device) for part in data))
+            losses = train_step(net, sde, optimizer, batch, ema=ema, grad_clip=grad_clip, eps=eps, generator=noise)
+            sums += torch.tensor([*losses, 1.0], dtype=torch.float64) * len(rows)
         scheduler.step()
-        loss_x, loss_adj = (sums / num).tolist()
+        sums = all_reduce_sum(sums.to(context.device), context).cpu()
+        loss_x, loss_adj = (sums[:2] / sums[2].clamp_min(1)).tolist()
+        noise_states = all_gather_objects(noise.get_state(), context) if noise is not generator else []
         state = {"epoch": epoch + 1, "history": state["history"] + [[loss_x, loss_adj]],
                  "model_config": model.config(), "sde_config": sde.config(), **(extra or {}),
                  "train_config": {"batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
                                   "lr_decay": lr_decay, "ema_decay": ema_decay, "grad_clip": grad_clip,
-                                  "eps": eps, "seed": seed},
+                                  "eps": eps, "seed": seed, "world_size": context.world_size},
                  "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "generator": generator.get_state()}
-        save_checkpoint(state, checkpoint)
-        if log is not None:
-            log(f"epoch {epoch + 1}: loss_x {loss_x:.4f} loss_adj {loss_adj:.4f} lr {scheduler.get_last_lr()[0]:.2e}")
+                 "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
+                 "noise_generators": noise_states}
+        if context.is_main:
+            save_checkpoint(state, checkpoint)
+            if log is not None:
+                log(f"epoch {epoch + 1}: loss_x {loss_x:.4f} loss_adj {loss_adj:.4f} "
+                    f"lr {scheduler.get_last_lr()[0]:.2e}")
     return state
+
+
+def _noise_generator(shuffle: torch.Generator, seed: int, context: DistributedContext) -> torch.Generator:
+    """The source of diffusion times and noise: the shuffle generator itself on a single CPU process (so older
+    checkpoints resume exactly), else a generator on the training device, seeded per rank."""
+    if context.world_size == 1 and context.device.type == "cpu":
+        return shuffle
+    return torch.Generator(context.device).manual_seed(seed * 65536 + context.rank + 1)

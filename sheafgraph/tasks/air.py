@@ -34,7 +34,7 @@ from sheafgraph.metrics.forecasting import ForecastErrors, ForecastReport, maske
 from sheafgraph.physics import VARIANTS, AirPhyNet, GRUForecaster, HistoricalAverage, Persistence, PhysicsGraph, \
     physics_graph
 from sheafgraph.physics.wind import WIND_MODES
-from sheafgraph.utils import EMA, progress, save_checkpoint, seed_everything
+from sheafgraph.utils import EMA, progress, resolve_device, save_checkpoint, seed_everything
 
 DATASETS: Dict[str, Callable[..., AirQualityData]] = {"prsa": load_prsa_beijing, "knowair": load_knowair}
 BASELINES = ("persistence", "historical_average", "gru")
@@ -402,7 +402,7 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--method", default=d.method, help="torchdiffeq solver (default %(default)s)")
     p.add_argument("--step-size", type=float, default=None, help="fixed solver step in hours (default one step)")
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--device", default=d.device)
+    p.add_argument("--device", default=d.device, help="cpu, cuda or auto (default %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default torch's)")
     p.add_argument("--checkpoint", default=None, help="save the best weights here")
     p.add_argument("--json", default=None, help="write the results as JSON here")
@@ -416,6 +416,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     fields = {f.name for f in dataclasses.fields(AirConfig)}
+    args.device = str(resolve_device(args.device))
     config = AirConfig(**{k: v for k, v in vars(args).items() if k in fields and k != "stations"},
                        stations=[s.strip() for s in args.stations.split(",")] if args.stations else None,
                        show_progress=False if args.no_progress else None)

@@ -22,7 +22,7 @@ from sheafgraph.data.paths import cache_dir
 from sheafgraph.metrics.molecules import fcd, novelty, nspdk_mmd, sanitized_mol, uniqueness, validity
 from sheafgraph.generative import (SAMPLERS, GDSSNoiseModel, GraphSDE, Graphs, fit, generate, get_sampler,
                                    get_sde, sample_node_counts)
-from sheafgraph.utils import load_checkpoint, progress, save_checkpoint
+from sheafgraph.utils import init_distributed, load_checkpoint, progress, resolve_device, save_checkpoint
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained" / "gdss_qm9.pt"
 # GDSS's QM9 configuration (config/qm9.yaml): VE SDEs with sigma in [0.1, 1] for both X and A
@@ -58,8 +58,9 @@ class MoleculeSamples(NamedTuple):
     seconds: float
 
 
-def load_generator(checkpoint=None) -> MoleculeGenerator:
-    """Load a training or exported checkpoint (default: the shipped QM9 model); uses the EMA weights."""
+def load_generator(checkpoint=None, device: str = "cpu") -> MoleculeGenerator:
+    """Load a training or exported checkpoint (default: the shipped QM9 model) onto ``device``; uses the EMA
+    weights."""
     path = Path(checkpoint) if checkpoint is not None else PRETRAINED
     state = load_checkpoint(path)
     missing = [k for k in ("model_config", "sde_config", "ema", "node_counts", "atom_types") if k not in state]
@@ -67,7 +68,7 @@ def load_generator(checkpoint=None) -> MoleculeGenerator:
         raise ValueError(f"{path} is not a GDSS checkpoint: missing {missing}")
     model = GDSSNoiseModel(**state["model_config"])
     model.load_state_dict(state["ema"])
-    model.eval()
+    model.to(device).eval()
     info = {k: state[k] for k in ("dataset", "epoch", "history", "train_config") if k in state}
     return MoleculeGenerator(model, GraphSDE.from_config(state["sde_config"]), state["node_counts"].float(),
                              AtomVocabulary(state["atom_types"]), info)
@@ -91,7 +92,7 @@ def sample_molecules(gen: MoleculeGenerator, num: int, *, sampler: str = DEFAULT
     get_sampler(sampler)
     if isinstance(num, bool) or not isinstance(num, int) or num < 1:
         raise ValueError(f"num must be a positive int, got {num!r}")
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)                 # atom counts (and the noise on CPU)
     if num_atoms is None:
         counts = sample_node_counts(gen.node_counts, num, generator)
     elif not 1 <= num_atoms <= gen.max_nodes:
@@ -102,9 +103,11 @@ def sample_molecules(gen: MoleculeGenerator, num: int, *, sampler: str = DEFAULT
     options = dict(options or {})
     if sampler == DEFAULT_SAMPLER["sampler"]:
         options = {**{k: v for k, v in DEFAULT_SAMPLER.items() if k != "sampler"}, **options}
+    device = next(gen.model.parameters()).device
+    noise = generator if device.type == "cpu" else torch.Generator(device).manual_seed(seed)
     start = time.perf_counter()
     out = generate(gen.model, gen.sde, counts, num_features=len(gen.vocab), sampler=sampler,
-                   batch_size=batch_size, generator=generator, options=options, max_nodes=gen.max_nodes)
+                   batch_size=batch_size, generator=noise, options=options, max_nodes=gen.max_nodes)
     seconds = time.perf_counter() - start
     raw = graphs_to_mols(out.atom_types, out.bond_orders, gen.vocab)
     valid = [is_valid_mol(m) for m in raw]
@@ -130,9 +133,11 @@ def draw_grid(mols: Sequence[Optional[Chem.Mol]], path, num: int = 24, per_row: 
 
 def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int = 300, batch_size: int = 1024,
                     lr: float = 5e-3, sde_config: Optional[Dict] = None, time_conditioning: bool = False,
-                    seed: int = 0, resume: bool = True, show_progress: Optional[bool] = None, log=print) -> Dict:
-    """Train GDSS on the training split of ``dataset`` (GDSS's QM9 hyperparameters by default), checkpointing
-    every epoch to ``checkpoint`` and resuming from it when it exists."""
+                    seed: int = 0, resume: bool = True, device: str = "cpu", show_progress: Optional[bool] = None,
+                    log=print) -> Dict:
+    """Train GDSS on the training split of ``dataset`` (GDSS's QM9 hyperparameters by default) on ``device``,
+    checkpointing every epoch to ``checkpoint`` and resuming from it when it exists; data-parallel when
+    ``torch.distributed`` is initialised (see :func:`sheafgraph.generative.fit`)."""
     data, vocab = _training_graphs(dataset, root)
     counts = torch.bincount(data.mask.sum(-1).long(), minlength=data.mask.shape[1] + 1).float()
     log(f"{dataset}: {data.x.shape[0]} training molecules, up to {data.mask.shape[1]} atoms of {vocab.symbols}")
@@ -142,7 +147,7 @@ def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int 
     extra = {"node_counts": counts, "atom_types": list(vocab.symbols), "dataset": dataset}
     bar = (lambda it, desc, total: progress(it, desc=desc, total=total, enabled=show_progress))
     return fit(model, sde, data, checkpoint, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-               resume=resume, extra=extra, log=log, progress=bar)
+               resume=resume, device=device, extra=extra, log=log, progress=bar)
 
 
 def evaluate_smiles(smiles: Sequence[Optional[str]], dataset: str = "qm9", root=None,
@@ -191,6 +196,8 @@ def add_subcommand(subparsers) -> None:
     train.add_argument("--no-resume", action="store_true", help="start over even if the checkpoint exists")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    train.add_argument("--device", default="auto", help="cpu, cuda or auto (default: CUDA when available); under "
+                                                        "torchrun --nproc_per_node P: P data-parallel processes")
     train.set_defaults(func=run_train)
 
     sample = sub.add_parser("sample", help="sample molecules to a SMILES file")
@@ -208,6 +215,8 @@ def add_subcommand(subparsers) -> None:
     sample.add_argument("--png", default=None, help="also draw a grid of the first molecules to this PNG")
     sample.add_argument("--json", default=None, help="write sampling statistics (validity w/o correction, time)")
     sample.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    sample.add_argument("--device", default="cpu", help="cpu, cuda or auto (CPU by default: the same samples for a "
+                                                        "seed on every machine)")
     sample.set_defaults(func=run_sample)
 
     evaluate = sub.add_parser("evaluate", help="validity, uniqueness, novelty, FCD, NSPDK of a SMILES file")
@@ -235,10 +244,13 @@ def run_train(args: argparse.Namespace) -> int:
             part.pop("sigma_min"), part.pop("sigma_max")
             part.update(beta_min=0.1, beta_max=1.0)
         get_sde(**part)
+    context = init_distributed(resolve_device(args.device))
     state = train_generator(args.dataset, checkpoint=args.checkpoint, root=args.root, epochs=args.epochs,
                             batch_size=args.batch_size, lr=args.lr, sde_config=sde_config,
-                            time_conditioning=args.time_conditioning, seed=args.seed, resume=not args.no_resume)
-    if args.export:
+                            time_conditioning=args.time_conditioning, seed=args.seed, resume=not args.no_resume,
+                            device=context.device, show_progress=None if context.is_main else False,
+                            log=print if context.is_main else (lambda message: None))
+    if args.export and context.is_main:
         export_checkpoint(args.checkpoint, args.export)
         print(f"exported {args.export} (epoch {state['epoch']})")
     return 0
@@ -246,7 +258,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_sample(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
-    gen = load_generator(args.checkpoint)
+    gen = load_generator(args.checkpoint, resolve_device(args.device))
     given = {"steps": args.steps, "snr": args.snr, "scale_eps": args.scale_eps}
     options = {k: v for k, v in given.items() if v is not None}
     out = sample_molecules(gen, args.num, sampler=args.sampler, batch_size=args.batch_size, seed=args.seed,

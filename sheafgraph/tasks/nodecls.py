@@ -36,7 +36,7 @@ from sheafgraph.ops import GraphStructure
 from sheafgraph.ops.structure import StructureLike
 from sheafgraph.sheaf import FIXED_STALKS, NSD_MODELS, ORTHOGONAL_MAPS, build_nsd
 from sheafgraph.sheaf.learners import ACTIVATIONS, LEARNER_INPUTS
-from sheafgraph.utils import progress, seed_everything
+from sheafgraph.utils import progress, resolve_device, seed_everything
 
 BASELINES = ("mlp", "gcn")
 MODELS = NSD_MODELS + BASELINES
@@ -301,17 +301,6 @@ def model_features(x: Tensor, model: str, max_density: float = 0.1) -> Tensor:
     if model in BASELINES or x.numel() == 0 or float((x != 0).float().mean()) > max_density:
         return x
     return x.to_sparse_csr()
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available)."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available; use --device cpu or auto")
-    return torch.device(device)
 
 
 def run_folds(data: Data, config: NodeClsConfig, *, folds: Optional[int] = None, first_fold: int = 0,

@@ -97,3 +97,5 @@ def test_bad_arguments_fail_cleanly(root, capsys):
     assert "Nowhere" in capsys.readouterr().err
     assert main(["air", "--root", str(root) + "/missing", "--model", "persistence"]) == 2
     assert "not found" in capsys.readouterr().err
+    assert main(["air", "--root", root, "--model", "persistence", "--device", "tpu"]) == 2
+    assert "device must be 'cpu', 'cuda' or 'auto', got 'tpu'" in capsys.readouterr().err

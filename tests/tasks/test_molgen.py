@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 import sheafgraph.tasks.molgen as molgen
 from sheafgraph.cli import main
@@ -45,6 +46,7 @@ def test_sampling_is_seeded_and_respects_num_atoms():
     (["--num-atoms", "12"], "num_atoms=12 is outside 1..9"),
     (["--checkpoint", "missing.pt"], "checkpoint not found: missing.pt"),
     (["--num", "0"], "num must be a positive int"),
+    (["--device", "tpu"], "device must be 'cpu', 'cuda' or 'auto', got 'tpu'"),
 ])
 def test_sample_cli_bad_input(argv, message, tmp_path, capsys):
     assert main(["molgen", "sample", "--out", str(tmp_path / "m.smi"), *argv]) == 2
@@ -73,3 +75,17 @@ def test_train_cli_checkpoints_resumes_and_exports(tmp_path, monkeypatch, shared
     assert "optimizer" not in exported and exported["epoch"] == 2
     assert int(exported["node_counts"].sum()) == 16
     assert main([*args, "--epochs", "1", "--sde-adj", "ou"]) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_train_and_sample_on_cuda(tmp_path, monkeypatch, shared_data):
+    data = qm9_slice(shared_data, 16)
+    from sheafgraph.chem import QM9_ATOMS
+    monkeypatch.setattr(molgen, "_training_graphs", lambda dataset, root: (data, QM9_ATOMS))
+    ckpt = tmp_path / "last.pt"
+    assert main(["molgen", "train", "--checkpoint", str(ckpt), "--batch-size", "8", "--epochs", "2",
+                 "--device", "cuda"]) == 0
+    assert load_checkpoint(ckpt)["epoch"] == 2
+    for sampler in ("s4", "pc", "ode", "dpm_solver"):
+        out = sample_molecules(load_generator(ckpt, "cuda"), 8, sampler=sampler, options={"steps": 4})
+        assert len(out.smiles) == 8 and out.nfe > 0

@@ -1,0 +1,72 @@
+"""Data-parallel training with ``torch.distributed`` (DDP), launched by ``torchrun``.
+
+``torchrun --nproc_per_node P ...`` starts P processes with ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE`` in their
+environment; :func:`init_distributed` turns that into a process group (NCCL on CUDA, Gloo on CPU). Every rank
+then runs the same training loop on its own share of each batch, and DDP averages the gradients, so the model
+stays identical on all ranks.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, List, NamedTuple
+
+import torch
+import torch.distributed as dist
+
+
+class DistributedContext(NamedTuple):
+    """This process's place in the job: rank in ``0 .. world_size - 1`` and the device it trains on."""
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 writes checkpoints and logs."""
+        return self.rank == 0
+
+
+def launched_distributed() -> bool:
+    """Whether this process was started by ``torchrun`` with more than one process."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init_distributed(device: torch.device) -> DistributedContext:
+    """Join the process group that ``torchrun`` set up (no-op and rank 0 of 1 when not launched that way).
+
+    On CUDA each rank takes the GPU ``LOCAL_RANK`` and the NCCL backend; on CPU the Gloo backend.
+    """
+    if not launched_distributed():
+        return DistributedContext(0, 1, device)
+    for name in ("RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        if name not in os.environ:
+            raise RuntimeError(f"WORLD_SIZE > 1 but {name} is not set: launch with torchrun --nproc_per_node N ...")
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return current_context(device)
+
+
+def current_context(device: torch.device) -> DistributedContext:
+    """Rank and world size of the initialised process group (0 of 1 without one)."""
+    if dist.is_available() and dist.is_initialized():
+        return DistributedContext(dist.get_rank(), dist.get_world_size(), device)
+    return DistributedContext(0, 1, device)
+
+
+def all_gather_objects(obj: Any, context: DistributedContext) -> List[Any]:
+    """Every rank's ``obj``, in rank order (just ``[obj]`` on a single process)."""
+    if context.world_size == 1:
+        return [obj]
+    out: List[Any] = [None] * context.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def all_reduce_sum(tensor: torch.Tensor, context: DistributedContext) -> torch.Tensor:
+    """Sum of ``tensor`` over the ranks (in place; the tensor itself on a single process)."""
+    if context.world_size > 1:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
