@@ -94,12 +94,12 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
-        saved = state.get("noise_generators") or []
         if noise is not generator:
+            saved = state.get("noise_generators") or []
             if len(saved) == context.world_size:
                 noise.set_state(saved[context.rank])
-            else:                                            # another world size: fresh streams for this epoch on
-                noise.manual_seed(seed * 65536 + context.rank + 1 + 7919 * state["epoch"])
+            else:                                            # another world size: fresh streams from this epoch on
+                noise = _noise_generator(generator, seed + 7919 * state["epoch"], context)
     num, share = data.x.shape[0], context.world_size
     for epoch in range(state["epoch"], epochs):
         perm = torch.randperm(num, generator=generator)
