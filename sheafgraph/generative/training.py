@@ -47,7 +47,8 @@ def train_step(model: nn.Module, sde: GraphSDE, optimizer: torch.optim.Optimizer
 def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epochs: int, batch_size: int = 1024,
         lr: float = 5e-3, weight_decay: float = 1e-4, lr_decay: float = 0.999, ema_decay: float = 0.999,
         grad_clip: Optional[float] = 1.0, eps: float = 1e-5, seed: int = 0, resume: bool = True,
-        device: Union[str, torch.device] = "cpu", extra: Optional[Dict] = None, log=None, progress=None) -> Dict:
+        resume_lr: Optional[float] = None, device: Union[str, torch.device] = "cpu", extra: Optional[Dict] = None,
+        log=None, progress=None) -> Dict:
     """Train ``model`` on ``data`` for ``epochs`` epochs, writing a resumable checkpoint after every epoch.
 
     The checkpoint holds the model and EMA weights, optimiser, scheduler and generator states, the epoch, the
@@ -63,6 +64,9 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
         model: noise predictor with a ``config()`` method. sde: the system of SDEs.
         data: all training graphs (any device; batches are moved to ``device``). checkpoint: the checkpoint file.
         epochs: total number of epochs (including those already done when resuming).
+        resume_lr: when resuming, go on with this learning rate instead of the saved one (e.g. to anneal), still
+            decayed by ``lr_decay`` per epoch; every change is kept in the checkpoint as ``[epoch, lr]`` under
+            ``"lr_resets"``.
         device: where to train (under DDP on CUDA: this rank's GPU).
         log: ``log(str)`` after each epoch. progress: ``progress(iterable, desc, total)`` wrapper for batches.
 
@@ -71,6 +75,8 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
     """
     if batch_size < 1 or epochs < 0:
         raise ValueError(f"batch_size must be >= 1 and epochs >= 0, got {batch_size} and {epochs}")
+    if resume_lr is not None and not resume_lr > 0:
+        raise ValueError(f"resume_lr must be positive, got {resume_lr}")
     context = current_context(torch.device(device))
     model.to(context.device)
     net = model
@@ -86,7 +92,7 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
     ema = EMA(model, ema_decay)
     generator = torch.Generator().manual_seed(seed)          # shuffles (and, on one CPU process, the noise)
     noise = _noise_generator(generator, seed, context)
-    state = {"epoch": 0, "history": []}
+    state = {"epoch": 0, "history": [], "lr_resets": []}
     if resume and Path(checkpoint).is_file():
         state = load_checkpoint(checkpoint)
         model.load_state_dict(state["model"])
@@ -100,6 +106,12 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
                 noise.set_state(saved[context.rank])
             else:                                            # another world size: fresh streams from this epoch on
                 noise = _noise_generator(generator, seed + 7919 * state["epoch"], context)
+        if resume_lr is not None and state["epoch"] < epochs:
+            for group in optimizer.param_groups:
+                group["lr"] = resume_lr
+            state["lr_resets"] = state.get("lr_resets", []) + [[state["epoch"], resume_lr]]
+            if log is not None and context.is_main:
+                log(f"learning rate set to {resume_lr:.2e} after epoch {state['epoch']}")
     num, share = data.x.shape[0], context.world_size
     for epoch in range(state["epoch"], epochs):
         perm = torch.randperm(num, generator=generator)
@@ -117,6 +129,7 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
         loss_x, loss_adj = (sums[:2] / sums[2].clamp_min(1)).tolist()
         noise_states = all_gather_objects(noise.get_state(), context) if noise is not generator else []
         state = {"epoch": epoch + 1, "history": state["history"] + [[loss_x, loss_adj]],
+                 "lr_resets": state.get("lr_resets", []),
                  "model_config": model.config(), "sde_config": sde.config(), **(extra or {}),
                  "train_config": {"batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
                                   "lr_decay": lr_decay, "ema_decay": ema_decay, "grad_clip": grad_clip,

@@ -78,7 +78,7 @@ def export_checkpoint(src, dst) -> Path:
     """Write a small sampling-only copy of a training checkpoint (configs, EMA weights, node counts, history)."""
     state = load_checkpoint(src)
     keep = ("model_config", "sde_config", "ema", "node_counts", "atom_types", "dataset", "epoch", "history",
-            "train_config")
+            "train_config", "lr_resets")
     return save_checkpoint({k: state[k] for k in keep if k in state}, dst)
 
 
@@ -133,8 +133,8 @@ def draw_grid(mols: Sequence[Optional[Chem.Mol]], path, num: int = 24, per_row: 
 
 def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int = 300, batch_size: int = 1024,
                     lr: float = 5e-3, sde_config: Optional[Dict] = None, time_conditioning: bool = False,
-                    seed: int = 0, resume: bool = True, device: str = "cpu", show_progress: Optional[bool] = None,
-                    log=print) -> Dict:
+                    seed: int = 0, resume: bool = True, resume_lr: Optional[float] = None, device: str = "cpu",
+                    show_progress: Optional[bool] = None, log=print) -> Dict:
     """Train GDSS on the training split of ``dataset`` (GDSS's QM9 hyperparameters by default) on ``device``,
     checkpointing every epoch to ``checkpoint`` and resuming from it when it exists; data-parallel when
     ``torch.distributed`` is initialised (see :func:`sheafgraph.generative.fit`)."""
@@ -147,7 +147,7 @@ def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int 
     extra = {"node_counts": counts, "atom_types": list(vocab.symbols), "dataset": dataset}
     bar = (lambda it, desc, total: progress(it, desc=desc, total=total, enabled=show_progress))
     return fit(model, sde, data, checkpoint, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-               resume=resume, device=device, extra=extra, log=log, progress=bar)
+               resume=resume, resume_lr=resume_lr, device=device, extra=extra, log=log, progress=bar)
 
 
 def evaluate_smiles(smiles: Sequence[Optional[str]], dataset: str = "qm9", root=None,
@@ -194,6 +194,8 @@ def add_subcommand(subparsers) -> None:
     train.add_argument("--sde-adj", default="ve", help="SDE for the adjacency: ve, vp or subvp")
     train.add_argument("--time-conditioning", action="store_true", help="feed t to the score networks")
     train.add_argument("--no-resume", action="store_true", help="start over even if the checkpoint exists")
+    train.add_argument("--resume-lr", type=float, default=None,
+                       help="when resuming, continue with this learning rate instead of the saved one (to anneal)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     train.add_argument("--device", default="auto", help="cpu, cuda or auto (default: CUDA when available); under "
@@ -248,7 +250,7 @@ def run_train(args: argparse.Namespace) -> int:
     state = train_generator(args.dataset, checkpoint=args.checkpoint, root=args.root, epochs=args.epochs,
                             batch_size=args.batch_size, lr=args.lr, sde_config=sde_config,
                             time_conditioning=args.time_conditioning, seed=args.seed, resume=not args.no_resume,
-                            device=context.device, show_progress=None if context.is_main else False,
+                            resume_lr=args.resume_lr, device=context.device, show_progress=None if context.is_main else False,
                             log=print if context.is_main else (lambda message: None))
     if args.export and context.is_main:
         export_checkpoint(args.checkpoint, args.export)

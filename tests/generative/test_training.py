@@ -62,6 +62,27 @@ def test_resumed_training_equals_uninterrupted(tmp_path, shared_data):
     assert not torch.equal(a["ema"]["net_adj.head.linears.0.weight"], init["net_adj.head.linears.0.weight"])
 
 
+def test_resume_with_a_new_learning_rate(tmp_path, shared_data):
+    data = qm9_slice(shared_data, 16)
+    kwargs = dict(batch_size=8, lr=1e-2, lr_decay=0.5, seed=1)
+    torch.manual_seed(0)
+    fit(GDSSNoiseModel(4, **SMALL), SDE, data, tmp_path / "a.pt", epochs=1, **kwargs)
+    assert load_checkpoint(tmp_path / "a.pt")["optimizer"]["param_groups"][0]["lr"] == pytest.approx(5e-3)
+    messages = []
+    state = fit(GDSSNoiseModel(4, **SMALL), SDE, data, tmp_path / "a.pt", epochs=3, resume_lr=1e-3,
+                log=messages.append, **kwargs)
+    saved = load_checkpoint(tmp_path / "a.pt")
+    # set after epoch 1, then halved after epochs 2 and 3 (lr_decay)
+    assert saved["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2.5e-4)
+    assert state["lr_resets"] == saved["lr_resets"] == [[1, 1e-3]]
+    assert messages[0] == "learning rate set to 1.00e-03 after epoch 1" and len(messages) == 3
+    # nothing left to train: the saved learning rate stays and no reset is recorded
+    fit(GDSSNoiseModel(4, **SMALL), SDE, data, tmp_path / "a.pt", epochs=3, resume_lr=1.0, **kwargs)
+    assert load_checkpoint(tmp_path / "a.pt")["lr_resets"] == [[1, 1e-3]]
+    with pytest.raises(ValueError, match="resume_lr must be positive"):
+        fit(GDSSNoiseModel(4, **SMALL), SDE, data, tmp_path / "a.pt", epochs=4, resume_lr=0.0, **kwargs)
+
+
 def test_ema_and_bad_arguments(tmp_path):
     model = torch.nn.Linear(2, 1)
     ema = EMA(model, decay=0.5)

@@ -67,12 +67,12 @@ def test_train_cli_checkpoints_resumes_and_exports(tmp_path, monkeypatch, shared
     ckpt, small = tmp_path / "last.pt", tmp_path / "small.pt"
     args = ["molgen", "train", "--checkpoint", str(ckpt), "--batch-size", "8", "--sde-x", "vp"]
     assert main([*args, "--epochs", "1"]) == 0
-    assert main([*args, "--epochs", "2", "--export", str(small)]) == 0
+    assert main([*args, "--epochs", "2", "--export", str(small), "--resume-lr", "1e-3"]) == 0
     state = load_checkpoint(ckpt)
-    assert state["epoch"] == 2 and len(state["history"]) == 2
+    assert state["epoch"] == 2 and len(state["history"]) == 2 and state["lr_resets"] == [[1, 1e-3]]
     assert state["sde_config"]["x"] == {"name": "vp", "beta_min": 0.1, "beta_max": 1.0}
     exported = load_checkpoint(small)
-    assert "optimizer" not in exported and exported["epoch"] == 2
+    assert "optimizer" not in exported and exported["epoch"] == 2 and exported["lr_resets"] == [[1, 1e-3]]
     assert int(exported["node_counts"].sum()) == 16
     assert main([*args, "--epochs", "1", "--sde-adj", "ou"]) == 2
 
