@@ -95,6 +95,7 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
     state = {"epoch": 0, "history": [], "lr_resets": []}
     if resume and Path(checkpoint).is_file():
         state = load_checkpoint(checkpoint)
+        state.setdefault("lr_resets", [])                    # checkpoints written before resume_lr existed
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
@@ -109,7 +110,7 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
         if resume_lr is not None and state["epoch"] < epochs:
             for group in optimizer.param_groups:
                 group["lr"] = resume_lr
-            state["lr_resets"] = state.get("lr_resets", []) + [[state["epoch"], resume_lr]]
+            state["lr_resets"] = state["lr_resets"] + [[state["epoch"], resume_lr]]
             if log is not None and context.is_main:
                 log(f"learning rate set to {resume_lr:.2e} after epoch {state['epoch']}")
     num, share = data.x.shape[0], context.world_size
@@ -129,7 +130,7 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
         loss_x, loss_adj = (sums[:2] / sums[2].clamp_min(1)).tolist()
         noise_states = all_gather_objects(noise.get_state(), context) if noise is not generator else []
         state = {"epoch": epoch + 1, "history": state["history"] + [[loss_x, loss_adj]],
-                 "lr_resets": state.get("lr_resets", []),
+                 "lr_resets": state["lr_resets"],
                  "model_config": model.config(), "sde_config": sde.config(), **(extra or {}),
                  "train_config": {"batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
                                   "lr_decay": lr_decay, "ema_decay": ema_decay, "grad_clip": grad_clip,

@@ -250,7 +250,8 @@ def run_train(args: argparse.Namespace) -> int:
     state = train_generator(args.dataset, checkpoint=args.checkpoint, root=args.root, epochs=args.epochs,
                             batch_size=args.batch_size, lr=args.lr, sde_config=sde_config,
                             time_conditioning=args.time_conditioning, seed=args.seed, resume=not args.no_resume,
-                            resume_lr=args.resume_lr, device=context.device, show_progress=None if context.is_main else False,
+                            resume_lr=args.resume_lr, device=context.device,
+                            show_progress=None if context.is_main else False,
                             log=print if context.is_main else (lambda message: None))
     if args.export and context.is_main:
         export_checkpoint(args.checkpoint, args.export)
