@@ -34,7 +34,7 @@ opt = torch.optim.Adam(model.parameters(), lr=3e-3)
 for epoch in range(args.epochs):
     model.train()
     for b in DataLoader(train, batch_size=64, shuffle=True):
-        out = model(b.x_in, b.mask_in, graph=graph, wind_in=b.wind_in, wind_out=b.wind_out)
+        out = model(b.x_in, b.mask_in, graph=graph, wind_in=b.wind_in, wind_out=b.wind_out, hour=b.hour)
         loss = masked_mae(out.mean, b.y_out, b.mask_out) + 1e-3 * out.kl
         opt.zero_grad()
         loss.backward()
@@ -50,7 +50,7 @@ with torch.no_grad():
     for b in DataLoader(windows["test"], batch_size=256):
         target = scaler.inverse_transform_target(b.y_out)
         for name, m in (("AirPhyNet", model), ("persistence", Persistence())):
-            pred = m(b.x_in, b.mask_in, graph=graph, wind_in=b.wind_in, wind_out=b.wind_out).mean
+            pred = m(b.x_in, b.mask_in, graph=graph, wind_in=b.wind_in, wind_out=b.wind_out, hour=b.hour).mean
             errors[name].update(scaler.inverse_transform_target(pred), target, b.mask_out)
 for name, e in errors.items():
     report = e.report()

@@ -143,6 +143,12 @@ class AirQualityData:
         return self.values.size(0)
 
     @property
+    def hour_of_day(self) -> Tensor:
+        """``(T,)`` float64 local clock hour (0 <= h < 24, minutes as fractions) at the start of every step."""
+        minutes = self.timestamps.astype("datetime64[m]").astype(np.int64) % (24 * 60)
+        return torch.from_numpy(minutes / 60.0)
+
+    @property
     def num_stations(self) -> int:
         return self.values.size(1)
 

@@ -73,7 +73,9 @@ class ChannelScaler:
 
 class Window(NamedTuple):
     """One forecasting sample; NaN marks missing values (use the masks). ``start`` is the series index of the
-    first input step, so the window covers ``timestamps[start : start + input_steps + output_steps]``."""
+    first input step, so the window covers ``timestamps[start : start + input_steps + output_steps]``; ``hour`` is
+    the clock hour (0 <= h < 24) at the forecast origin, the end of the input window (= start of the first output
+    step)."""
     x_in: Tensor        # (T_in, |V|, C)  all channels, scaled
     mask_in: Tensor     # (T_in, |V|, C)  bool
     y_out: Tensor       # (T_out, |V|)    target channel, scaled unless scale_target=False
@@ -81,6 +83,7 @@ class Window(NamedTuple):
     wind_in: Tensor     # (T_in, |V|, 2)  m/s, u east v north, unscaled
     wind_out: Tensor    # (T_out, |V|, 2)
     start: int
+    hour: float
 
 
 class ForecastWindows(Dataset):
@@ -118,6 +121,7 @@ class ForecastWindows(Dataset):
         scaled = values if scaler is None else scaler.transform(values)
         target = scaled if scale_target else values
         self.x, self.mask, self.y, self.wind = scaled, data.mask[lo:hi], target[..., 0], data.wind[lo:hi]
+        self.hour = data.hour_of_day[lo:hi]
 
     def __len__(self) -> int:
         return self.length
@@ -128,7 +132,7 @@ class ForecastWindows(Dataset):
         a = (index % self.length) * self.stride
         b, c = a + self.input_steps, a + self.window
         return Window(self.x[a:b], self.mask[a:b], self.y[b:c], self.mask[b:c, :, 0], self.wind[a:b],
-                      self.wind[b:c], self.offset + a)
+                      self.wind[b:c], self.offset + a, float(self.hour[b]))
 
 
 def forecast_windows(data: AirQualityData, *, input_steps: int = 24, output_steps: int = 24,

@@ -6,7 +6,13 @@ Prediction", ICLR 2024): a latent ODE whose vector field is advection-diffusion 
    per station (a sample while training, :math:`\mu` in evaluation).
 2. Integrate: :math:`z(t_k) = z_0 + \int_0^{t_k} f(t, z)\,dt` at the forecast times :math:`t_k = k\Delta`
    (hours) with torchdiffeq's ``odeint``, f the :class:`~sheafgraph.physics.odefunc.AdvectionDiffusionODE`.
-3. Decode: a two-layer MLP maps each :math:`z_i(t_k)` to the (scaled) PM2.5 of station i at step k.
+3. Decode: a two-layer MLP maps each :math:`z_i(t_k)` (and, with ``clock``, the phase of the day
+   :math:`\phi(h_0 + t_k)`) to the (scaled) PM2.5 of station i at step k; with ``readout``, a linear readout of the
+   encoder state per lead time is added, :math:`\hat y_{i,k} = \mathrm{dec}(z_i(t_k), t_k) + (W_r h_i + b_r)_k`
+   (the GRU baseline's head, initialised at zero so training starts from the ODE forecast).
+
+With ``clock`` the vector field is also forced by the clock (:mod:`sheafgraph.physics.odefunc`); the model then
+needs each sample's clock hour :math:`h_0` at the forecast origin (``hour``, the end of the input window).
 
 Unlike the public reference code, the vector field is one persistent module trained with the rest (k, alpha,
 gates), the advection operator is directed (upwind), the wind may vary along the forecast, the diffusion
@@ -21,7 +27,7 @@ import torch
 from torch import Tensor, nn
 from torchdiffeq import odeint
 
-from sheafgraph.physics.odefunc import AdvectionDiffusionODE
+from sheafgraph.physics.odefunc import AdvectionDiffusionODE, clock_features
 from sheafgraph.physics.transport import PhysicsGraph, advection_operators, station_laplacian
 from sheafgraph.physics.wind import WIND_MODES, forecast_wind
 
@@ -85,17 +91,20 @@ class AirPhyNet(nn.Module):
         rtol, atol: tolerances of adaptive methods.
         init_k, init_alpha: initial diffusion coefficient (1/h) and advection scale.
         laplacian_normalization: ``None`` (:math:`L = D - W`, conservative), ``"sym"`` or ``"rw"``.
+        clock: force the vector field and the decoder with the phase of the day (needs ``hour`` in the call).
+        readout: add the per-lead-time linear readout of the encoder state to the decoded ODE states.
 
     Shapes:
         x, mask: ``(B, T_in, |V|, C)``; wind_in: ``(B, T_in, |V|, 2)`` m/s; wind_out: ``(B, T_out, |V|, 2)`` m/s;
-        returns a :class:`Forecast` with mean ``(B, T_out, |V|)``.
+        hour: ``(B,)`` clock hours at the forecast origin; returns a :class:`Forecast` with mean ``(B, T_out, |V|)``.
     """
 
     def __init__(self, in_channels: int, output_steps: int = 24, *, variant: str = "diff_adv", hidden_dim: int = 32,
                  latent_dim: int = 32, ode_hidden_dim: int = 32, ode_time_scale: float = 24.0,
                  step_hours: float = 3.0, wind_mode: str = "last", method: str = "rk4",
                  step_size: Optional[float] = None, rtol: float = 1e-3, atol: float = 1e-4, init_k: float = 0.05,
-                 init_alpha: float = 0.05, laplacian_normalization: Optional[str] = None):
+                 init_alpha: float = 0.05, laplacian_normalization: Optional[str] = None, clock: bool = True,
+                 readout: bool = True):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown AirPhyNet variant {variant!r}; valid variants: {', '.join(VARIANTS)}")
@@ -112,12 +121,19 @@ class AirPhyNet(nn.Module):
         self.encoder = nn.GRU(2 * in_channels, hidden_dim, batch_first=True)
         self.to_latent = nn.Linear(hidden_dim, 2 * latent_dim)
         self.func = AdvectionDiffusionODE(latent_dim, ode_hidden_dim, diffusion=diffusion, advection=advection,
-                                          init_k=init_k, init_alpha=init_alpha, time_scale=ode_time_scale)
+                                          init_k=init_k, init_alpha=init_alpha, time_scale=ode_time_scale,
+                                          clock=clock)
         self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, 1))
+        self.decoder_clock = nn.Linear(2, hidden_dim, bias=False) if clock else None
+        self.readout = nn.Linear(hidden_dim, output_steps) if readout else None
+        if readout:
+            nn.init.zeros_(self.readout.weight)
+            nn.init.zeros_(self.readout.bias)
 
     def extra_repr(self) -> str:
         return (f"variant={self.variant!r}, wind_mode={self.wind_mode!r}, method={self.method!r}, "
-                f"step_hours={self.step_hours}, output_steps={self.output_steps}")
+                f"step_hours={self.step_hours}, output_steps={self.output_steps}, clock={self.func.clock}, "
+                f"readout={self.readout is not None}")
 
     def encode(self, x: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
         r"""Mean and log-variance of :math:`z_0` per station.
@@ -125,21 +141,35 @@ class AirPhyNet(nn.Module):
         Shapes:
             x, mask: ``(B, T_in, |V|, C)``; returns two ``(B, |V|, D)``.
         """
-        _, h = self.encoder(station_sequences(x, mask))
-        mean, logvar = self.to_latent(h[-1]).view(x.size(0), x.size(2), -1).chunk(2, dim=-1)
+        return self._latent(self._summary(x, mask), x.shape)
+
+    def _summary(self, x: Tensor, mask: Tensor) -> Tensor:
+        """The encoder GRU's final state h, ``(B |V|, H)``."""
+        return self.encoder(station_sequences(x, mask))[1][-1]
+
+    def _latent(self, h: Tensor, shape: torch.Size) -> Tuple[Tensor, Tensor]:
+        mean, logvar = self.to_latent(h).view(shape[0], shape[2], -1).chunk(2, dim=-1)
         return mean, logvar
 
     def forward(self, x: Tensor, mask: Tensor, *, graph: Optional[PhysicsGraph] = None,
                 wind_in: Optional[Tensor] = None, wind_out: Optional[Tensor] = None,
-                generator: Optional[torch.Generator] = None, **unused) -> Forecast:
+                hour: Optional[Tensor] = None, generator: Optional[torch.Generator] = None, **unused) -> Forecast:
         check_inputs(x, mask, self.in_channels)
         if not isinstance(graph, PhysicsGraph):
             raise TypeError("AirPhyNet needs graph=PhysicsGraph (sheafgraph.physics.physics_graph)")
         n = x.size(2)
         if graph.num_nodes != n:
             raise ValueError(f"x has {n} stations but the graph has {graph.num_nodes} nodes")
+        if self.func.clock:
+            if hour is None:
+                raise ValueError("AirPhyNet(clock=True) needs hour (B,), the clock hour at the forecast origin "
+                                 "(Window.hour)")
+            hour = torch.as_tensor(hour, dtype=x.dtype, device=x.device)
+            if hour.shape != (x.size(0),) or not torch.isfinite(hour).all():
+                raise ValueError(f"hour must be ({x.size(0)},) finite clock hours, got shape {tuple(hour.shape)}")
         # 1. encode: initial latent state, sampled while training
-        mean, logvar = self.encode(x, mask)
+        h = self._summary(x, mask)
+        mean, logvar = self._latent(h, x.shape)
         kl = 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).sum(-1).mean()
         z0 = mean
         if self.training:
@@ -154,11 +184,17 @@ class AirPhyNet(nn.Module):
             if wind_in.shape[:3] != x.shape[:3]:
                 raise ValueError(f"wind_in {tuple(wind_in.shape)} does not match x {tuple(x.shape)} in (B, T_in, |V|)")
             advection = advection_operators(graph, forecast_wind(wind_in, wind_out, self.wind_mode))
-        self.func.condition(laplacian, advection, self.step_hours)
+        self.func.condition(laplacian, advection, self.step_hours, hour)
         times = torch.arange(self.output_steps + 1, dtype=x.dtype, device=x.device) * self.step_hours
         options = {"step_size": self.step_size} if self.method in FIXED_STEP_METHODS else None
         zs = odeint(self.func, z0, times, method=self.method, options=options, rtol=self.rtol, atol=self.atol)
-        # 3. decode every forecast time
-        y = self.decoder(zs[1:]).squeeze(-1).permute(1, 0, 2)                       # (B, T_out, |V|)
+        # 3. decode every forecast time (T_out, B, |V|, D) -> (B, T_out, |V|)
+        hidden = self.decoder[0](zs[1:])
+        if self.decoder_clock is not None:
+            phase = clock_features(hour + times[1:, None])                          # (T_out, B, 2)
+            hidden = hidden + self.decoder_clock(phase).unsqueeze(2)
+        y = self.decoder[2](self.decoder[1](hidden)).squeeze(-1).permute(1, 0, 2)
+        if self.readout is not None:
+            y = y + self.readout(h).view(x.size(0), n, self.output_steps).transpose(1, 2)
         return Forecast(y, kl, self.func.nfe)
 

@@ -5,7 +5,7 @@ For a latent field :math:`z \in \mathbb R^{|V| \times D}` (one D-vector per stat
 .. math::
 
     \frac{dz}{dt} = -k\, g_D \odot (L z) \;-\; \alpha\, g_A \odot (A(v(t))\, z) \;+\;
-    \frac{1}{\tau} W_o \tanh(z W_s + (L z) W_n + b)
+    \frac{1}{\tau} W_o \tanh(z W_s + (L z) W_n + W_c\, \phi(h_0 + t) + b)
 
 with the diffusion coefficient :math:`k = \mathrm{softplus}(\kappa) \ge 0` (1/h), the advection scale
 :math:`\alpha = \mathrm{softplus}(a) \ge 0` (the fraction of the wind speed at which the latent field is carried),
@@ -15,6 +15,11 @@ outputs a change per :math:`\tau`, so that an O(1) output does not swamp the ini
 horizon). :math:`A(\alpha v) = \alpha A(v)` because the upwind rates are positively homogeneous in v, so the
 operator is built once from the data and :math:`\alpha` multiplies its product. Each term can be switched off
 (``diffusion=False`` / ``advection=False``: the AirPhyNet ablations).
+
+Clock forcing (``clock=True``): :math:`\phi(h) = (\sin 2\pi h/24, \cos 2\pi h/24)` of the local clock hour
+:math:`h_0 + t` (:math:`h_0` the hour at the forecast origin, per sample) enters the graph network, so the field is
+non-autonomous with a daily period: emissions and the mixing height of the boundary layer follow the clock, and
+an autonomous field would have to carry the phase of the day in its latent state. Without it :math:`W_c = 0`.
 """
 from __future__ import annotations
 
@@ -27,6 +32,16 @@ from torch.nn import functional as F
 
 from sheafgraph.ops import SparseOperator
 from sheafgraph.physics.transport import advection_term, shared_matmul
+
+
+def clock_features(hour: Tensor) -> Tensor:
+    r""":math:`\phi(h) = (\sin 2\pi h/24, \cos 2\pi h/24)`, the phase of the day of clock hours h.
+
+    Shapes:
+        hour: ``(...)``; returns ``(..., 2)``.
+    """
+    angle = hour * (2 * math.pi / 24)
+    return torch.stack([torch.sin(angle), torch.cos(angle)], dim=-1)
 
 
 def inverse_softplus(y: float) -> float:
@@ -48,13 +63,14 @@ class AdvectionDiffusionODE(nn.Module):
         init_k: initial diffusion coefficient k (1/h).
         init_alpha: initial advection scale alpha.
         time_scale: :math:`\tau`, hours per unit of the graph network's output.
+        clock: add the clock forcing :math:`W_c\,\phi(h_0 + t)` (then :meth:`condition` needs ``origin_hour``).
 
     Shapes:
         z: ``(B, |V|, D)``; t: scalar (hours since the last input step); returns ``(B, |V|, D)``.
     """
 
     def __init__(self, latent_dim: int, hidden_dim: int = 32, *, diffusion: bool = True, advection: bool = True,
-                 init_k: float = 0.05, init_alpha: float = 0.05, time_scale: float = 1.0):
+                 init_k: float = 0.05, init_alpha: float = 0.05, time_scale: float = 1.0, clock: bool = False):
         super().__init__()
         if not time_scale > 0:
             raise ValueError(f"time_scale must be positive, got {time_scale}")
@@ -66,10 +82,12 @@ class AdvectionDiffusionODE(nn.Module):
         self.advection_gate = nn.Parameter(torch.zeros(latent_dim)) if advection else None
         self.lin_in = nn.Linear(2 * latent_dim, hidden_dim)          # [z, L z] -> hidden: W_s, W_n and b in one
         self.lin_out = nn.Linear(hidden_dim, latent_dim)
+        self.lin_clock = nn.Linear(2, hidden_dim, bias=False) if clock else None      # W_c
         self.nfe = 0
         self._laplacian: Optional[SparseOperator] = None
         self._advection: List[SparseOperator] = []
         self._interval = 1.0
+        self._origin_hour: Optional[Tensor] = None
 
     @property
     def k(self) -> Optional[Tensor]:
@@ -81,8 +99,12 @@ class AdvectionDiffusionODE(nn.Module):
         """The advection scale softplus(a) (None without advection)."""
         return F.softplus(self.raw_alpha) if self.advection else None
 
+    @property
+    def clock(self) -> bool:
+        return self.lin_clock is not None
+
     def condition(self, laplacian: SparseOperator, advection: Optional[List[SparseOperator]] = None,
-                  interval: float = 1.0) -> None:
+                  interval: float = 1.0, origin_hour: Optional[Tensor] = None) -> None:
         r"""Set the batch's operators and reset the evaluation count.
 
         Args:
@@ -91,18 +113,25 @@ class AdvectionDiffusionODE(nn.Module):
                 :math:`t \in ((k-1)\,\text{interval}, k\,\text{interval}]`, the last one beyond; required when the
                 field has advection.
             interval: length of a wind interval in ODE time units (hours).
+            origin_hour: ``(B,)`` clock hour :math:`h_0` of each sample at t = 0; required with ``clock=True``.
         """
         if self.advection and not advection:
             raise ValueError("this vector field has an advection term: pass at least one advection operator")
+        if self.clock and origin_hour is None:
+            raise ValueError("this vector field has clock forcing: pass origin_hour (B,), the clock hour at t = 0")
         self._laplacian, self._advection, self._interval, self.nfe = laplacian, list(advection or []), interval, 0
+        self._origin_hour = origin_hour
 
     def forward(self, t: Tensor, z: Tensor) -> Tensor:
         if self._laplacian is None:
             raise RuntimeError("call condition(laplacian, advection) before integrating the vector field")
         self.nfe += 1
         lz = shared_matmul(self._laplacian, z)
-        # graph network: learned local dynamics beyond the physics
-        dz = self.lin_out(torch.tanh(self.lin_in(torch.cat([z, lz], dim=-1)))) / self.time_scale
+        # graph network: learned local dynamics beyond the physics, forced by the clock
+        pre = self.lin_in(torch.cat([z, lz], dim=-1))
+        if self.clock:
+            pre = pre + self.lin_clock(clock_features(self._origin_hour + t)).unsqueeze(-2)
+        dz = self.lin_out(torch.tanh(pre)) / self.time_scale
         # diffusion: -k g_D ⊙ L z
         if self.diffusion:
             dz = dz - self.k * torch.sigmoid(self.diffusion_gate) * lz

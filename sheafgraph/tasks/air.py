@@ -66,6 +66,8 @@ class AirConfig:
     latent_dim: int = 32
     ode_hidden_dim: int = 32
     ode_time_scale: float = 24.0
+    clock: bool = True
+    readout: bool = True
     wind_mode: str = "last"
     method: str = "rk4"
     step_size: Optional[float] = None
@@ -111,12 +113,6 @@ def data_graph(data: AirQualityData, device: str = "cpu") -> PhysicsGraph:
     return physics_graph(g.edge_index.to(device), g.edge_weight.to(device), data.pos_km.to(device))
 
 
-def hour_of_day(timestamps: np.ndarray) -> torch.Tensor:
-    """Hour of day (0-23) of numpy datetime64 timestamps, as a long tensor."""
-    hours = timestamps.astype("datetime64[h]").astype(np.int64) % 24
-    return torch.from_numpy(hours)
-
-
 # ---------------------------------------------------------------------------------------------------------- models
 
 def build_model(name: str, data: AirQualityData, scaler: ChannelScaler, config: AirConfig) -> nn.Module:
@@ -129,19 +125,20 @@ def build_model(name: str, data: AirQualityData, scaler: ChannelScaler, config: 
     if name == "historical_average":
         train = chronological_split(data.num_steps)["train"]
         target = scaler.transform(data.values)[..., 0]
-        return HistoricalAverage(target, data.mask[..., 0], hour_of_day(data.timestamps), train, t_out)
+        hour = data.hour_of_day.floor().long()
+        return HistoricalAverage(target, data.mask[..., 0], hour, train, t_out)
     if name == "gru":
         return GRUForecaster(c, t_out, hidden_dim=config.hidden_dim, future_wind=config.wind_mode == "future")
     return AirPhyNet(c, t_out, variant=name, hidden_dim=config.hidden_dim, latent_dim=config.latent_dim,
                      ode_hidden_dim=config.ode_hidden_dim, ode_time_scale=config.ode_time_scale,
                      step_hours=data.step_hours, wind_mode=config.wind_mode, method=config.method,
-                     step_size=config.step_size)
+                     step_size=config.step_size, clock=config.clock, readout=config.readout)
 
 
 def forecast(model: nn.Module, batch, graph: PhysicsGraph, generator: Optional[torch.Generator] = None):
     """Run any forecaster on a batch of :class:`~sheafgraph.data.windows.Window` (uniform keyword call)."""
     return model(batch.x_in, batch.mask_in, graph=graph, wind_in=batch.wind_in, wind_out=batch.wind_out,
-                 start=batch.start, generator=generator)
+                 start=batch.start, hour=batch.hour, generator=generator)
 
 
 @torch.no_grad()
@@ -396,6 +393,10 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--ode-hidden-dim", type=int, default=d.ode_hidden_dim)
     p.add_argument("--ode-time-scale", type=float, default=d.ode_time_scale,
                    help="hours per unit output of the vector field's graph network (default %(default)s)")
+    p.add_argument("--no-clock", dest="clock", action="store_false",
+                   help="AirPhyNet without the clock forcing of its vector field and decoder")
+    p.add_argument("--no-readout", dest="readout", action="store_false",
+                   help="AirPhyNet without the per-lead-time linear readout of its encoder state")
     p.add_argument("--wind", dest="wind_mode", default=d.wind_mode, choices=list(WIND_MODES),
                    help="wind over the forecast: last observed held, input mean held, or observed future "
                         "(default %(default)s); 'future' also feeds the GRU baseline the observed future wind")

@@ -230,6 +230,7 @@ def test_windows_stay_inside_their_split(prsa):
     w = windows["val"][5]
     t0 = 8181 + 5
     assert w.start == t0 and w.x_in.shape == (24, 12, 13) and w.y_out.shape == (24, 12)
+    assert w.hour == 6.0                              # origin = step t0 + 24 = 8210, 3-hour steps from 00:00
     torch.testing.assert_close(w.x_in, scaler.transform(prsa.values[t0:t0 + 24]), equal_nan=True)
     torch.testing.assert_close(scaler.inverse_transform_target(w.y_out), prsa.values[t0 + 24:t0 + 48, :, 0],
                                equal_nan=True)
@@ -239,6 +240,7 @@ def test_windows_stay_inside_their_split(prsa):
     batch = next(iter(torch.utils.data.DataLoader(windows["test"], batch_size=4)))
     assert batch.x_in.shape == (4, 24, 12, 13) and batch.wind_in.shape == (4, 24, 12, 2)
     assert batch.start.tolist() == [9350, 9351, 9352, 9353]
+    assert batch.hour.tolist() == [18.0, 21.0, 0.0, 3.0]
 
 
 def test_window_longer_than_series(prsa):

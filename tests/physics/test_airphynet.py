@@ -3,20 +3,22 @@ import pytest
 import torch
 
 import sheafgraph.physics.airphynet as airphynet_module
+from sheafgraph.physics.odefunc import clock_features
 from sheafgraph.physics import (VARIANTS, AdvectionDiffusionODE, AirPhyNet, GRUForecaster, HistoricalAverage,
                                 Persistence, physics_graph, station_laplacian)
 from sheafgraph.utils import seed_everything
 
 B, T_IN, T_OUT, N, C = 3, 5, 4, 6, 4
+HOUR = torch.tensor([0.0, 7.5, 19.0])             # clock hour at each sample's forecast origin
 
 
-def ring_graph(n=N):
+def ring_graph(n=N, dtype=torch.float32):
     """n stations on a 20 km circle, each linked to its two neighbours."""
     angle = torch.arange(n, dtype=torch.float64) * 2 * torch.pi / n
     pos = 20.0 * torch.stack([angle.cos(), angle.sin()], 1)
     src = torch.arange(n)
     edge_index = torch.cat([torch.stack([src, (src + 1) % n]), torch.stack([(src + 1) % n, src])], 1)
-    return physics_graph(edge_index, torch.full((2 * n,), 0.6), pos)
+    return physics_graph(edge_index, torch.full((2 * n,), 0.6), pos, dtype=dtype)
 
 
 def batch(seed=0, missing=True):
@@ -37,12 +39,12 @@ def model(variant="diff_adv", **kw):
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_shapes_nfe_and_finite_outputs(variant):
     x, mask, wind_in, wind_out = batch()
-    out = model(variant).eval()(x, mask, graph=ring_graph(), wind_in=wind_in)
+    out = model(variant).eval()(x, mask, graph=ring_graph(), hour=HOUR, wind_in=wind_in)
     assert out.mean.shape == (B, T_OUT, N)
     assert bool(torch.isfinite(out.mean).all()) and out.kl.dim() == 0 and float(out.kl.detach()) >= 0
     assert out.nfe == 4 * T_OUT                  # rk4 (4 evaluations per step), one 3-hour step per output step
-    assert model(variant, step_size=1.5).eval()(x, mask, graph=ring_graph(), wind_in=wind_in).nfe == 8 * T_OUT
-    adaptive = model(variant, method="dopri5").eval()(x, mask, graph=ring_graph(), wind_in=wind_in)
+    assert model(variant, step_size=1.5).eval()(x, mask, graph=ring_graph(), hour=HOUR, wind_in=wind_in).nfe == 8 * T_OUT
+    adaptive = model(variant, method="dopri5").eval()(x, mask, graph=ring_graph(), hour=HOUR, wind_in=wind_in)
     assert adaptive.nfe >= 6 and adaptive.mean.shape == (B, T_OUT, N)
 
 
@@ -54,7 +56,7 @@ def test_physics_parameters_receive_gradients_and_train():
                "advection_gate": func.advection_gate}
     before = {name: p.detach().clone() for name, p in physics.items()}
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-    out = net(x, mask, graph=ring_graph(), wind_in=wind_in, wind_out=wind_out,
+    out = net(x, mask, graph=ring_graph(), hour=HOUR, wind_in=wind_in, wind_out=wind_out,
               generator=torch.Generator().manual_seed(0))
     (out.mean.square().mean() + 1e-3 * out.kl).backward()
     for name, p in physics.items():
@@ -65,6 +67,60 @@ def test_physics_parameters_receive_gradients_and_train():
     assert float(func.k.detach()) > 0 and float(func.alpha.detach()) > 0
     # the vector field is one persistent module: the same object is integrated on every call
     assert net.func is func and sum(1 for m in net.modules() if m is func) == 1
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_station_permutation_equivariance(variant):
+    x, mask, wind_in, wind_out = batch()
+    graph, perm = ring_graph(dtype=torch.float64), torch.tensor([3, 0, 5, 1, 4, 2])
+    inverse = torch.argsort(perm)                     # new index of old station i
+    permuted = physics_graph(inverse[graph.structure.edge_index], graph.edge_weight, graph.pos_km[perm],
+                             dtype=torch.float64)
+    net = model(variant, wind_mode="future").double().eval()
+    args = [t.double() if t.is_floating_point() else t for t in (x, mask, wind_in, wind_out)]
+    out = net(args[0], args[1], graph=graph, hour=HOUR, wind_in=args[2], wind_out=args[3]).mean
+    out_p = net(*(t[:, :, perm] for t in args[:2]), graph=permuted, hour=HOUR, wind_in=args[2][:, :, perm],
+                wind_out=args[3][:, :, perm]).mean
+    torch.testing.assert_close(out_p, out[:, :, perm])
+
+
+def test_clock_forcing():
+    torch.testing.assert_close(clock_features(torch.tensor([0.0, 6.0, 30.0])),
+                               torch.tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]), atol=1e-6, rtol=0)
+    x, mask, wind_in, _ = batch()
+    graph, graph64 = ring_graph(), ring_graph(dtype=torch.float64)
+    for variant in VARIANTS:
+        net = model(variant).double().eval()
+        xd, wd = x.double(), wind_in.double()
+        out = net(xd, mask, graph=graph64, hour=HOUR, wind_in=wd).mean
+        torch.testing.assert_close(net(xd, mask, graph=graph64, hour=HOUR + 24, wind_in=wd).mean, out)  # period 1 day
+        assert not torch.allclose(net(xd, mask, graph=graph64, hour=HOUR + 12, wind_in=wd).mean, out)
+        plain = model(variant, clock=False).eval()
+        assert plain.func.lin_clock is None and plain.decoder_clock is None
+        torch.testing.assert_close(plain(x, mask, graph=graph, wind_in=wind_in).mean,
+                                   plain(x, mask, graph=graph, hour=HOUR + 12, wind_in=wind_in).mean)
+    with pytest.raises(ValueError, match=r"needs hour \(B,\)"):
+        model()(x, mask, graph=graph, wind_in=wind_in)
+    with pytest.raises(ValueError, match=r"hour must be \(3,\) finite clock hours, got shape \(2,\)"):
+        model()(x, mask, graph=graph, wind_in=wind_in, hour=HOUR[:2])
+    with pytest.raises(ValueError, match="pass origin_hour"):
+        AdvectionDiffusionODE(8, advection=False, clock=True).condition(station_laplacian(graph))
+
+
+def test_lead_time_readout():
+    x, mask, wind_in, _ = batch()
+    graph = ring_graph()
+    net = model().eval()
+    assert torch.equal(net.readout.weight, torch.zeros_like(net.readout.weight))
+    before = net(x, mask, graph=graph, hour=HOUR, wind_in=wind_in).mean
+    with torch.no_grad():
+        net.readout.bias.copy_(torch.arange(1.0, T_OUT + 1))
+    after = net(x, mask, graph=graph, hour=HOUR, wind_in=wind_in).mean
+    torch.testing.assert_close(after - before, torch.arange(1.0, T_OUT + 1).view(1, T_OUT, 1).expand_as(before))
+    out = net.train()(x, mask, graph=graph, hour=HOUR, wind_in=wind_in, generator=torch.Generator().manual_seed(0))
+    out.mean.square().mean().backward()
+    assert bool(net.readout.weight.grad.abs().sum() > 0)
+    assert model(readout=False).readout is None
 
 
 def test_variants_hold_only_their_terms():
@@ -80,8 +136,8 @@ def test_wind_modes_change_the_forecast_only_through_advection():
     for variant, differs in (("diff_adv", True), ("diff", False)):
         torch.manual_seed(0)
         net = model(variant, wind_mode="future").eval()
-        a = net(x, mask, graph=graph, wind_in=wind_in, wind_out=wind_out).mean
-        b = net(x, mask, graph=graph, wind_in=wind_in, wind_out=-wind_out).mean
+        a = net(x, mask, graph=graph, hour=HOUR, wind_in=wind_in, wind_out=wind_out).mean
+        b = net(x, mask, graph=graph, hour=HOUR, wind_in=wind_in, wind_out=-wind_out).mean
         assert (not torch.allclose(a, b)) == differs
 
 
@@ -91,25 +147,25 @@ def test_deterministic_under_seed():
     for _ in range(2):
         g = seed_everything(7)
         net = model("diff_adv").train()
-        outs.append(net(x, mask, graph=ring_graph(), wind_in=wind_in, generator=g).mean)
+        outs.append(net(x, mask, graph=ring_graph(), hour=HOUR, wind_in=wind_in, generator=g).mean)
     torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=0)
     g = seed_everything(8)
-    other = model("diff_adv").train()(x, mask, graph=ring_graph(), wind_in=wind_in, generator=g).mean
+    other = model("diff_adv").train()(x, mask, graph=ring_graph(), hour=HOUR, wind_in=wind_in, generator=g).mean
     assert not torch.allclose(outs[0], other)
     # evaluation uses the latent mean: repeated calls agree exactly
     net = model("diff_adv").eval()
-    torch.testing.assert_close(net(x, mask, graph=ring_graph(), wind_in=wind_in).mean,
-                               net(x, mask, graph=ring_graph(), wind_in=wind_in).mean, rtol=0, atol=0)
+    torch.testing.assert_close(net(x, mask, graph=ring_graph(), hour=HOUR, wind_in=wind_in).mean,
+                               net(x, mask, graph=ring_graph(), hour=HOUR, wind_in=wind_in).mean, rtol=0, atol=0)
 
 
 def test_missing_inputs_are_masked_not_propagated():
     x, mask, wind_in, _ = batch()
     net = model("diff_adv").eval()
-    out = net(x, mask, graph=ring_graph(), wind_in=torch.where(wind_in > 6, float("nan"), wind_in))
+    out = net(x, mask, graph=ring_graph(), hour=HOUR, wind_in=torch.where(wind_in > 6, float("nan"), wind_in))
     assert bool(torch.isfinite(out.mean).all())
     changed = torch.where(mask, x, 1e6)                   # values behind the mask must not matter
-    torch.testing.assert_close(net(changed, mask, graph=ring_graph(), wind_in=wind_in).mean,
-                               net(x, mask, graph=ring_graph(), wind_in=wind_in).mean)
+    torch.testing.assert_close(net(changed, mask, graph=ring_graph(), hour=HOUR, wind_in=wind_in).mean,
+                               net(x, mask, graph=ring_graph(), hour=HOUR, wind_in=wind_in).mean)
 
 
 def test_registry_and_docs_in_step():
@@ -126,25 +182,25 @@ def test_bad_inputs_give_clear_errors():
     x, mask, wind_in, wind_out = batch()
     net, graph = model(), ring_graph()
     with pytest.raises(ValueError, match=r"x must have shape \(B, T_in, \|V\|, C\), got \(3, 5, 6\)"):
-        net(x[..., 0], mask[..., 0], graph=graph, wind_in=wind_in)
+        net(x[..., 0], mask[..., 0], graph=graph, hour=HOUR, wind_in=wind_in)
     with pytest.raises(ValueError, match="x has 3 channels but the model was built for in_channels=4"):
-        net(x[..., :3], mask[..., :3], graph=graph, wind_in=wind_in)
+        net(x[..., :3], mask[..., :3], graph=graph, hour=HOUR, wind_in=wind_in)
     with pytest.raises(ValueError, match="mask must be a bool tensor"):
-        net(x, mask.float(), graph=graph, wind_in=wind_in)
+        net(x, mask.float(), graph=graph, hour=HOUR, wind_in=wind_in)
     with pytest.raises(TypeError, match="x must be a floating torch.Tensor"):
-        net(x.long(), mask, graph=graph, wind_in=wind_in)
+        net(x.long(), mask, graph=graph, hour=HOUR, wind_in=wind_in)
     with pytest.raises(ValueError, match="x has 5 stations but the graph has 6 nodes"):
-        net(x[:, :, :5], mask[:, :, :5], graph=graph, wind_in=wind_in[:, :, :5])
+        net(x[:, :, :5], mask[:, :, :5], graph=graph, hour=HOUR, wind_in=wind_in[:, :, :5])
     with pytest.raises(TypeError, match="needs graph=PhysicsGraph"):
         net(x, mask, wind_in=wind_in)
     with pytest.raises(ValueError, match="needs wind_in"):
-        net(x, mask, graph=graph)
+        net(x, mask, graph=graph, hour=HOUR)
     with pytest.raises(ValueError, match=r"wind_in \(3, 4, 6, 2\) does not match x"):
-        net(x, mask, graph=graph, wind_in=wind_in[:, 1:])
+        net(x, mask, graph=graph, hour=HOUR, wind_in=wind_in[:, 1:])
     with pytest.raises(ValueError, match="needs the observed output winds"):
-        model(wind_mode="future")(x, mask, graph=graph, wind_in=wind_in)
+        model(wind_mode="future")(x, mask, graph=graph, hour=HOUR, wind_in=wind_in)
     # no advection term: the wind is not needed
-    assert model("diff").eval()(x, mask, graph=graph).mean.shape == (B, T_OUT, N)
+    assert model("diff").eval()(x, mask, graph=graph, hour=HOUR).mean.shape == (B, T_OUT, N)
 
 
 def test_baselines():

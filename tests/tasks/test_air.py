@@ -7,7 +7,7 @@ import pytest
 from sheafgraph.cli import main
 import torch
 
-from sheafgraph.tasks.air import MODELS, AirConfig, evaluate, hour_of_day, load_air_data, prepare_experiment, \
+from sheafgraph.tasks.air import MODELS, AirConfig, evaluate, load_air_data, prepare_experiment, \
     run_air, train_model
 
 SLICE = 1200                 # first 150 days (3-hour steps): 840 train / 120 val / 240 test steps
@@ -77,7 +77,7 @@ def test_weight_average_is_what_is_validated_and_kept(root):
 def test_hour_of_day_and_slice(root):
     data = load_air_data("prsa", root, stations=["Dongsi", "Tiantan"], steps=16)
     assert data.values.shape == (16, 2, 13) and data.stations == ("Dongsi", "Tiantan")
-    assert hour_of_day(data.timestamps).tolist() == [0, 3, 6, 9, 12, 15, 18, 21] * 2
+    assert data.hour_of_day.tolist() == [0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0, 21.0] * 2
 
 
 def test_bad_arguments_fail_cleanly(root, capsys):
