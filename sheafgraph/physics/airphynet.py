@@ -103,8 +103,8 @@ class AirPhyNet(nn.Module):
                  latent_dim: int = 32, ode_hidden_dim: int = 32, ode_time_scale: float = 24.0,
                  step_hours: float = 3.0, wind_mode: str = "last", method: str = "rk4",
                  step_size: Optional[float] = None, rtol: float = 1e-3, atol: float = 1e-4, init_k: float = 0.05,
-                 init_alpha: float = 0.05, laplacian_normalization: Optional[str] = None, clock: bool = True,
-                 readout: bool = True):
+                 init_alpha: float = 0.05, laplacian_normalization: Optional[str] = None, clock: bool = False,
+                 readout: bool = False):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown AirPhyNet variant {variant!r}; valid variants: {', '.join(VARIANTS)}")

@@ -66,8 +66,8 @@ class AirConfig:
     latent_dim: int = 32
     ode_hidden_dim: int = 32
     ode_time_scale: float = 24.0
-    clock: bool = True
-    readout: bool = True
+    clock: bool = False
+    readout: bool = False
     wind_mode: str = "last"
     method: str = "rk4"
     step_size: Optional[float] = None
@@ -393,10 +393,10 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--ode-hidden-dim", type=int, default=d.ode_hidden_dim)
     p.add_argument("--ode-time-scale", type=float, default=d.ode_time_scale,
                    help="hours per unit output of the vector field's graph network (default %(default)s)")
-    p.add_argument("--no-clock", dest="clock", action="store_false",
-                   help="AirPhyNet without the clock forcing of its vector field and decoder")
-    p.add_argument("--no-readout", dest="readout", action="store_false",
-                   help="AirPhyNet without the per-lead-time linear readout of its encoder state")
+    p.add_argument("--clock", action="store_true",
+                   help="AirPhyNet option: force the vector field and decoder with the phase of the day")
+    p.add_argument("--readout", action="store_true",
+                   help="AirPhyNet option: add a per-lead-time linear readout of the encoder state")
     p.add_argument("--wind", dest="wind_mode", default=d.wind_mode, choices=list(WIND_MODES),
                    help="wind over the forecast: last observed held, input mean held, or observed future "
                         "(default %(default)s); 'future' also feeds the GRU baseline the observed future wind")

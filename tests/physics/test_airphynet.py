@@ -76,7 +76,7 @@ def test_station_permutation_equivariance(variant):
     inverse = torch.argsort(perm)                     # new index of old station i
     permuted = physics_graph(inverse[graph.structure.edge_index], graph.edge_weight, graph.pos_km[perm],
                              dtype=torch.float64)
-    net = model(variant, wind_mode="future").double().eval()
+    net = model(variant, wind_mode="future", clock=True, readout=True).double().eval()
     args = [t.double() if t.is_floating_point() else t for t in (x, mask, wind_in, wind_out)]
     out = net(args[0], args[1], graph=graph, hour=HOUR, wind_in=args[2], wind_out=args[3]).mean
     out_p = net(*(t[:, :, perm] for t in args[:2]), graph=permuted, hour=HOUR, wind_in=args[2][:, :, perm],
@@ -90,19 +90,19 @@ def test_clock_forcing():
     x, mask, wind_in, _ = batch()
     graph, graph64 = ring_graph(), ring_graph(dtype=torch.float64)
     for variant in VARIANTS:
-        net = model(variant).double().eval()
+        net = model(variant, clock=True).double().eval()
         xd, wd = x.double(), wind_in.double()
         out = net(xd, mask, graph=graph64, hour=HOUR, wind_in=wd).mean
         torch.testing.assert_close(net(xd, mask, graph=graph64, hour=HOUR + 24, wind_in=wd).mean, out)  # period 1 day
         assert not torch.allclose(net(xd, mask, graph=graph64, hour=HOUR + 12, wind_in=wd).mean, out)
-        plain = model(variant, clock=False).eval()
+        plain = model(variant).eval()
         assert plain.func.lin_clock is None and plain.decoder_clock is None
         torch.testing.assert_close(plain(x, mask, graph=graph, wind_in=wind_in).mean,
                                    plain(x, mask, graph=graph, hour=HOUR + 12, wind_in=wind_in).mean)
     with pytest.raises(ValueError, match=r"needs hour \(B,\)"):
-        model()(x, mask, graph=graph, wind_in=wind_in)
+        model(clock=True)(x, mask, graph=graph, wind_in=wind_in)
     with pytest.raises(ValueError, match=r"hour must be \(3,\) finite clock hours, got shape \(2,\)"):
-        model()(x, mask, graph=graph, wind_in=wind_in, hour=HOUR[:2])
+        model(clock=True)(x, mask, graph=graph, wind_in=wind_in, hour=HOUR[:2])
     with pytest.raises(ValueError, match="pass origin_hour"):
         AdvectionDiffusionODE(8, advection=False, clock=True).condition(station_laplacian(graph))
 
@@ -110,7 +110,7 @@ def test_clock_forcing():
 def test_lead_time_readout():
     x, mask, wind_in, _ = batch()
     graph = ring_graph()
-    net = model().eval()
+    net = model(readout=True).eval()
     assert torch.equal(net.readout.weight, torch.zeros_like(net.readout.weight))
     before = net(x, mask, graph=graph, hour=HOUR, wind_in=wind_in).mean
     with torch.no_grad():
@@ -120,7 +120,7 @@ def test_lead_time_readout():
     out = net.train()(x, mask, graph=graph, hour=HOUR, wind_in=wind_in, generator=torch.Generator().manual_seed(0))
     out.mean.square().mean().backward()
     assert bool(net.readout.weight.grad.abs().sum() > 0)
-    assert model(readout=False).readout is None
+    assert model().readout is None
 
 
 def test_variants_hold_only_their_terms():

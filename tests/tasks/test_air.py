@@ -55,6 +55,18 @@ def test_baselines_in_the_same_runner(root):
         assert 5 < r["test"]["mae"] < 200
 
 
+def test_clock_and_readout_options_run_end_to_end(root, tmp_path):
+    out = tmp_path / "run.json"
+    assert main(["air", "--root", root, "--model", "diff_adv", "--clock", "--readout", "--epochs", "1",
+                 "--steps", str(SLICE), "--hidden-dim", "8", "--no-progress", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["config"]["clock"] is True and result["config"]["readout"] is True
+    assert 5 < result["test"]["mae"] < 200
+    exp = prepare_experiment(AirConfig(root=root, model="diff_adv", steps=SLICE, clock=True, readout=True))
+    assert exp.model.func.lin_clock is not None and exp.model.readout is not None
+    assert exp.model.readout.out_features == 24
+
+
 def test_weight_average_is_what_is_validated_and_kept(root):
     def trained(ema):
         exp = prepare_experiment(AirConfig(root=root, model="gru", steps=SLICE, epochs=2, patience=2, hidden_dim=8,
