@@ -101,6 +101,7 @@ class AdvectionDiffusionODE(nn.Module):
 
     @property
     def clock(self) -> bool:
+        r"""Whether the field has the clock forcing :math:`W_c\,\phi(h_0 + t)`."""
         return self.lin_clock is not None
 
     def condition(self, laplacian: SparseOperator, advection: Optional[List[SparseOperator]] = None,
