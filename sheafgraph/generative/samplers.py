@@ -197,8 +197,6 @@ def sample_s4(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1
     return Sample(mean if denoise else graphs, steps)
 
 
-
-
 class ProbabilityFlow(nn.Module):
     r"""The probability-flow ODE :math:`dG/dt = f - \tfrac12 g^2 s(G, t)` of both components as a torchdiffeq vector
     field ``forward(t, (x, adj))``; counts its evaluations in ``nfe``."""
