@@ -39,10 +39,11 @@ class MLP(nn.Module):
         return x
 
 
-def normalize_channels(adj: Tensor, mask: Tensor) -> Tensor:
-    r"""GCN normalisation :math:`D^{-1/2}(A_c + I)D^{-1/2}` of every channel of ``adj (B, C, N, N)``."""
+def normalize_channels(adj: Tensor, mask: Tensor, min_degree: float) -> Tensor:
+    r"""GCN normalisation :math:`D^{-1/2}(A_c + I)D^{-1/2}` of every channel of ``adj (B, C, N, N)``, degrees
+    clamped below at ``min_degree`` (:func:`sheafgraph.ops.dense.normalized_adjacency`)."""
     b, c, n, _ = adj.shape
-    flat = normalized_adjacency(adj.reshape(b * c, n, n), mask.repeat_interleave(c, dim=0))
+    flat = normalized_adjacency(adj.reshape(b * c, n, n), mask.repeat_interleave(c, dim=0), min_degree=min_degree)
     return flat.reshape(b, c, n, n)
 
 
@@ -122,21 +123,24 @@ class AttentionLayer(nn.Module):
     * edges: :math:`A'_{ij} = \mathrm{MLP}([\mathrm{attn}_{ij} \| A_{ij}])`, symmetrised as :math:`A' + A'^\top`.
       The inputs are symmetric, so the MLP runs once per pair :math:`i \le j` and :math:`A' + A'^\top = 2A'`.
 
+    ``min_degree``: degree clamp of the GCN normalisation (:func:`normalize_channels`).
+
     Shapes:
         x: ``(B, N, F)``; adj: ``(B, C_in, N, N)``; mask: ``(B, N)``;
         returns x ``(B, N, conv_out)`` and adj ``(B, C_out, N, N)``.
     """
 
     def __init__(self, num_linears: int, conv_in: int, attn_channels: int, conv_out: int, channels_in: int,
-                 channels_out: int, num_heads: int = 4):
+                 channels_out: int, num_heads: int = 4, min_degree: float = 1.0):
         super().__init__()
+        self.min_degree = min_degree
         self.attention = GraphAttention(conv_in, attn_channels, conv_out, channels_in, num_heads)
         hidden = 2 * max(channels_in, channels_out)
         self.node_mlp = MLP(channels_in * conv_out, hidden, conv_out, num_layers=2)
         self.edge_mlp = MLP(2 * channels_in, hidden, channels_out, num_layers=num_linears)
 
     def forward(self, x: Tensor, adj: Tensor, mask: Tensor):
-        v, maps = self.attention(x, normalize_channels(adj, mask))
+        v, maps = self.attention(x, normalize_channels(adj, mask, self.min_degree))
         # nodes: mix the per-channel values
         x_out = torch.tanh(mask_nodes(self.node_mlp(v.permute(0, 2, 1, 3).flatten(2)), mask))
         # edges: MLP on each pair i <= j of (attention maps, input channels), mirrored

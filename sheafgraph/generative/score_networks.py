@@ -3,6 +3,11 @@
 Both networks predict the *noise* :math:`\\hat\\epsilon` of a perturbed graph; the score is
 :math:`s = -\\hat\\epsilon / \\sigma_t` (score_sde's ``scale_by_sigma``). GDSS uses this scaling for VP SDEs and the raw
 output for VE; using it for every SDE keeps one path and lets the network output stay O(1) without time input.
+
+Every GCN normalises the noisy adjacency with degrees clamped below at ``min_degree`` (default 1, as PyG's
+``DenseGCNConv`` in GDSS; :func:`sheafgraph.ops.dense.normalized_adjacency`). Checkpoints written before this option
+existed used 0 (rows of degree <= 0 dropped, degrees in (0, 1) amplified); :meth:`GDSSNoiseModel.from_config` keeps
+that for them.
 """
 from __future__ import annotations
 
@@ -29,22 +34,23 @@ class ScoreNetworkX(nn.Module):
 
     Args:
         num_features: atom types F. depth: GCN layers. hidden: GCN width.
-        time_conditioning: append t to the MLP head's input.
+        time_conditioning: append t to the MLP head's input. min_degree: degree clamp of the GCN normalisation.
 
     Shapes:
         x: ``(B, N, F)``; adj: ``(B, N, N)``; mask: ``(B, N)``; t: ``(B,)``; returns ``(B, N, F)``.
     """
 
-    def __init__(self, num_features: int, depth: int = 2, hidden: int = 16, time_conditioning: bool = False):
+    def __init__(self, num_features: int, depth: int = 2, hidden: int = 16, time_conditioning: bool = False,
+                 min_degree: float = 1.0):
         super().__init__()
-        self.time_conditioning = time_conditioning
+        self.time_conditioning, self.min_degree = time_conditioning, min_degree
         dims = [num_features] + [hidden] * depth
         self.convs = nn.ModuleList(DenseGCNConv(a, b) for a, b in zip(dims[:-1], dims[1:]))
         head_in = num_features + depth * hidden + int(time_conditioning)
         self.head = MLP(head_in, 2 * head_in, num_features, num_layers=3)
 
     def forward(self, x: Tensor, adj: Tensor, mask: Tensor, t: Optional[Tensor] = None) -> Tensor:
-        adj_norm = normalized_adjacency(adj, mask).unsqueeze(1)
+        adj_norm = normalized_adjacency(adj, mask, min_degree=self.min_degree).unsqueeze(1)
         hs = [x]
         for conv in self.convs:
             hs.append(torch.tanh(conv(hs[-1], adj_norm).squeeze(1)))
@@ -63,7 +69,7 @@ class ScoreNetworkA(nn.Module):
 
     def __init__(self, num_features: int, hidden: int = 16, num_layers: int = 3, num_linears: int = 3,
                  c_init: int = 2, c_hid: int = 8, c_final: int = 4, attn_dim: int = 16, num_heads: int = 4,
-                 time_conditioning: bool = False):
+                 time_conditioning: bool = False, min_degree: float = 1.0):
         super().__init__()
         if num_layers < 2:
             raise ValueError(f"num_layers must be >= 2, got {num_layers}")
@@ -72,7 +78,8 @@ class ScoreNetworkA(nn.Module):
         convs = [num_features] + [hidden] * num_layers
         attn = [hidden] + [attn_dim] * (num_layers - 1)
         self.layers = nn.ModuleList(
-            AttentionLayer(num_linears, convs[i], attn[i], convs[i + 1], channels[i], channels[i + 1], num_heads)
+            AttentionLayer(num_linears, convs[i], attn[i], convs[i + 1], channels[i], channels[i + 1], num_heads,
+                           min_degree)
             for i in range(num_layers))
         head_in = sum(channels) + int(time_conditioning)
         self.head = MLP(head_in, 2 * head_in, 1, num_layers=3)
@@ -97,19 +104,22 @@ class GDSSNoiseModel(nn.Module):
     Args:
         num_features: atom types F. x_params / adj_params: keyword arguments of :class:`ScoreNetworkX` and
         :class:`ScoreNetworkA` (defaults: GDSS's QM9 configuration).
-        time_conditioning: feed t to both networks (GDSS does not).
+        time_conditioning: feed t to both networks (GDSS does not). min_degree: degree clamp of every GCN
+        normalisation (module docstring).
 
     Shapes:
         x: ``(B, N, F)``; adj: ``(B, N, N)``; mask: ``(B, N)``; t: ``(B,)``; returns ``(B, N, F)``, ``(B, N, N)``.
     """
 
     def __init__(self, num_features: int = 4, x_params: Optional[Dict[str, Any]] = None,
-                 adj_params: Optional[Dict[str, Any]] = None, time_conditioning: bool = False):
+                 adj_params: Optional[Dict[str, Any]] = None, time_conditioning: bool = False,
+                 min_degree: float = 1.0):
         super().__init__()
-        self.num_features, self.time_conditioning = num_features, time_conditioning
+        self.num_features, self.time_conditioning, self.min_degree = num_features, time_conditioning, min_degree
         self.x_params, self.adj_params = dict(x_params or {}), dict(adj_params or {})
-        self.net_x = ScoreNetworkX(num_features, time_conditioning=time_conditioning, **self.x_params)
-        self.net_adj = ScoreNetworkA(num_features, time_conditioning=time_conditioning, **self.adj_params)
+        common = {"time_conditioning": time_conditioning, "min_degree": min_degree}
+        self.net_x = ScoreNetworkX(num_features, **common, **self.x_params)
+        self.net_adj = ScoreNetworkA(num_features, **common, **self.adj_params)
 
     def forward(self, x: Tensor, adj: Tensor, mask: Tensor, t: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         return self.net_x(x, adj, mask, t), self.net_adj(x, adj, mask, t)
@@ -117,4 +127,9 @@ class GDSSNoiseModel(nn.Module):
     def config(self) -> Dict[str, Any]:
         """Constructor arguments as plain data (stored in checkpoints)."""
         return {"num_features": self.num_features, "x_params": self.x_params, "adj_params": self.adj_params,
-                "time_conditioning": self.time_conditioning}
+                "time_conditioning": self.time_conditioning, "min_degree": self.min_degree}
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any]) -> "GDSSNoiseModel":
+        """The model of a stored :meth:`config`; configs without ``min_degree`` (older checkpoints) get 0."""
+        return cls(**{"min_degree": 0.0, **config})

@@ -49,20 +49,28 @@ def mask_adjacency(adj: Tensor, mask: Optional[Tensor]) -> Tensor:
     return adj * (outer if adj.dim() == 3 else outer.unsqueeze(1))
 
 
-def normalized_adjacency(adj: Tensor, mask: Optional[Tensor] = None, add_self_loops: bool = True) -> Tensor:
-    r"""GCN normalisation :math:`\hat A = D^{-1/2}(A + I) D^{-1/2}` with :math:`D_{ii} = \sum_j (A + I)_{ij}`.
+def normalized_adjacency(adj: Tensor, mask: Optional[Tensor] = None, add_self_loops: bool = True,
+                         min_degree: float = 0.0) -> Tensor:
+    r"""GCN normalisation :math:`\hat A = D^{-1/2}(A + I) D^{-1/2}` with :math:`D_{ii} = \max(\sum_j (A + I)_{ij},
+    d_{min})`.
 
-    Self-loops are added on real nodes only; nodes of zero degree get zero rows.
+    Self-loops are added on real nodes only. With ``min_degree`` :math:`d_{min} = 0`, nodes of degree :math:`\le 0`
+    get zero rows (pseudo-inverse convention). A *noisy* weighted adjacency (GDSS) has degrees near or below zero,
+    where :math:`D^{-1/2}` blows up or drops the node's own features; ``min_degree=1`` (PyG's ``DenseGCNConv``, as
+    GDSS uses it) leaves such rows unnormalised instead, and changes nothing for non-negative weights with self-loops.
 
     Shapes:
         adj: ``(B, N, N)``; mask: ``(B, N)``; returns ``(B, N, N)``.
     """
     check_dense_batch(adj, mask)
+    if not min_degree >= 0:
+        raise ValueError(f"min_degree must be >= 0, got {min_degree}")
     a = mask_adjacency(adj, mask)
     if add_self_loops:
         eye = torch.eye(adj.size(-1), dtype=adj.dtype, device=adj.device).expand_as(a)
         a = a + mask_adjacency(eye, mask)
-    dis = safe_pow(a.sum(-1), -0.5)
+    deg = a.sum(-1)
+    dis = deg.clamp_min(min_degree).pow(-0.5) if min_degree > 0 else safe_pow(deg, -0.5)
     return dis.unsqueeze(-1) * a * dis.unsqueeze(-2)
 
 

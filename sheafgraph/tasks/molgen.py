@@ -66,7 +66,7 @@ def load_generator(checkpoint=None, device: str = "cpu") -> MoleculeGenerator:
     missing = [k for k in ("model_config", "sde_config", "ema", "node_counts", "atom_types") if k not in state]
     if missing:
         raise ValueError(f"{path} is not a GDSS checkpoint: missing {missing}")
-    model = GDSSNoiseModel(**state["model_config"])
+    model = GDSSNoiseModel.from_config(state["model_config"])
     model.load_state_dict(state["ema"])
     model.to(device).eval()
     info = {k: state[k] for k in ("dataset", "epoch", "history", "train_config") if k in state}
@@ -136,7 +136,8 @@ def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int 
                     seed: int = 0, resume: bool = True, resume_lr: Optional[float] = None, device: str = "cpu",
                     show_progress: Optional[bool] = None, log=print) -> Dict:
     """Train GDSS on the training split of ``dataset`` (GDSS's QM9 hyperparameters by default) on ``device``,
-    checkpointing every epoch to ``checkpoint`` and resuming from it when it exists; data-parallel when
+    checkpointing every epoch to ``checkpoint`` and resuming from it when it exists (with the model and SDE
+    configuration stored there; ``time_conditioning`` and ``sde_config`` apply to new runs); data-parallel when
     ``torch.distributed`` is initialised (see :func:`sheafgraph.generative.fit`)."""
     data, vocab = _training_graphs(dataset, root)
     counts = torch.bincount(data.mask.sum(-1).long(), minlength=data.mask.shape[1] + 1).float()
@@ -144,6 +145,9 @@ def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int 
     torch.manual_seed(seed)
     model = GDSSNoiseModel(len(vocab), time_conditioning=time_conditioning)
     sde = GraphSDE.from_config(sde_config or QM9_SDE)
+    if resume and Path(checkpoint).is_file():
+        stored = load_checkpoint(checkpoint)
+        model, sde = GDSSNoiseModel.from_config(stored["model_config"]), GraphSDE.from_config(stored["sde_config"])
     extra = {"node_counts": counts, "atom_types": list(vocab.symbols), "dataset": dataset}
     bar = (lambda it, desc, total: progress(it, desc=desc, total=total, enabled=show_progress))
     return fit(model, sde, data, checkpoint, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,

@@ -60,6 +60,29 @@ def test_time_conditioning_requires_t_and_uses_it():
 
 def test_config_round_trip():
     model = GDSSNoiseModel(4, x_params={"depth": 3}, adj_params={"c_init": 3}, time_conditioning=True)
-    clone = GDSSNoiseModel(**model.config())
+    clone = GDSSNoiseModel.from_config(model.config())
     clone.load_state_dict(model.state_dict())
-    assert clone.config() == model.config()
+    assert clone.config() == model.config() and clone.min_degree == 1.0
+
+
+def test_min_degree_reaches_every_gcn_and_legacy_configs_keep_zero():
+    """Noisy adjacencies have node degrees <= 1 (here many): the clamp changes both networks' outputs; a config
+    stored before the option existed loads with the old behaviour (min_degree 0)."""
+    torch.manual_seed(0)
+    x, adj, mask, t = noisy_batch(seed=1)
+    deg = (adj + torch.eye(7)).sum(-1)[mask > 0]
+    assert bool((deg < 1).any())
+    model = GDSSNoiseModel(4, time_conditioning=True)
+    legacy_config = {k: v for k, v in model.config().items() if k != "min_degree"}
+    legacy = GDSSNoiseModel.from_config(legacy_config)
+    legacy.load_state_dict(model.state_dict())
+    assert legacy.min_degree == 0.0 and legacy.net_x.min_degree == 0.0
+    assert all(layer.min_degree == 0.0 for layer in legacy.net_adj.layers)
+    with torch.no_grad():
+        (ex, ea), (lx, la) = model(x, adj, mask, t), legacy(x, adj, mask, t)
+    assert not torch.allclose(ex, lx) and not torch.allclose(ea, la)
+    # a non-negative adjacency has degrees >= 1 with self-loops: the clamp is a no-op for the X network's GCNs
+    # (the adjacency network also normalises its learned, signed edge channels, so it changes there)
+    clean = adj.abs().round() * mask.unsqueeze(-1) * mask.unsqueeze(-2)
+    with torch.no_grad():
+        torch.testing.assert_close(model.net_x(x, clean, mask, t), legacy.net_x(x, clean, mask, t))

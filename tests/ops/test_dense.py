@@ -25,6 +25,32 @@ def test_normalized_adjacency_matches_loop_reference():
     torch.testing.assert_close(out, out.transpose(1, 2))
 
 
+def test_min_degree_clamps_noisy_degrees_against_loop_reference():
+    """Noisy weights (degrees near or below zero): min_degree=1 divides by max(d, 1), the default drops rows with
+    d <= 0 and amplifies 0 < d < 1; for non-negative weights with self-loops both agree."""
+    g = torch.Generator().manual_seed(4)
+    a = torch.randn(2, 5, 5, generator=g, dtype=torch.float64)
+    a = (a + a.transpose(1, 2)) * (1 - torch.eye(5, dtype=torch.float64))
+    mask = torch.tensor([[1.0] * 5, [1.0] * 3 + [0.0] * 2], dtype=torch.float64)
+    out, legacy = normalized_adjacency(a, mask, min_degree=1.0), normalized_adjacency(a, mask)
+    seen = set()
+    for b in range(2):
+        n = int(mask[b].sum())
+        ah = a[b, :n, :n] + torch.eye(n, dtype=torch.float64)
+        deg = ah.sum(1)
+        seen |= {("low" if d < 1 else "high") for d in deg.tolist()}
+        d = torch.tensor([max(v, 1.0) ** -0.5 for v in deg.tolist()], dtype=torch.float64)
+        torch.testing.assert_close(out[b, :n, :n], d[:, None] * ah * d[None, :])
+        dl = torch.tensor([v ** -0.5 if v > 0 else 0.0 for v in deg.tolist()], dtype=torch.float64)
+        torch.testing.assert_close(legacy[b, :n, :n], dl[:, None] * ah * dl[None, :])
+        assert out[b, n:].abs().sum() == 0 and out[b, :, n:].abs().sum() == 0
+    assert seen == {"low", "high"}                      # both branches exercised
+    pos, pmask = batch(5)
+    torch.testing.assert_close(normalized_adjacency(pos, pmask, min_degree=1.0), normalized_adjacency(pos, pmask))
+    with pytest.raises(ValueError, match="min_degree"):
+        normalized_adjacency(pos, pmask, min_degree=-1.0)
+
+
 def test_adjacency_powers_and_masks():
     a, mask = batch(1)
     p = adjacency_powers(a, 3)

@@ -62,15 +62,21 @@ def test_train_cli_checkpoints_resumes_and_exports(tmp_path, monkeypatch, shared
     data = qm9_slice(shared_data, 16)
     from sheafgraph.chem import QM9_ATOMS
     monkeypatch.setattr(molgen, "_training_graphs", lambda dataset, root: (data, QM9_ATOMS))
-    monkeypatch.setattr(molgen, "GDSSNoiseModel", lambda n, **kw: GDSSNoiseModel(
-        n, x_params={"hidden": 4}, adj_params={"hidden": 4, "num_layers": 2, "c_hid": 2, "attn_dim": 4}, **kw))
+    def small_model(n, **kw):          # new runs only: resuming rebuilds the stored (small) configuration
+        return GDSSNoiseModel(n, x_params={"hidden": 4},
+                              adj_params={"hidden": 4, "num_layers": 2, "c_hid": 2, "attn_dim": 4}, **kw)
+
+    small_model.from_config = GDSSNoiseModel.from_config
+    monkeypatch.setattr(molgen, "GDSSNoiseModel", small_model)
     ckpt, small = tmp_path / "last.pt", tmp_path / "small.pt"
-    args = ["molgen", "train", "--checkpoint", str(ckpt), "--batch-size", "8", "--sde-x", "vp"]
-    assert main([*args, "--epochs", "1"]) == 0
+    args = ["molgen", "train", "--checkpoint", str(ckpt), "--batch-size", "8"]
+    assert main([*args, "--sde-x", "vp", "--epochs", "1"]) == 0
+    # resumed without --sde-x / --time-conditioning: the stored SDE and model configuration go on
     assert main([*args, "--epochs", "2", "--export", str(small), "--resume-lr", "1e-3"]) == 0
     state = load_checkpoint(ckpt)
     assert state["epoch"] == 2 and len(state["history"]) == 2 and state["lr_resets"] == [[1, 1e-3]]
     assert state["sde_config"]["x"] == {"name": "vp", "beta_min": 0.1, "beta_max": 1.0}
+    assert state["model_config"]["x_params"] == {"hidden": 4} and state["model_config"]["min_degree"] == 1.0
     exported = load_checkpoint(small)
     assert "optimizer" not in exported and exported["epoch"] == 2 and exported["lr_resets"] == [[1, 1e-3]]
     assert int(exported["node_counts"].sum()) == 16
