@@ -97,6 +97,13 @@ def langevin_update(x: Tensor, score: Tensor, z: Tensor, snr: float, scale_eps: 
     return mean + (2 * step).sqrt() * scale_eps * z, mean
 
 
+def langevin_noise_scale(t: float, scale_eps: float, scale_eps_early: Optional[float], switch_time: float) -> float:
+    """The Langevin noise scale at time t: ``scale_eps_early`` while ``t > switch_time`` (when given), else
+    ``scale_eps``. With ``scale_eps_early = 1`` the corrector samples the learned marginals faithfully at high noise,
+    where atom types and bond orders are decided, and sharpens them (``scale_eps < 1``) only near the data."""
+    return scale_eps_early if scale_eps_early is not None and t > switch_time else scale_eps
+
+
 def transition_update(sde: SDE, x: Tensor, t: Tensor, h: Tensor, z: Tensor):
     """Exact step of the linear part of the reverse SDE from t to t - h (:meth:`SDE.transition`); returns (x, mean)."""
     mean, std = sde.transition(x, t, h)
@@ -119,17 +126,20 @@ def _pair(update, graphs: Graphs, *per_component) -> Tuple[Graphs, Graphs]:
 
 
 class LangevinCorrector(NamedTuple):
-    """Langevin corrector (Song et al., 2021, Alg. 4) with ``n_steps`` model calls per time step."""
+    """Langevin corrector (Song et al., 2021, Alg. 4) with ``n_steps`` model calls per time step and the noise
+    scale of :func:`langevin_noise_scale`."""
 
     snr: float = 0.2
     scale_eps: float = 0.7
     n_steps: int = 1
+    scale_eps_early: Optional[float] = None
+    switch_time: float = 0.5
 
     def __call__(self, model, sde: GraphSDE, graphs: Graphs, t: Tensor, generator) -> Tuple[Graphs, int]:
+        scale = langevin_noise_scale(float(t[0]), self.scale_eps, self.scale_eps_early, self.switch_time)
         for _ in range(self.n_steps):
             s, z = scores(model, sde, graphs, t), graph_noise(graphs, generator)
-            graphs, _ = _pair(partial(langevin_update, snr=self.snr, scale_eps=self.scale_eps), graphs,
-                              graphs[:2], s, z[:2])
+            graphs, _ = _pair(partial(langevin_update, snr=self.snr, scale_eps=scale), graphs, graphs[:2], s, z[:2])
         return graphs, self.n_steps
 
 
@@ -144,17 +154,19 @@ class NoCorrector:
 @torch.no_grad()
 def sample_pc(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1000, eps: float = 1e-4,
               predictor: str = "reverse_diffusion", corrector: str = "langevin", snr: float = 0.2,
-              scale_eps: float = 0.7, corrector_steps: int = 1, denoise: bool = True,
-              generator: Optional[torch.Generator] = None, callback: Callback = None) -> Sample:
+              scale_eps: float = 0.7, corrector_steps: int = 1, scale_eps_early: Optional[float] = None,
+              switch_time: float = 0.5, denoise: bool = True, generator: Optional[torch.Generator] = None,
+              callback: Callback = None) -> Sample:
     """Predictor-corrector sampling (Song et al., 2021; GDSS's default sampler for QM9, Alg. 1).
 
     Args:
         predictor: ``"reverse_diffusion"`` or ``"euler_maruyama"``. corrector: ``"langevin"`` or ``"none"``.
-        snr, scale_eps, corrector_steps: Langevin options. denoise: return the last step's mean (no final noise).
+        snr, scale_eps, corrector_steps, scale_eps_early, switch_time: Langevin options
+        (:func:`langevin_noise_scale`). denoise: return the last step's mean (no final noise).
     """
     update = _lookup(PREDICTORS, predictor, "predictor")
-    correct = _lookup({"langevin": LangevinCorrector(snr, scale_eps, corrector_steps), "none": NoCorrector()},
-                      corrector, "corrector")
+    langevin = LangevinCorrector(snr, scale_eps, corrector_steps, scale_eps_early, switch_time)
+    correct = _lookup({"langevin": langevin, "none": NoCorrector()}, corrector, "corrector")
     ts, nfe, mean = time_grid(sde.T, eps, steps), 0, graphs
     for i in range(steps):
         t, h = _times(graphs, ts[i]), _times(graphs, ts[i] - ts[i + 1])
@@ -170,12 +182,14 @@ def sample_pc(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1
 
 @torch.no_grad()
 def sample_s4(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1000, eps: float = 1e-4,
-              snr: float = 0.2, scale_eps: float = 0.7, denoise: bool = True,
-              generator: Optional[torch.Generator] = None, callback: Callback = None) -> Sample:
+              snr: float = 0.2, scale_eps: float = 0.7, scale_eps_early: Optional[float] = None,
+              switch_time: float = 0.5, denoise: bool = True, generator: Optional[torch.Generator] = None,
+              callback: Callback = None) -> Sample:
     r"""GDSS's S4 solver (Symmetric Splitting for System of SDEs, Alg. 2): per step one model call gives the scores
-    :math:`s`; a Langevin correction reuses them; then the reverse SDE is split into its linear part
-    :math:`dx = f\,dt + g\,d\bar w` (solved exactly, :meth:`SDE.transition`) and the score part
-    :math:`dx = -g^2 s\,dt`, combined as half linear step, score step, half linear step (Strang splitting).
+    :math:`s`; a Langevin correction reuses them (noise scale :func:`langevin_noise_scale`); then the reverse SDE is
+    split into its linear part :math:`dx = f\,dt + g\,d\bar w` (solved exactly, :meth:`SDE.transition`) and the
+    score part :math:`dx = -g^2 s\,dt`, combined as half linear step, score step, half linear step (Strang
+    splitting).
     """
     ts = time_grid(sde.T, eps, steps)
     mean = graphs
@@ -185,7 +199,8 @@ def sample_s4(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1
         score_step = [batch_view(c.sde(v, t)[1].pow(2) * h, v) * si for c, v, si in zip(sde, graphs[:2], s)]
         # correction with the same scores
         z = graph_noise(graphs, generator)
-        graphs, _ = _pair(partial(langevin_update, snr=snr, scale_eps=scale_eps), graphs, graphs[:2], s, z[:2])
+        scale = langevin_noise_scale(float(ts[i]), scale_eps, scale_eps_early, switch_time)
+        graphs, _ = _pair(partial(langevin_update, snr=snr, scale_eps=scale), graphs, graphs[:2], s, z[:2])
         # half linear step t -> t - h/2, score step, half linear step t - h/2 -> t - h
         graphs, _ = _pair(transition_update, graphs, sde, graphs[:2], (t, t), (h / 2, h / 2),
                           graph_noise(graphs, generator)[:2])

@@ -215,6 +215,9 @@ def add_subcommand(subparsers) -> None:
                         help=f"time steps (default {DEFAULT_SAMPLER['steps']} for {DEFAULT_SAMPLER['sampler']})")
     sample.add_argument("--snr", type=float, default=None, help="Langevin signal-to-noise ratio (pc, s4)")
     sample.add_argument("--scale-eps", type=float, default=None, help="Langevin noise scale (pc, s4)")
+    sample.add_argument("--scale-eps-early", type=float, default=None,
+                        help="Langevin noise scale while t > --switch-time (pc, s4)")
+    sample.add_argument("--switch-time", type=float, default=None, help="see --scale-eps-early (pc, s4)")
     sample.add_argument("--batch-size", type=int, default=1000)
     sample.add_argument("--num-atoms", type=int, default=None, help="fixed heavy-atom count (default: drawn)")
     sample.add_argument("--seed", type=int, default=0)
@@ -266,7 +269,8 @@ def run_train(args: argparse.Namespace) -> int:
 def run_sample(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     gen = load_generator(args.checkpoint, resolve_device(args.device))
-    given = {"steps": args.steps, "snr": args.snr, "scale_eps": args.scale_eps}
+    given = {"steps": args.steps, "snr": args.snr, "scale_eps": args.scale_eps,
+             "scale_eps_early": args.scale_eps_early, "switch_time": args.switch_time}
     options = {k: v for k, v in given.items() if v is not None}
     out = sample_molecules(gen, args.num, sampler=args.sampler, batch_size=args.batch_size, seed=args.seed,
                            num_atoms=args.num_atoms, options=options)

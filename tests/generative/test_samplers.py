@@ -160,3 +160,25 @@ def test_generate_batches_and_quantises(model):
     assert torch.equal(out.bond_orders, out.bond_orders.transpose(1, 2))
     with pytest.raises(ValueError, match="more than max_nodes=5"):
         generate(model, SDE, torch.tensor([6]), num_features=4, max_nodes=5)
+
+
+@pytest.mark.parametrize("name", ["pc", "s4"])
+def test_early_langevin_noise_scale_switches_at_switch_time(model, name):
+    """scale_eps_early applies while t > switch_time: switching at 0 uses it at every step (= scale_eps of that
+    value), switching at T never does (= no early scale), and in between the result differs from both."""
+    mask = node_mask(torch.tensor([6, 4]), 6)
+
+    def run(**options):
+        g = torch.Generator().manual_seed(3)
+        out = get_sampler(name)(model, SDE.prior_sampling(mask, 4, g), SDE, generator=g, steps=6, snr=0.3, **options)
+        return out.graphs.adj
+
+    always, never = run(scale_eps=0.5, scale_eps_early=1.0, switch_time=0.0), run(scale_eps=0.5, switch_time=1.0,
+                                                                                  scale_eps_early=1.0)
+    torch.testing.assert_close(always, run(scale_eps=1.0), rtol=0, atol=0)
+    torch.testing.assert_close(never, run(scale_eps=0.5), rtol=0, atol=0)
+    half = run(scale_eps=0.5, scale_eps_early=1.0, switch_time=0.5)
+    assert not torch.allclose(half, always) and not torch.allclose(half, never)
+    assert samplers_module.langevin_noise_scale(0.6, 0.9, 1.0, 0.5) == 1.0
+    assert samplers_module.langevin_noise_scale(0.5, 0.9, 1.0, 0.5) == 0.9
+    assert samplers_module.langevin_noise_scale(0.9, 0.9, None, 0.5) == 0.9

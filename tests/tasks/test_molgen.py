@@ -23,11 +23,12 @@ def test_shipped_checkpoint_is_small_and_complete():
 def test_sample_cli_writes_smiles_png_and_stats(tmp_path, capsys):
     out, png, stats = tmp_path / "mols.smi", tmp_path / "grid.png", tmp_path / "stats.json"
     code = main(["molgen", "sample", "--num", "12", "--steps", "4", "--out", str(out), "--png", str(png),
-                 "--json", str(stats), "--seed", "1"])
+                 "--json", str(stats), "--seed", "1", "--scale-eps-early", "1.0", "--switch-time", "0.4"])
     assert code == 0
     lines = out.read_text().splitlines()
     record = json.loads(stats.read_text())
     assert record["num"] == 12 and record["nfe"] == 4 and record["written"] == len(lines) > 0
+    assert record["scale_eps_early"] == 1.0 and record["switch_time"] == 0.4
     assert 0 <= record["valid_without_correction"] <= 1
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "validity w/o correction" in capsys.readouterr().out
