@@ -68,7 +68,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--configs", nargs="+",
-                        default=["s4:50", "s4:100", "s4:200", "pc:100:snr=0.3:scale_eps=0.9",
+                        default=["s4:50", "s4:100", "s4:200",
+                                 "pc:100:snr=0.4:scale_eps=0.9:scale_eps_early=1.0:switch_time=0.5",
                                  "pc:100:snr=0.2:scale_eps=0.7", "dpm_solver:20", "ode:20"])
     parser.add_argument("--no-metrics", action="store_true", help="only time, NFE and validity w/o correction")
     parser.add_argument("--no-nspdk", action="store_true", help="skip NSPDK (about a minute per row)")
