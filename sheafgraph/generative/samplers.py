@@ -97,6 +97,13 @@ def langevin_update(x: Tensor, score: Tensor, z: Tensor, snr: float, scale_eps: 
     return mean + (2 * step).sqrt() * scale_eps * z, mean
 
 
+def check_langevin_options(snr: float, scale_eps: float, scale_eps_early: Optional[float]) -> None:
+    """Reject negative (or NaN) Langevin options with an error that names them."""
+    for name, value in (("snr", snr), ("scale_eps", scale_eps), ("scale_eps_early", scale_eps_early)):
+        if value is not None and not value >= 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+
+
 def langevin_noise_scale(t: float, scale_eps: float, scale_eps_early: Optional[float], switch_time: float) -> float:
     """The Langevin noise scale at time t: ``scale_eps_early`` while ``t > switch_time`` (when given), else
     ``scale_eps``. With ``scale_eps_early = 1`` the corrector samples the learned marginals faithfully at high noise,
@@ -165,6 +172,7 @@ def sample_pc(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1
         (:func:`langevin_noise_scale`). denoise: return the last step's mean (no final noise).
     """
     update = _lookup(PREDICTORS, predictor, "predictor")
+    check_langevin_options(snr, scale_eps, scale_eps_early)
     langevin = LangevinCorrector(snr, scale_eps, corrector_steps, scale_eps_early, switch_time)
     correct = _lookup({"langevin": langevin, "none": NoCorrector()}, corrector, "corrector")
     ts, nfe, mean = time_grid(sde.T, eps, steps), 0, graphs
@@ -191,6 +199,7 @@ def sample_s4(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1
     score part :math:`dx = -g^2 s\,dt`, combined as half linear step, score step, half linear step (Strang
     splitting).
     """
+    check_langevin_options(snr, scale_eps, scale_eps_early)
     ts = time_grid(sde.T, eps, steps)
     mean = graphs
     for i in range(steps):

@@ -61,7 +61,7 @@ class ScoreNetworkX(nn.Module):
 class ScoreNetworkA(nn.Module):
     r"""GDSS's ScoreNetworkA: graph multi-head attention over the channels :math:`[A, A^2, \dots, A^{c}]`,
     ``num_layers`` :class:`AttentionLayer` s, and an MLP on the concatenated edge channels of all layers giving a
-    symmetric output with zero diagonal.
+    symmetric output with zero diagonal. ``min_degree``: degree clamp of every GCN normalisation (module docstring).
 
     Shapes:
         x: ``(B, N, F)``; adj: ``(B, N, N)``; mask: ``(B, N)``; t: ``(B,)``; returns ``(B, N, N)``.

@@ -182,3 +182,11 @@ def test_early_langevin_noise_scale_switches_at_switch_time(model, name):
     assert samplers_module.langevin_noise_scale(0.6, 0.9, 1.0, 0.5) == 1.0
     assert samplers_module.langevin_noise_scale(0.5, 0.9, 1.0, 0.5) == 0.9
     assert samplers_module.langevin_noise_scale(0.9, 0.9, None, 0.5) == 0.9
+
+
+@pytest.mark.parametrize("name", ["pc", "s4"])
+@pytest.mark.parametrize("option", [{"snr": -0.1}, {"scale_eps": float("nan")}, {"scale_eps_early": -1.0}])
+def test_bad_langevin_options_are_named(model, name, option):
+    mask = node_mask(torch.tensor([3]), 3)
+    with pytest.raises(ValueError, match=f"{next(iter(option))} must be >= 0"):
+        get_sampler(name)(model, SDE.prior_sampling(mask, 4), SDE, steps=2, **option)
