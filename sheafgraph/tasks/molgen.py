@@ -144,12 +144,13 @@ def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int 
     data, vocab = _training_graphs(dataset, root)
     counts = torch.bincount(data.mask.sum(-1).long(), minlength=data.mask.shape[1] + 1).float()
     log(f"{dataset}: {data.x.shape[0]} training molecules, up to {data.mask.shape[1]} atoms of {vocab.symbols}")
-    torch.manual_seed(seed)
-    model = GDSSNoiseModel(len(vocab), time_conditioning=time_conditioning)
-    sde = GraphSDE.from_config(sde_config or QM9_SDE)
     if resume and Path(checkpoint).is_file():
         stored = load_checkpoint(checkpoint)
         model, sde = GDSSNoiseModel.from_config(stored["model_config"]), GraphSDE.from_config(stored["sde_config"])
+    else:
+        torch.manual_seed(seed)
+        model = GDSSNoiseModel(len(vocab), time_conditioning=time_conditioning)
+        sde = GraphSDE.from_config(sde_config or QM9_SDE)
     extra = {"node_counts": counts, "atom_types": list(vocab.symbols), "dataset": dataset}
     bar = (lambda it, desc, total: progress(it, desc=desc, total=total, enabled=show_progress))
     return fit(model, sde, data, checkpoint, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
