@@ -18,9 +18,10 @@ parser.add_argument("--num", type=int, default=64)
 parser.add_argument("--png", default="molecules.png")
 args = parser.parse_args()
 
-# 1. one call: atom counts drawn from QM9, S4 solver, valency correction, canonical SMILES
+# 1. one call: atom counts drawn from QM9, the default sampler (predictor-corrector, 100 steps), valency correction,
+#    canonical SMILES
 gen = load_generator()                                   # sheafgraph/pretrained/gdss_qm9.pt (EMA weights)
-out = sample_molecules(gen, args.num, sampler="s4", options={"steps": 100}, seed=0)
+out = sample_molecules(gen, args.num, seed=0)
 print(f"validity w/o correction {out.valid_without_correction:.1%}, {out.nfe} NFE, {out.seconds:.1f} s")
 print("first molecules:", [s for s in out.smiles if s][:8])
 print("grid ->", draw_grid(out.mols, args.png))

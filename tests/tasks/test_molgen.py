@@ -27,7 +27,9 @@ def test_sample_cli_writes_smiles_png_and_stats(tmp_path, capsys):
     assert code == 0
     lines = out.read_text().splitlines()
     record = json.loads(stats.read_text())
-    assert record["num"] == 12 and record["nfe"] == 4 and record["written"] == len(lines) > 0
+    # default sampler PC: one predictor and one corrector evaluation per step
+    assert record["num"] == 12 and record["nfe"] == 8 and record["written"] == len(lines) > 0
+    assert record["sampler"] == "pc" and record["snr"] == 0.2 and record["scale_eps"] == 0.7
     assert record["scale_eps_early"] == 1.0 and record["switch_time"] == 0.4
     assert 0 <= record["valid_without_correction"] <= 1
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -38,7 +40,7 @@ def test_sampling_is_seeded_and_respects_num_atoms():
     gen = load_generator()
     a = sample_molecules(gen, 6, seed=3, num_atoms=5, options={"steps": 3})
     b = sample_molecules(gen, 6, seed=3, num_atoms=5, options={"steps": 3})
-    assert a.smiles == b.smiles and a.nfe == 3
+    assert a.smiles == b.smiles and a.nfe == 6
     assert all(m is None or m.GetNumAtoms() <= 5 for m in a.mols)
 
 
