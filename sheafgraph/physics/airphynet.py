@@ -9,7 +9,8 @@ Prediction", ICLR 2024): a latent ODE whose vector field is advection-diffusion 
 3. Decode: a two-layer MLP maps each :math:`z_i(t_k)` (and, with ``clock``, the phase of the day
    :math:`\phi(h_0 + t_k)`) to the (scaled) PM2.5 of station i at step k; with ``readout``, a linear readout of the
    encoder state per lead time is added, :math:`\hat y_{i,k} = \mathrm{dec}(z_i(t_k), t_k) + (W_r h_i + b_r)_k`
-   (the GRU baseline's head, initialised at zero so training starts from the ODE forecast).
+   (the GRU baseline's head, initialised at zero so training starts from the ODE forecast). With ``dropout`` p > 0,
+   the encoder state h and the decoder's hidden layer are dropped out with probability p while training.
 
 With ``clock`` the vector field is also forced by the clock (:mod:`sheafgraph.physics.odefunc`); the model then
 needs each sample's clock hour :math:`h_0` at the forecast origin (``hour``, the end of the input window).
@@ -93,6 +94,7 @@ class AirPhyNet(nn.Module):
         laplacian_normalization: ``None`` (:math:`L = D - W`, conservative), ``"sym"`` or ``"rw"``.
         clock: force the vector field and the decoder with the phase of the day (needs ``hour`` in the call).
         readout: add the per-lead-time linear readout of the encoder state to the decoded ODE states.
+        dropout: dropout probability on the encoder state and the decoder's hidden layer while training.
 
     Shapes:
         x, mask: ``(B, T_in, |V|, C)``; wind_in: ``(B, T_in, |V|, 2)`` m/s; wind_out: ``(B, T_out, |V|, 2)`` m/s;
@@ -104,7 +106,7 @@ class AirPhyNet(nn.Module):
                  step_hours: float = 3.0, wind_mode: str = "last", method: str = "rk4",
                  step_size: Optional[float] = None, rtol: float = 1e-3, atol: float = 1e-4, init_k: float = 0.05,
                  init_alpha: float = 0.05, laplacian_normalization: Optional[str] = None, clock: bool = False,
-                 readout: bool = False):
+                 readout: bool = False, dropout: float = 0.0):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown AirPhyNet variant {variant!r}; valid variants: {', '.join(VARIANTS)}")
@@ -113,6 +115,8 @@ class AirPhyNet(nn.Module):
         if min(in_channels, output_steps, hidden_dim, latent_dim, ode_hidden_dim) < 1 or not step_hours > 0:
             raise ValueError("in_channels, output_steps, hidden_dim, latent_dim, ode_hidden_dim and step_hours must "
                              "be positive")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.in_channels, self.output_steps, self.variant = in_channels, output_steps, variant
         self.step_hours, self.wind_mode, self.normalization = float(step_hours), wind_mode, laplacian_normalization
         self.method, self.rtol, self.atol = method, rtol, atol
@@ -123,6 +127,7 @@ class AirPhyNet(nn.Module):
         self.func = AdvectionDiffusionODE(latent_dim, ode_hidden_dim, diffusion=diffusion, advection=advection,
                                           init_k=init_k, init_alpha=init_alpha, time_scale=ode_time_scale,
                                           clock=clock)
+        self.dropout = nn.Dropout(dropout)
         self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, 1))
         self.decoder_clock = nn.Linear(2, hidden_dim, bias=False) if clock else None
         self.readout = nn.Linear(hidden_dim, output_steps) if readout else None
@@ -133,7 +138,7 @@ class AirPhyNet(nn.Module):
     def extra_repr(self) -> str:
         return (f"variant={self.variant!r}, wind_mode={self.wind_mode!r}, method={self.method!r}, "
                 f"step_hours={self.step_hours}, output_steps={self.output_steps}, clock={self.func.clock}, "
-                f"readout={self.readout is not None}")
+                f"readout={self.readout is not None}, dropout={self.dropout.p}")
 
     def encode(self, x: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
         r"""Mean and log-variance of :math:`z_0` per station.
@@ -144,8 +149,8 @@ class AirPhyNet(nn.Module):
         return self._latent(self._summary(x, mask), x.shape)
 
     def _summary(self, x: Tensor, mask: Tensor) -> Tensor:
-        """The encoder GRU's final state h, ``(B |V|, H)``."""
-        return self.encoder(station_sequences(x, mask))[1][-1]
+        """The encoder GRU's final state h, ``(B |V|, H)`` (dropped out while training)."""
+        return self.dropout(self.encoder(station_sequences(x, mask))[1][-1])
 
     def _latent(self, h: Tensor, shape: torch.Size) -> Tuple[Tensor, Tensor]:
         mean, logvar = self.to_latent(h).view(shape[0], shape[2], -1).chunk(2, dim=-1)
@@ -193,7 +198,7 @@ class AirPhyNet(nn.Module):
         if self.decoder_clock is not None:
             phase = clock_features(hour + times[1:, None])                          # (T_out, B, 2)
             hidden = hidden + self.decoder_clock(phase).unsqueeze(2)
-        y = self.decoder[2](self.decoder[1](hidden)).squeeze(-1).permute(1, 0, 2)
+        y = self.decoder[2](self.dropout(self.decoder[1](hidden))).squeeze(-1).permute(1, 0, 2)
         if self.readout is not None:
             y = y + self.readout(h).view(x.size(0), n, self.output_steps).transpose(1, 2)
         return Forecast(y, kl, self.func.nfe)

@@ -68,6 +68,7 @@ class AirConfig:
     ode_time_scale: float = 24.0
     clock: bool = False
     readout: bool = False
+    dropout: float = 0.0
     wind_mode: str = "last"
     method: str = "rk4"
     step_size: Optional[float] = None
@@ -83,6 +84,8 @@ class AirConfig:
             raise ValueError(f"unknown model {self.model!r}; valid models: {', '.join(MODELS)}")
         if self.wind_mode not in WIND_MODES:
             raise ValueError(f"unknown wind mode {self.wind_mode!r}; valid modes: {', '.join(WIND_MODES)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 <= self.ema < 1.0:
             raise ValueError(f"ema must be in [0, 1) (0 turns weight averaging off), got {self.ema}")
         if min(self.epochs, self.batch_size, self.train_stride, self.input_steps, self.output_steps) < 1:
@@ -132,7 +135,8 @@ def build_model(name: str, data: AirQualityData, scaler: ChannelScaler, config: 
     return AirPhyNet(c, t_out, variant=name, hidden_dim=config.hidden_dim, latent_dim=config.latent_dim,
                      ode_hidden_dim=config.ode_hidden_dim, ode_time_scale=config.ode_time_scale,
                      step_hours=data.step_hours, wind_mode=config.wind_mode, method=config.method,
-                     step_size=config.step_size, clock=config.clock, readout=config.readout)
+                     step_size=config.step_size, clock=config.clock, readout=config.readout,
+                     dropout=config.dropout)
 
 
 def forecast(model: nn.Module, batch, graph: PhysicsGraph, generator: Optional[torch.Generator] = None):
@@ -397,6 +401,9 @@ def add_subcommand(subparsers) -> None:
                    help="AirPhyNet option: force the vector field and decoder with the phase of the day")
     p.add_argument("--readout", action="store_true",
                    help="AirPhyNet option: add a per-lead-time linear readout of the encoder state")
+    p.add_argument("--dropout", type=float, default=d.dropout,
+                   help="AirPhyNet option: dropout on the encoder state and decoder while training "
+                        "(default %(default)s)")
     p.add_argument("--wind", dest="wind_mode", default=d.wind_mode, choices=list(WIND_MODES),
                    help="wind over the forecast: last observed held, input mean held, or observed future "
                         "(default %(default)s); 'future' also feeds the GRU baseline the observed future wind")

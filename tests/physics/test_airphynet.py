@@ -123,6 +123,28 @@ def test_lead_time_readout():
     assert model().readout is None
 
 
+def test_dropout_acts_only_while_training():
+    x, mask, wind_in, _ = batch()
+    graph = ring_graph()
+    seed_everything(0)
+    net = model(dropout=0.5, readout=True)
+    seed_everything(0)
+    plain = model(readout=True)
+    assert torch.equal(net.state_dict()["decoder.2.weight"], plain.state_dict()["decoder.2.weight"])
+    net.eval(), plain.eval()
+    torch.testing.assert_close(net(x, mask, graph=graph, wind_in=wind_in).mean,
+                               plain(x, mask, graph=graph, wind_in=wind_in).mean)
+    net.train(), plain.train()
+    runs = []
+    for module in (net, net, plain):
+        torch.manual_seed(1)                     # dropout masks come from the global generator
+        runs.append(module(x, mask, graph=graph, wind_in=wind_in, generator=torch.Generator().manual_seed(0)).mean)
+    torch.testing.assert_close(runs[0], runs[1])                 # same masks, same forecast
+    assert not torch.allclose(runs[0], runs[2], atol=1e-3)       # the masks change the training forecast
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
+        model(dropout=1.0)
+
+
 def test_variants_hold_only_their_terms():
     for variant, (diffusion, advection) in VARIANTS.items():
         func = model(variant).func

@@ -55,16 +55,18 @@ def test_baselines_in_the_same_runner(root):
         assert 5 < r["test"]["mae"] < 200
 
 
-def test_clock_and_readout_options_run_end_to_end(root, tmp_path):
+def test_clock_readout_and_dropout_options_run_end_to_end(root, tmp_path):
     out = tmp_path / "run.json"
-    assert main(["air", "--root", root, "--model", "diff_adv", "--clock", "--readout", "--epochs", "1",
-                 "--steps", str(SLICE), "--hidden-dim", "8", "--no-progress", "--json", str(out)]) == 0
+    assert main(["air", "--root", root, "--model", "diff_adv", "--clock", "--readout", "--dropout", "0.1",
+                 "--epochs", "1", "--steps", str(SLICE), "--hidden-dim", "8", "--no-progress", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["config"]["clock"] is True and result["config"]["readout"] is True
+    assert result["config"]["dropout"] == 0.1
     assert 5 < result["test"]["mae"] < 200
-    exp = prepare_experiment(AirConfig(root=root, model="diff_adv", steps=SLICE, clock=True, readout=True))
+    exp = prepare_experiment(AirConfig(root=root, model="diff_adv", steps=SLICE, clock=True, readout=True,
+                                       dropout=0.2))
     assert exp.model.func.lin_clock is not None and exp.model.readout is not None
-    assert exp.model.readout.out_features == 24
+    assert exp.model.readout.out_features == 24 and exp.model.dropout.p == 0.2
 
 
 def test_weight_average_is_what_is_validated_and_kept(root):
@@ -111,3 +113,5 @@ def test_bad_arguments_fail_cleanly(root, capsys):
     assert "not found" in capsys.readouterr().err
     assert main(["air", "--root", root, "--model", "persistence", "--device", "tpu"]) == 2
     assert "device must be 'cpu', 'cuda' or 'auto', got 'tpu'" in capsys.readouterr().err
+    assert main(["air", "--root", root, "--model", "diff_adv", "--dropout", "1.5"]) == 2
+    assert "dropout must be in [0, 1), got 1.5" in capsys.readouterr().err
