@@ -6,6 +6,7 @@ per-batch median x batches per epoch). The ratio column compares with the ``diff
 must add at most 2x to it. Run it alone (timings on a shared machine are noisy):
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/air.py --root ../shared/data --threads 1
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/air.py --root ../shared/data --threads 1 --clock --readout --dropout 0.1
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ ROWS = (("gru", "last"), ("nophy", "last"), ("diff", "last"), ("adv", "last"), (
 
 def time_model(name, wind, data, scaler, loader, graph, args):
     torch.manual_seed(0)
-    config = AirConfig(model=name, wind_mode=wind, hidden_dim=args.hidden_dim, method=args.method)
+    config = AirConfig(model=name, wind_mode=wind, hidden_dim=args.hidden_dim, method=args.method, clock=args.clock,
+                       readout=args.readout, dropout=args.dropout)
     model = build_model(name, data, scaler, config)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
@@ -57,6 +59,9 @@ def main():
     parser.add_argument("--train-stride", type=int, default=2)
     parser.add_argument("--hidden-dim", type=int, default=32)
     parser.add_argument("--method", default="rk4")
+    parser.add_argument("--clock", action="store_true", help="AirPhyNet option (as sheafgraph air --clock)")
+    parser.add_argument("--readout", action="store_true", help="AirPhyNet option (as sheafgraph air --readout)")
+    parser.add_argument("--dropout", type=float, default=0.0, help="AirPhyNet option (as sheafgraph air --dropout)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--full-epoch", action="store_true", help="time whole epochs (slow)")
