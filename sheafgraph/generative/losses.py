@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from sheafgraph.generative.noise import Graphs, graph_noise
 from sheafgraph.generative.sde import GraphSDE
+from sheafgraph.utils.seed import rand
 
 
 def masked_mse(pred: Tensor, target: Tensor, weight: Tensor) -> Tensor:
@@ -42,7 +43,7 @@ def dsm_loss(model: nn.Module, sde: GraphSDE, graphs: Graphs, *, eps: float = 1e
         graphs.x: ``(B, N, F)``; graphs.adj: ``(B, N, N)``; graphs.mask: ``(B, N)``; returns two scalars.
     """
     x, adj, mask = graphs
-    t = torch.rand(x.shape[0], generator=generator, dtype=x.dtype, device=x.device) * (sde.T - eps) + eps
+    t = rand((x.shape[0],), generator, dtype=x.dtype, device=x.device) * (sde.T - eps) + eps
     noise = graph_noise(graphs, generator)
     noisy = sde.perturb(graphs, t, noise)
     eps_x, eps_adj = model(noisy.x, noisy.adj, mask, t)

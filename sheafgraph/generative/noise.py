@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from sheafgraph.ops.dense import mask_adjacency, mask_nodes
+from sheafgraph.utils.seed import randn
 
 
 class Graphs(NamedTuple):
@@ -40,7 +41,7 @@ def symmetrize_noise(z: Tensor) -> Tensor:
 def standard_normal(shape, generator: Optional[torch.Generator] = None, *, symmetric: bool = False,
                     dtype: Optional[torch.dtype] = None, device=None) -> Tensor:
     """Draw ``N(0, 1)`` noise of ``shape``; ``symmetric=True`` mirrors the upper triangle of the last two dims."""
-    z = torch.randn(tuple(shape), generator=generator, dtype=dtype, device=device)
+    z = randn(shape, generator, dtype=dtype, device=device)
     return symmetrize_noise(z) if symmetric else z
 
 

@@ -31,6 +31,7 @@ from torchdiffeq import odeint
 from sheafgraph.physics.odefunc import AdvectionDiffusionODE, clock_features
 from sheafgraph.physics.transport import PhysicsGraph, advection_operators, station_laplacian
 from sheafgraph.physics.wind import WIND_MODES, forecast_wind
+from sheafgraph.utils.seed import randn
 
 # variant name -> (diffusion, advection)
 VARIANTS: Dict[str, Tuple[bool, bool]] = {
@@ -178,7 +179,7 @@ class AirPhyNet(nn.Module):
         kl = 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).sum(-1).mean()
         z0 = mean
         if self.training:
-            noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+            noise = randn(mean.shape, generator, dtype=mean.dtype, device=mean.device)
             z0 = mean + (0.5 * logvar).exp() * noise
         # 2. integrate the advection-diffusion latent ODE over the forecast times (hours)
         laplacian = station_laplacian(graph, self.normalization)

@@ -1,7 +1,8 @@
-"""Reproducibility: one call seeds every random number generator a run uses."""
+"""Reproducibility: one call seeds every random number generator a run uses; noise drawn from any generator."""
 from __future__ import annotations
 
 import random
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -15,3 +16,25 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+
+def randn(shape: Sequence[int], generator: Optional[torch.Generator] = None, *, dtype: Optional[torch.dtype] = None,
+          device=None) -> torch.Tensor:
+    """``N(0, 1)`` noise of ``shape`` on ``device``, drawn on the generator's own device and moved if they differ.
+
+    A CPU generator (what :func:`seed_everything` returns) can then drive a CUDA run, and the same seed gives the same
+    numbers on every device; with a generator on the target device (or none) nothing is copied.
+    """
+    return _draw(torch.randn, shape, generator, dtype, device)
+
+
+def rand(shape: Sequence[int], generator: Optional[torch.Generator] = None, *, dtype: Optional[torch.dtype] = None,
+         device=None) -> torch.Tensor:
+    """``U[0, 1)`` noise of ``shape`` on ``device``, drawn on the generator's device (as :func:`randn`)."""
+    return _draw(torch.rand, shape, generator, dtype, device)
+
+
+def _draw(fn, shape, generator, dtype, device) -> torch.Tensor:
+    source = generator.device if generator is not None else device
+    return fn(tuple(shape), generator=generator, dtype=dtype, device=source).to(device)
