@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+import sheafgraph.ops.sheaf as sheaf_module
 from sheafgraph.ops import GraphStructure, sheaf_laplacian, sym_matrix_power
 from tests.conftest import random_undirected_graph
 
@@ -128,6 +129,49 @@ def test_sym_matrix_power_gradients_finite_at_repeated_eigenvalues():
     assert torch.autograd.gradcheck(f, (spd,))
     out = sym_matrix_power(spd, -0.5)
     torch.testing.assert_close(out @ out @ spd, torch.eye(3, dtype=torch.float64).expand(5, 3, 3))
+
+
+def test_sym_matrix_power_in_chunks_equals_one_batch():
+    # batched cuSOLVER fails above ~32k blocks: the chunked path must give the same values and gradients
+    a = torch.randn(23, 3, 3, dtype=torch.float64)
+    spd = (a @ a.transpose(1, 2) + 0.1 * torch.eye(3, dtype=torch.float64)).requires_grad_()
+    weight = torch.randn(23, 3, 3, dtype=torch.float64)
+    outs, grads = [], []
+    for chunk in (None, 5, 1):
+        out = sym_matrix_power(spd, -0.5, chunk=chunk)
+        (grad,) = torch.autograd.grad((out * weight).sum(), spd)
+        outs.append(out)
+        grads.append(grad)
+    for out, grad in zip(outs[1:], grads[1:]):
+        torch.testing.assert_close(out, outs[0])
+        torch.testing.assert_close(grad, grads[0])
+    assert torch.autograd.gradcheck(lambda m: sym_matrix_power(0.5 * (m + m.transpose(-1, -2)), -0.5, chunk=4),
+                                    (spd[:9].detach().clone().requires_grad_(),))
+    with pytest.raises(ValueError, match="chunk"):
+        sym_matrix_power(spd, -0.5, chunk=0)
+
+
+def test_sym_normalisation_with_more_blocks_than_the_eigh_chunk(monkeypatch):
+    n, d = 40, 3
+    ei = random_undirected_graph(n, 70, isolated=2, seed=15)
+    maps = make_maps("general", ei.size(1), d, 15).requires_grad_()
+    x = torch.randn(n * d, 2, dtype=torch.float64)
+    whole = sheaf_laplacian(ei, maps, n, normalization="sym")
+    (g_whole,) = torch.autograd.grad((whole @ x).square().sum(), maps)
+    monkeypatch.setattr(sheaf_module, "EIGH_CHUNK", 7)                   # 40 diagonal blocks -> 6 eigh calls
+    chunked = sheaf_laplacian(ei, maps, n, normalization="sym")
+    (g_chunked,) = torch.autograd.grad((chunked @ x).square().sum(), maps)
+    torch.testing.assert_close(chunked.to_dense(), dense_sheaf_reference(ei, maps, n, "sym", True))
+    torch.testing.assert_close(g_chunked, g_whole)
+
+
+def test_sym_matrix_power_half_precision_is_solved_in_float32():
+    a = torch.randn(6, 2, 2)
+    spd = a @ a.transpose(1, 2) + torch.eye(2)
+    for dtype in (torch.float16, torch.bfloat16):
+        out = sym_matrix_power(spd.to(dtype), -0.5)
+        assert out.dtype == dtype
+        torch.testing.assert_close(out.float(), sym_matrix_power(spd, -0.5), atol=2e-2, rtol=2e-2)
 
 
 def test_structure_is_reused_and_values_change():
