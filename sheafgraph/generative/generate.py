@@ -58,6 +58,10 @@ def generate(model: nn.Module, sde: GraphSDE, num_nodes: Tensor, *, num_features
         mask = node_mask(counts.to(device), n)
         out = sample(model, sde.prior_sampling(mask, num_features, generator), sde, generator=generator,
                      **(options or {}))
+        if not bool(torch.isfinite(out.graphs.x).all() & torch.isfinite(out.graphs.adj).all()):
+            raise ValueError(f"sampling with {sampler!r} diverged: the sampled graphs contain NaN or infinite values "
+                             f"(an undertrained checkpoint, or unstable sampler options such as too few steps or a "
+                             f"large snr)")
         a, b = quantize_graphs(out.graphs)
         atoms.append(a.cpu())
         bonds.append(b.cpu())

@@ -43,7 +43,8 @@ def normalize_channels(adj: Tensor, mask: Tensor, min_degree: float) -> Tensor:
     r"""GCN normalisation :math:`D^{-1/2}(A_c + I)D^{-1/2}` of every channel of ``adj (B, C, N, N)``, degrees
     clamped below at ``min_degree`` (:func:`sheafgraph.ops.dense.normalized_adjacency`)."""
     b, c, n, _ = adj.shape
-    flat = normalized_adjacency(adj.reshape(b * c, n, n), mask.repeat_interleave(c, dim=0), min_degree=min_degree)
+    flat = normalized_adjacency(adj.reshape(b * c, n, n), mask.repeat_interleave(c, dim=0), min_degree=min_degree,
+                                validate=False)
     return flat.reshape(b, c, n, n)
 
 

@@ -21,7 +21,7 @@ returned ``nfe`` counts evaluations of ``model`` (one call gives both components
 from __future__ import annotations
 
 from functools import partial
-from typing import Callable, Dict, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -70,6 +70,13 @@ def scores(model: nn.Module, sde: GraphSDE, graphs: Graphs, t: Tensor) -> Tuple[
 
 def _times(graphs: Graphs, t: Tensor) -> Tensor:
     return t.to(device=graphs.x.device, dtype=graphs.x.dtype).expand(graphs.x.shape[0])
+
+
+def _grid(graphs: Graphs, T: float, eps: float, steps: int, spacing: str = "uniform") -> Tuple[Tensor, List[float]]:
+    """The float64 :func:`time_grid` on the graphs' device (moved once, so steps never copy to the device and wait
+    for it) and as Python floats (for the host-side schedule and callbacks)."""
+    grid = time_grid(T, eps, steps, spacing)
+    return grid.to(graphs.x.device), grid.tolist()
 
 
 # ---------------------------------------------------------------- one-component updates (pure, per step)
@@ -142,8 +149,8 @@ class LangevinCorrector(NamedTuple):
     scale_eps_early: Optional[float] = None
     switch_time: float = 0.5
 
-    def __call__(self, model, sde: GraphSDE, graphs: Graphs, t: Tensor, generator) -> Tuple[Graphs, int]:
-        scale = langevin_noise_scale(float(t[0]), self.scale_eps, self.scale_eps_early, self.switch_time)
+    def __call__(self, model, sde: GraphSDE, graphs: Graphs, t: Tensor, time: float, generator) -> Tuple[Graphs, int]:
+        scale = langevin_noise_scale(time, self.scale_eps, self.scale_eps_early, self.switch_time)
         for _ in range(self.n_steps):
             s, z = scores(model, sde, graphs, t), graph_noise(graphs, generator)
             graphs, _ = _pair(partial(langevin_update, snr=self.snr, scale_eps=scale), graphs, graphs[:2], s, z[:2])
@@ -153,7 +160,7 @@ class LangevinCorrector(NamedTuple):
 class NoCorrector:
     """The null corrector: leaves the graphs unchanged and costs no model call."""
 
-    def __call__(self, model, sde, graphs: Graphs, t: Tensor, generator) -> Tuple[Graphs, int]:
+    def __call__(self, model, sde, graphs: Graphs, t: Tensor, time: float, generator) -> Tuple[Graphs, int]:
         return graphs, 0
 
 
@@ -175,16 +182,16 @@ def sample_pc(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1
     check_langevin_options(snr, scale_eps, scale_eps_early)
     langevin = LangevinCorrector(snr, scale_eps, corrector_steps, scale_eps_early, switch_time)
     correct = _lookup({"langevin": langevin, "none": NoCorrector()}, corrector, "corrector")
-    ts, nfe, mean = time_grid(sde.T, eps, steps), 0, graphs
+    (ts, times), nfe, mean = _grid(graphs, sde.T, eps, steps), 0, graphs
     for i in range(steps):
         t, h = _times(graphs, ts[i]), _times(graphs, ts[i] - ts[i + 1])
         # correct at t, then predict t -> t - h
-        graphs, cost = correct(model, sde, graphs, t, generator)
+        graphs, cost = correct(model, sde, graphs, t, times[i], generator)
         s, z = scores(model, sde, graphs, t), graph_noise(graphs, generator)
         graphs, mean = _pair(update, graphs, sde, graphs[:2], (t, t), (h, h), s, z[:2])
         nfe += cost + 1
         if callback is not None:
-            callback(i, float(ts[i + 1]), graphs)
+            callback(i, times[i + 1], graphs)
     return Sample(mean if denoise else graphs, nfe)
 
 
@@ -200,7 +207,7 @@ def sample_s4(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1
     splitting).
     """
     check_langevin_options(snr, scale_eps, scale_eps_early)
-    ts = time_grid(sde.T, eps, steps)
+    ts, times = _grid(graphs, sde.T, eps, steps)
     mean = graphs
     for i in range(steps):
         t, h = _times(graphs, ts[i]), _times(graphs, ts[i] - ts[i + 1])
@@ -208,7 +215,7 @@ def sample_s4(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1
         score_step = [batch_view(c.sde(v, t)[1].pow(2) * h, v) * si for c, v, si in zip(sde, graphs[:2], s)]
         # correction with the same scores
         z = graph_noise(graphs, generator)
-        scale = langevin_noise_scale(float(ts[i]), scale_eps, scale_eps_early, switch_time)
+        scale = langevin_noise_scale(times[i], scale_eps, scale_eps_early, switch_time)
         graphs, _ = _pair(partial(langevin_update, snr=snr, scale_eps=scale), graphs, graphs[:2], s, z[:2])
         # half linear step t -> t - h/2, score step, half linear step t - h/2 -> t - h
         graphs, _ = _pair(transition_update, graphs, sde, graphs[:2], (t, t), (h / 2, h / 2),
@@ -217,7 +224,7 @@ def sample_s4(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1
         graphs, mean = _pair(transition_update, graphs, sde, graphs[:2], (t - h / 2,) * 2, (h / 2, h / 2),
                              graph_noise(graphs, generator)[:2])
         if callback is not None:
-            callback(i, float(ts[i + 1]), graphs)
+            callback(i, times[i + 1], graphs)
     return Sample(mean if denoise else graphs, steps)
 
 
@@ -254,14 +261,14 @@ def sample_ode(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 
     """Integrate the probability-flow ODE from T to eps with torchdiffeq's fixed-grid ``"euler"`` or ``"heun"``
     (2 model calls per step). Deterministic given the prior sample (``generator`` is unused)."""
     solver = _lookup(ODE_METHODS, method, "ODE method")
-    ts = time_grid(sde.T, eps, steps).to(device=graphs.x.device, dtype=graphs.x.dtype)
+    ts, times = _grid(graphs, sde.T, eps, steps)
     field = ProbabilityFlow(model, sde, graphs.mask, callback)
     options = {"grid_constructor": lambda func, y0, t: torch.linspace(t[0], t[-1], steps + 1, dtype=t.dtype,
                                                                       device=t.device)}
     x, adj = odeint(field, graphs[:2], ts[[0, -1]], method=solver, options=options)
     out = Graphs(x[-1], adj[-1], graphs.mask)
     if callback is not None:
-        callback(steps - 1, float(ts[-1]), out)
+        callback(steps - 1, times[-1], out)
     return Sample(out, field.nfe)
 
 
@@ -304,7 +311,7 @@ def sample_dpm_solver(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps:
     Deterministic given the prior sample."""
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
-    ts, nfe = time_grid(sde.T, eps, steps, spacing), 0
+    (ts, times), nfe = _grid(graphs, sde.T, eps, steps, spacing), 0
     for i in range(steps):
         t, s = _times(graphs, ts[i]), _times(graphs, ts[i + 1])
         e_t = noise_prediction(model, graphs, t)
@@ -317,7 +324,7 @@ def sample_dpm_solver(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps:
             new = [dpm_solver_2(c, v, t, s, e, mid, em) for c, v, e, em in zip(sde, graphs[:2], e_t, e_mid)]
         graphs, nfe = Graphs(*new, graphs.mask), nfe + order
         if callback is not None:
-            callback(i, float(ts[i + 1]), graphs)
+            callback(i, times[i + 1], graphs)
     return Sample(graphs, nfe)
 
 

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from sheafgraph.generative.layers import MLP, AttentionLayer, DenseGCNConv, pair_features, symmetric_from_pairs
 from sheafgraph.generative.noise import batch_view
-from sheafgraph.ops.dense import adjacency_powers, mask_adjacency, mask_nodes, normalized_adjacency
+from sheafgraph.ops.dense import adjacency_powers, check_dense_batch, mask_adjacency, mask_nodes, normalized_adjacency
 
 
 def _with_time(h: Tensor, t: Optional[Tensor]) -> Tensor:
@@ -50,7 +50,7 @@ class ScoreNetworkX(nn.Module):
         self.head = MLP(head_in, 2 * head_in, num_features, num_layers=3)
 
     def forward(self, x: Tensor, adj: Tensor, mask: Tensor, t: Optional[Tensor] = None) -> Tensor:
-        adj_norm = normalized_adjacency(adj, mask, min_degree=self.min_degree).unsqueeze(1)
+        adj_norm = normalized_adjacency(adj, mask, min_degree=self.min_degree, validate=False).unsqueeze(1)
         hs = [x]
         for conv in self.convs:
             hs.append(torch.tanh(conv(hs[-1], adj_norm).squeeze(1)))
@@ -85,7 +85,7 @@ class ScoreNetworkA(nn.Module):
         self.head = MLP(head_in, 2 * head_in, 1, num_layers=3)
 
     def forward(self, x: Tensor, adj: Tensor, mask: Tensor, t: Optional[Tensor] = None) -> Tensor:
-        a = mask_adjacency(adjacency_powers(adj, self.c_init), mask)
+        a = mask_adjacency(adjacency_powers(adj, self.c_init, validate=False), mask)
         channels = [a]
         for layer in self.layers:
             x, a = layer(x, a, mask)
@@ -122,6 +122,11 @@ class GDSSNoiseModel(nn.Module):
         self.net_adj = ScoreNetworkA(num_features, **common, **self.adj_params)
 
     def forward(self, x: Tensor, adj: Tensor, mask: Tensor, t: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        check_dense_batch(adj, mask, finite=False)
+        if not isinstance(x, Tensor) or x.shape != (*adj.shape[:2], self.num_features):
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"x must have shape (B, N, F) = {(*adj.shape[:2], self.num_features)} to match adj "
+                             f"{tuple(adj.shape)} and the model's {self.num_features} features, got {shape}")
         return self.net_x(x, adj, mask, t), self.net_adj(x, adj, mask, t)
 
     def config(self) -> Dict[str, Any]:

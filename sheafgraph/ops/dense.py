@@ -13,13 +13,14 @@ from torch import Tensor
 from sheafgraph.ops.laplacian import safe_pow
 
 
-def check_dense_batch(adj: Tensor, mask: Optional[Tensor] = None) -> None:
-    """Validate ``adj (B, N, N)`` (floating, finite) and ``mask (B, N)``."""
+def check_dense_batch(adj: Tensor, mask: Optional[Tensor] = None, *, finite: bool = True) -> None:
+    """Validate ``adj (B, N, N)`` (floating, finite) and ``mask (B, N)``; ``finite=False`` checks only types and
+    shapes (no host synchronisation, for code called at every step of a sampler)."""
     if not isinstance(adj, Tensor) or not adj.is_floating_point():
         raise TypeError(f"adj must be a floating torch.Tensor, got {getattr(adj, 'dtype', type(adj).__name__)}")
     if adj.dim() != 3 or adj.size(1) != adj.size(2):
         raise ValueError(f"adj must have shape (B, N, N), got {tuple(adj.shape)}")
-    if not bool(torch.isfinite(adj).all()):
+    if finite and not bool(torch.isfinite(adj).all()):
         raise ValueError("adj contains NaN or infinite values")
     if mask is not None:
         if not isinstance(mask, Tensor) or mask.shape != adj.shape[:2]:
@@ -50,7 +51,7 @@ def mask_adjacency(adj: Tensor, mask: Optional[Tensor]) -> Tensor:
 
 
 def normalized_adjacency(adj: Tensor, mask: Optional[Tensor] = None, add_self_loops: bool = True,
-                         min_degree: float = 0.0) -> Tensor:
+                         min_degree: float = 0.0, *, validate: bool = True) -> Tensor:
     r"""GCN normalisation :math:`\hat A = D^{-1/2}(A + I) D^{-1/2}` with :math:`D_{ii} = \max(\sum_j (A + I)_{ij},
     d_{min})`.
 
@@ -58,11 +59,13 @@ def normalized_adjacency(adj: Tensor, mask: Optional[Tensor] = None, add_self_lo
     get zero rows (pseudo-inverse convention). A *noisy* weighted adjacency (GDSS) has degrees near or below zero,
     where :math:`D^{-1/2}` blows up or drops the node's own features; ``min_degree=1`` (PyG's ``DenseGCNConv``, as
     GDSS uses it) leaves such rows unnormalised instead, and changes nothing for non-negative weights with self-loops.
+    ``validate=False`` skips :func:`check_dense_batch` (and its host synchronisation) inside score networks.
 
     Shapes:
         adj: ``(B, N, N)``; mask: ``(B, N)``; returns ``(B, N, N)``.
     """
-    check_dense_batch(adj, mask)
+    if validate:
+        check_dense_batch(adj, mask)
     if not min_degree >= 0:
         raise ValueError(f"min_degree must be >= 0, got {min_degree}")
     a = mask_adjacency(adj, mask)
@@ -74,13 +77,15 @@ def normalized_adjacency(adj: Tensor, mask: Optional[Tensor] = None, add_self_lo
     return dis.unsqueeze(-1) * a * dis.unsqueeze(-2)
 
 
-def adjacency_powers(adj: Tensor, k: int) -> Tensor:
-    """The stack ``[A, A², ..., A^k]`` (GDSS's multi-hop channels for its adjacency score network).
+def adjacency_powers(adj: Tensor, k: int, *, validate: bool = True) -> Tensor:
+    """The stack ``[A, A², ..., A^k]`` (GDSS's multi-hop channels for its adjacency score network);
+    ``validate=False`` skips :func:`check_dense_batch` (as in :func:`normalized_adjacency`).
 
     Shapes:
         adj: ``(B, N, N)``; returns ``(B, k, N, N)``.
     """
-    check_dense_batch(adj)
+    if validate:
+        check_dense_batch(adj)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
     powers = [adj]

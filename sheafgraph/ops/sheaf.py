@@ -86,7 +86,7 @@ def sym_matrix_power(mats: Tensor, p: float, eps: float = 1e-10, *, chunk: Optio
 
 def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional[int] = None,
                     normalization: Optional[str] = None, augmented: bool = True,
-                    orthogonal: bool = False) -> SparseOperator:
+                    orthogonal: bool = False, *, validate: bool = True) -> SparseOperator:
     r"""The sheaf Laplacian :math:`L_\mathcal{F}` (or its normalised form) of restriction maps on a graph.
 
     Args:
@@ -101,6 +101,8 @@ def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional
         orthogonal: promise that every map is a scaled orthogonal matrix (:math:`F^\top F = c I`, NSD's O(d)
             bundles, with edge weights folded in). Then :math:`D_i = \sum_e \tfrac{1}{d}\lVert F_e\rVert_F^2 I`
             is scalar per node, and the normalisation needs no eigendecomposition (about 3× faster end to end).
+        validate: check the dtype, shape and finiteness of ``maps`` (one host synchronisation). Layers that compute
+            the maps themselves pass False, so a forward pass on a GPU never waits for the host.
 
     Shapes:
         maps: ``(|E|, d)`` or ``(|E|, d, d)``; the operator: ``(|V| d, |V| d)``, symmetric.
@@ -113,7 +115,8 @@ def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional
         raise ValueError(f"maps must have shape (|E|, d) (diagonal) or (|E|, d, d), got {shape}")
     d = maps.size(1)
     full = maps.dim() == 3
-    check_values(maps, "maps", (s.num_edges, d, d) if full else (s.num_edges, d))
+    if validate:
+        check_values(maps, "maps", (s.num_edges, d, d) if full else (s.num_edges, d))
     if s.has_self_loops():
         raise ValueError("edge_index contains self-loops, which have no meaning for a sheaf Laplacian; "
                          "remove them (torch_geometric.utils.remove_self_loops)")

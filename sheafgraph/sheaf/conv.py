@@ -97,7 +97,7 @@ class SheafDiffusionTerm(nn.Module):
         if orthogonal and self.weight_learner is not None:
             maps = fold_edge_weights(maps, self.weight_learner(x, structure))
         return sheaf_laplacian(structure, maps, normalization=self.normalization, augmented=True,
-                               orthogonal=orthogonal)
+                               orthogonal=orthogonal, validate=False)
 
     def mix(self, x: Tensor) -> Tensor:
         """:math:`(I \\otimes W_1) X W_2`, as one product with :math:`W_1 \\otimes W_2` per node."""

@@ -190,3 +190,29 @@ def test_bad_langevin_options_are_named(model, name, option):
     mask = node_mask(torch.tensor([3]), 3)
     with pytest.raises(ValueError, match=f"{next(iter(option))} must be >= 0"):
         get_sampler(name)(model, SDE.prior_sampling(mask, 4), SDE, steps=2, **option)
+
+
+class DivergingNoise(nn.Module):
+    """A broken noise predictor (as an undertrained checkpoint can be): NaN everywhere."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x, adj, mask, t):
+        return torch.full_like(x, float("nan")), torch.full_like(adj, float("nan"))
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_diverged_sampling_is_named_not_quantised(name):
+    # samplers never synchronise with the host per step; generate checks each finished batch once
+    with pytest.raises(ValueError, match=f"sampling with '{name}' diverged"):
+        generate(DivergingNoise(), SDE, torch.tensor([3, 5]), num_features=4, sampler=name, options=FAST[name])
+
+
+def test_noise_model_names_mismatched_shapes(model):
+    mask = node_mask(torch.tensor([3, 2]), 3)
+    with pytest.raises(ValueError, match=r"x must have shape \(B, N, F\) = \(2, 3, 4\)"):
+        model(torch.zeros(2, 3, 5), torch.zeros(2, 3, 3), mask, torch.ones(2))
+    with pytest.raises(ValueError, match="mask must have shape"):
+        model(torch.zeros(2, 3, 4), torch.zeros(2, 3, 3), mask[:1], torch.ones(2))
