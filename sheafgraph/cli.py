@@ -1,35 +1,39 @@
 """The ``sheafgraph`` console command: one subcommand per task module.
 
-Every module in :mod:`sheafgraph.tasks` that defines ``add_subcommand(subparsers)`` contributes a subcommand; the
-parser it adds sets ``func`` (called with the parsed arguments, returning an exit code).
+Every entry of :data:`sheafgraph.tasks.TASKS` is a subcommand; its module ``sheafgraph.tasks.<name>`` defines
+``add_subcommand(subparsers)``, whose parser sets ``func`` (called with the parsed arguments, returning an exit
+code). Only the module of the subcommand being run is imported: ``--help`` and ``--version`` never import torch.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import sheafgraph
-import sheafgraph.tasks
+from sheafgraph.tasks import TASKS
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
+    """The parser; the full options of a subcommand are added only when ``argv`` names it (``None``: all of them)."""
     parser = argparse.ArgumentParser(
         prog="sheafgraph",
         description="Diffusion on graphs: sheaf diffusion, air-quality forecasting, molecule generation.")
     parser.add_argument("--version", action="version", version=f"sheafgraph {sheafgraph.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(sheafgraph.tasks.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"sheafgraph.tasks.{info.name}")
-        if hasattr(module, "add_subcommand"):
-            module.add_subcommand(sub)
+    wanted = TASKS if argv is None else [a for a in argv if not a.startswith("-")][:1]
+    for name, help_text in TASKS.items():
+        if name in wanted:
+            importlib.import_module(f"sheafgraph.tasks.{name}").add_subcommand(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -22,6 +22,7 @@ from sheafgraph.data.paths import cache_dir
 from sheafgraph.metrics.molecules import fcd, novelty, nspdk_mmd, sanitized_mol, uniqueness, validity
 from sheafgraph.generative import (SAMPLERS, GDSSNoiseModel, GraphSDE, Graphs, fit, generate, get_sampler,
                                    get_sde, sample_node_counts)
+from sheafgraph.tasks import TASKS
 from sheafgraph.utils import init_distributed, load_checkpoint, progress, resolve_device, save_checkpoint
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained" / "gdss_qm9.pt"
@@ -183,7 +184,7 @@ def _training_graphs(dataset: str, root=None):
 
 # ---------------------------------------------------------------- command line
 def add_subcommand(subparsers) -> None:
-    parser = subparsers.add_parser("molgen", help="GDSS molecule generation: train, sample, evaluate",
+    parser = subparsers.add_parser("molgen", help=TASKS["molgen"],
                                    description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="molgen_command", metavar="{train,sample,evaluate}", required=True)
 

@@ -36,6 +36,7 @@ from sheafgraph.ops import GraphStructure
 from sheafgraph.ops.structure import StructureLike
 from sheafgraph.sheaf import FIXED_STALKS, NSD_MODELS, ORTHOGONAL_MAPS, build_nsd
 from sheafgraph.sheaf.learners import ACTIVATIONS, LEARNER_INPUTS
+from sheafgraph.tasks import TASKS
 from sheafgraph.utils import progress, resolve_device, seed_everything
 
 BASELINES = ("mlp", "gcn")
@@ -377,7 +378,7 @@ def resolve_config(dataset: str, preset: Optional[str], overrides: Dict[str, Any
 
 
 def add_subcommand(subparsers) -> None:
-    p = subparsers.add_parser("nodecls", help="node classification: NSD models and MLP/GCN baselines on 10 splits",
+    p = subparsers.add_parser("nodecls", help=TASKS["nodecls"],
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     d = NodeClsConfig()
     p.add_argument("--dataset", required=True, help="dataset name (e.g. texas, wisconsin, cornell, chameleon)")
