@@ -1,6 +1,6 @@
 """Speed and quality of GDSS sampling on QM9 with the shipped checkpoint, for several samplers and step counts.
 
-    python benchmarks/molgen.py [--checkpoint PATH] [--num 1000] [--threads 2] [--root DATA]
+    python benchmarks/molgen.py [--checkpoint PATH] [--num 1000] [--threads 2] [--device cpu|cuda] [--root DATA]
                                 [--configs s4:100 pc:100 dpm_solver:20 ...] [--no-nspdk] [--no-metrics]
                                 [--reference test|train]
 
@@ -30,6 +30,7 @@ from sheafgraph.data.molecules import load_qm9
 from sheafgraph.data.paths import cache_dir
 from sheafgraph.metrics.molecules import canonical_set, fcd, novelty, nspdk_mmd, sanitized_mol, uniqueness
 from sheafgraph.tasks.molgen import load_generator, sample_molecules
+from sheafgraph.utils import resolve_device
 
 PAPER = {"valid_without_correction": 0.9572, "uniqueness": 0.9846, "fcd": 2.900, "nspdk": 0.003}
 
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--num", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--configs", nargs="+",
                         default=["pc:100", "pc:50", "s4:100:snr=0.2:scale_eps=0.7", "s4:50:snr=0.2:scale_eps=0.7",
@@ -79,7 +81,7 @@ def main() -> None:
                              "(to tune sampler options without the test split)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    gen = load_generator(args.checkpoint)
+    gen = load_generator(args.checkpoint, resolve_device(args.device))
     ref = None if args.no_metrics else Reference(args.root, nspdk=not args.no_nspdk, split=args.reference)
     print(f"checkpoint epoch {gen.info.get('epoch')}, {args.num} molecules, {torch.get_num_threads()} threads")
     print(f"{'sampler':<28}{'steps':>6}{'NFE':>6}{'wall s':>8}{'cpu s':>7}{'valid w/o corr':>16}"

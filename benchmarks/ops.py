@@ -1,7 +1,9 @@
 """Speed of the sheaf Laplacian with learned maps: sheafgraph vs the reference-style expanded COO vs scalar CSR.
 
     python benchmarks/ops.py [--nodes 10000] [--degree 10] [--features 32] [--dims 1 2 3 4 5] [--big 100000]
-                             [--threads 2] [--clock wall|cpu]
+                             [--threads 2] [--clock wall|cpu] [--device cpu|cuda]
+
+On a GPU: ``--device cuda --big 1000000`` adds the 1M-node row of the GPU targets (issue 15).
 
 (a) sheafgraph: ``sheaf_laplacian(structure, maps, normalization="sym") @ x`` (assembly from maps + CSR kernel with
     custom autograd);
@@ -16,42 +18,17 @@ Effective GB/s counts the minimal traffic of the product: CSR values and indices
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from timing import copy_bandwidth_gbs, median_s, random_graph
 
 from sheafgraph.ops import GraphStructure, SparseOperator, sheaf_laplacian
-from sheafgraph.ops.kernels import _csr
+from sheafgraph.utils import resolve_device
 
 
-CLOCK = time.perf_counter
-
-
-def median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = CLOCK()
-        fn()
-        times.append(CLOCK() - t0)
-    return 1e3 * statistics.median(times)
-
-
-def copy_bandwidth_gbs() -> float:
-    a = torch.empty(64 * 2**20)  # 256 MB
-    a.fill_(1.0)
-    ms = median_ms(lambda: a.clone(), 5)
-    return 2 * a.numel() * 4 / (ms * 1e-3) / 1e9        # read + write
-
-
-def random_graph(n: int, degree: int, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    m = n * degree // 2
-    r, c = torch.randint(0, n, (m,), generator=g), torch.randint(0, n, (m,), generator=g)
-    keep = r != c
-    ei = torch.stack([r[keep], c[keep]])
-    return torch.unique(torch.cat([ei, ei.flip(0)], 1), dim=1)
+def median_ms(fn, repeats: int, device: torch.device, clock: str) -> float:
+    wall, cpu = median_s(fn, repeats, device)
+    return 1e3 * (cpu if clock == "cpu" else wall)
 
 
 def reference_product(op: SparseOperator, x: torch.Tensor) -> torch.Tensor:
@@ -61,15 +38,16 @@ def reference_product(op: SparseOperator, x: torch.Tensor) -> torch.Tensor:
     return x.new_zeros(x.shape).index_add_(0, sp.row, values.unsqueeze(1) * x[sp.col])
 
 
-def run_row(n: int, degree: int, f: int, d: int, repeats: int) -> dict:
-    structure = GraphStructure(random_graph(n, degree), n)
-    maps = torch.randn(structure.num_edges, d, d, requires_grad=True)
-    x = torch.randn(n * d, f, requires_grad=True)
+def run_row(n: int, degree: int, f: int, d: int, repeats: int, device: torch.device, clock: str) -> dict:
+    structure = GraphStructure(random_graph(n, degree, device=device), n)
+    maps = torch.randn(structure.num_edges, d, d, device=device, requires_grad=True)
+    x = torch.randn(n * d, f, device=device, requires_grad=True)
     op = sheaf_laplacian(structure, maps.detach(), normalization="sym")      # also warms the structure caches
     values = op.values.clone().requires_grad_()
     learned = SparseOperator(op.pattern, values, d, symmetric=True)
     sp = op.pattern.scalar(d, False)
-    fixed = _csr(sp.crow, sp.col, torch.randn(sp.nnz), sp.size)
+    fixed = torch.sparse_csr_tensor(sp.crow, sp.col, torch.randn(sp.nnz, device=device), (sp.size, sp.size),
+                                    check_invariants=False)
 
     def fwd_bwd(fn):
         def step():
@@ -84,9 +62,10 @@ def run_row(n: int, degree: int, f: int, d: int, repeats: int) -> dict:
     row = dict(n=n, E=structure.num_edges, d=d, nnz=sp.nnz)
     for name, fn in products.items():
         slow = name.startswith("ref")
+        reps = max(3, repeats // 3) if slow else repeats
         with torch.no_grad():
-            row[name + "_fwd"] = median_ms(fn, max(3, repeats // 3) if slow else repeats)
-        row[name + "_fb"] = median_ms(fwd_bwd(fn), max(3, repeats // 3) if slow else repeats)
+            row[name + "_fwd"] = median_ms(fn, reps, device, clock)
+        row[name + "_fb"] = median_ms(fwd_bwd(fn), reps, device, clock)
     traffic = sp.nnz * (4 + 8) + 2 * n * d * f * 4
     row["gbs"] = traffic / (row["ours_fwd"] * 1e-3) / 1e9
     return row
@@ -102,15 +81,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                        help="cpu: process CPU time (stable on a shared machine; use with --threads 1)")
+                        help="cpu: process CPU time (stable on a shared machine; use with --threads 1; CPU only)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default %(default)s)")
     args = parser.parse_args()
-    global CLOCK
-    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    device = resolve_device(args.device)
+    if device.type == "cuda" and args.clock == "cpu":
+        parser.error("--clock cpu measures host time only; use --clock wall on a GPU")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    bw = copy_bandwidth_gbs()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clock} clock, "
-          f"copy bandwidth {bw:.1f} GB/s (read+write)")
+    bw = copy_bandwidth_gbs(device)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}, {where}, {args.clock} clock, copy bandwidth {bw:.1f} GB/s (read+write)")
     print("general d×d learned maps, normalised augmented sheaf Laplacian; median ms; f+b = forward + backward")
     print("product: L @ x with learned values (grads for x and values; csr: x only, fixed values)")
     print("from maps: sheaf_laplacian(maps) @ x, assembly included (grads for x and maps)")
@@ -121,7 +102,7 @@ def main() -> None:
     print("-" * len(head))
     rows = [(args.nodes, d) for d in args.dims] + ([(args.big, 3)] if args.big else [])
     for n, d in rows:
-        r = run_row(n, args.degree, args.features, d, args.repeats if n <= 20_000 else 5)
+        r = run_row(n, args.degree, args.features, d, args.repeats if n <= 20_000 else 5, device, args.clock)
         print(f"{r['n']:>7} {r['E']:>7} {r['d']:>2} {r['nnz']:>9} | {r['ours_fwd']:>6.2f} {r['ref_fwd']:>7.2f} "
               f"{r['csr_fwd']:>6.2f} {r['ours_fwd'] / r['csr_fwd']:>7.2f}x | {r['ours_fb']:>8.2f} {r['ref_fb']:>8.2f} "
               f"{r['csr_fb']:>7.2f} {r['ref_fb'] / r['ours_fb']:>7.2f}x | {r['gbs']:>4.1f} {100 * r['gbs'] / bw:>3.0f}% | "
