@@ -3,7 +3,7 @@ Prediction", ICLR 2024): a latent ODE whose vector field is advection-diffusion 
 
 1. Encode: a GRU, shared across stations, reads each station's input window (all channels, missing values as 0,
    and their masks) and gives the initial latent state :math:`z_0 \sim \mathcal N(\mu, \mathrm{diag}\,\sigma^2)`
-   per station (a sample while training, :math:`\mu` in evaluation).
+   per station (a sample while training, :math:`\mu` in evaluation: the point forecast).
 2. Integrate: :math:`z(t_k) = z_0 + \int_0^{t_k} f(t, z)\,dt` at the forecast times :math:`t_k = k\Delta`
    (hours) with torchdiffeq's ``odeint``, f the :class:`~sheafgraph.physics.odefunc.AdvectionDiffusionODE`.
 3. Decode: a two-layer MLP maps each :math:`z_i(t_k)` (and, with ``clock``, the phase of the day
@@ -11,6 +11,12 @@ Prediction", ICLR 2024): a latent ODE whose vector field is advection-diffusion 
    encoder state per lead time is added, :math:`\hat y_{i,k} = \mathrm{dec}(z_i(t_k), t_k) + (W_r h_i + b_r)_k`
    (the GRU baseline's head, initialised at zero so training starts from the ODE forecast). With ``dropout`` p > 0,
    the encoder state h and the decoder's hidden layer are dropped out with probability p while training.
+
+Probabilistic forecasts (``samples`` = K > 0): K more trajectories from
+:math:`z_0^{(k)} = \mu + \sigma \odot \epsilon^{(k)}`, :math:`\epsilon^{(k)} \sim \mathcal N(0, I)` (the
+reference samples 3 and averages them), integrated and decoded in the same way; their spread is the model's
+uncertainty about the initial state (scores: :mod:`sheafgraph.metrics.forecasting`). The point forecast stays the
+trajectory from :math:`\mu`.
 
 With ``clock`` the vector field is also forced by the clock (:mod:`sheafgraph.physics.odefunc`); the model then
 needs each sample's clock hour :math:`h_0` at the forecast origin (``hour``, the end of the input window).
@@ -40,14 +46,16 @@ FIXED_STEP_METHODS = ("euler", "midpoint", "rk4", "explicit_adams", "implicit_ad
 
 
 class Forecast(NamedTuple):
-    """A forecaster's output: predictions, the KL term of the latent state (0 if none), ODE evaluations (0 if none).
+    """A forecaster's output: the point forecast, the KL term of the latent state (0 if none), ODE evaluations
+    (0 if none), and sampled forecasts (None unless asked for and the model has a latent distribution).
 
     Shapes:
-        mean: ``(B, T_out, |V|)``; kl: scalar.
+        mean: ``(B, T_out, |V|)``; kl: scalar; samples: ``(K, B, T_out, |V|)``.
     """
     mean: Tensor
     kl: Tensor
     nfe: int
+    samples: Optional[Tensor] = None
 
 
 def check_inputs(x: Tensor, mask: Tensor, in_channels: Optional[int] = None) -> None:
@@ -97,9 +105,14 @@ class AirPhyNet(nn.Module):
         readout: add the per-lead-time linear readout of the encoder state to the decoded ODE states.
         dropout: dropout probability on the encoder state and the decoder's hidden layer while training.
 
+    The call takes the data (keyword-only besides x, mask) and ``samples``, the number K of sampled trajectories
+    to return besides the point forecast (0: none), drawn with ``generator``. ``nfe`` counts the evaluations of all
+    integrations.
+
     Shapes:
         x, mask: ``(B, T_in, |V|, C)``; wind_in: ``(B, T_in, |V|, 2)`` m/s; wind_out: ``(B, T_out, |V|, 2)`` m/s;
-        hour: ``(B,)`` clock hours at the forecast origin; returns a :class:`Forecast` with mean ``(B, T_out, |V|)``.
+        hour: ``(B,)`` clock hours at the forecast origin; returns a :class:`Forecast` with mean ``(B, T_out, |V|)``
+        and samples ``(K, B, T_out, |V|)``.
     """
 
     def __init__(self, in_channels: int, output_steps: int = 24, *, variant: str = "diff_adv", hidden_dim: int = 32,
@@ -159,13 +172,16 @@ class AirPhyNet(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor, *, graph: Optional[PhysicsGraph] = None,
                 wind_in: Optional[Tensor] = None, wind_out: Optional[Tensor] = None,
-                hour: Optional[Tensor] = None, generator: Optional[torch.Generator] = None, **unused) -> Forecast:
+                hour: Optional[Tensor] = None, samples: int = 0, generator: Optional[torch.Generator] = None,
+                **unused) -> Forecast:
         check_inputs(x, mask, self.in_channels)
         if not isinstance(graph, PhysicsGraph):
             raise TypeError("AirPhyNet needs graph=PhysicsGraph (sheafgraph.physics.physics_graph)")
         n = x.size(2)
         if graph.num_nodes != n:
             raise ValueError(f"x has {n} stations but the graph has {graph.num_nodes} nodes")
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+            raise ValueError(f"samples must be a non-negative int, got {samples!r}")
         if self.func.clock:
             if hour is None:
                 raise ValueError("AirPhyNet(clock=True) needs hour (B,), the clock hour at the forecast origin "
@@ -181,26 +197,50 @@ class AirPhyNet(nn.Module):
         if self.training:
             noise = randn(mean.shape, generator, dtype=mean.dtype, device=mean.device)
             z0 = mean + (0.5 * logvar).exp() * noise
-        # 2. integrate the advection-diffusion latent ODE over the forecast times (hours)
-        laplacian = station_laplacian(graph, self.normalization)
-        advection = None
+        # 2. the wind over the forecast (km/h) when the field advects
+        velocity = None
         if self.func.advection:
             if wind_in is None:
                 raise ValueError("AirPhyNet with advection needs wind_in (B, T_in, |V|, 2) in m/s")
             if wind_in.shape[:3] != x.shape[:3]:
                 raise ValueError(f"wind_in {tuple(wind_in.shape)} does not match x {tuple(x.shape)} in (B, T_in, |V|)")
-            advection = advection_operators(graph, forecast_wind(wind_in, wind_out, self.wind_mode))
+            velocity = forecast_wind(wind_in, wind_out, self.wind_mode)
+        # 3. integrate and decode the point forecast, then the sampled trajectories
+        laplacian = station_laplacian(graph, self.normalization)
+        y = self._trajectories(z0, graph, laplacian, velocity, hour)
+        nfe = self.func.nfe
+        ensemble = None
+        if samples:
+            noise = randn((samples, *mean.shape), generator, dtype=mean.dtype, device=mean.device)
+            zk = (mean + (0.5 * logvar).exp() * noise).flatten(0, 1)                # (K B, |V|, D), row k B + b
+            ensemble = self._trajectories(zk, graph, laplacian, velocity, hour, samples).view(samples, *y.shape)
+            nfe += self.func.nfe
+        if self.readout is not None:
+            lead = self.readout(h).view(x.size(0), n, self.output_steps).transpose(1, 2)
+            y = y + lead
+            ensemble = ensemble + lead if ensemble is not None else None
+        return Forecast(y, kl, nfe, ensemble)
+
+    def _trajectories(self, z0: Tensor, graph: PhysicsGraph, laplacian, velocity: Optional[Tensor],
+                      hour: Optional[Tensor], copies: int = 1) -> Tensor:
+        r"""Integrate the latent ODE from ``z0`` (``copies`` stacked copies of the batch, row ``c B + b`` for copy c
+        of sample b) and decode every forecast time (without the readout).
+
+        Shapes:
+            z0: ``(copies B, |V|, D)``; velocity: ``(B, T_w, |V|, 2)`` km/h; hour: ``(B,)``;
+            returns ``(copies B, T_out, |V|)``.
+        """
+        if copies > 1:
+            velocity = velocity.repeat(copies, 1, 1, 1) if velocity is not None else None
+            hour = hour.repeat(copies) if hour is not None else None
+        advection = advection_operators(graph, velocity) if velocity is not None else None
         self.func.condition(laplacian, advection, self.step_hours, hour)
-        times = torch.arange(self.output_steps + 1, dtype=x.dtype, device=x.device) * self.step_hours
+        times = torch.arange(self.output_steps + 1, dtype=z0.dtype, device=z0.device) * self.step_hours
         options = {"step_size": self.step_size} if self.method in FIXED_STEP_METHODS else None
         zs = odeint(self.func, z0, times, method=self.method, options=options, rtol=self.rtol, atol=self.atol)
-        # 3. decode every forecast time (T_out, B, |V|, D) -> (B, T_out, |V|)
+        # decode every forecast time (T_out, B, |V|, D) -> (B, T_out, |V|)
         hidden = self.decoder[0](zs[1:])
         if self.decoder_clock is not None:
             phase = clock_features(hour + times[1:, None])                          # (T_out, B, 2)
             hidden = hidden + self.decoder_clock(phase).unsqueeze(2)
-        y = self.decoder[2](self.dropout(self.decoder[1](hidden))).squeeze(-1).permute(1, 0, 2)
-        if self.readout is not None:
-            y = y + self.readout(h).view(x.size(0), n, self.output_steps).transpose(1, 2)
-        return Forecast(y, kl, self.func.nfe)
-
+        return self.decoder[2](self.dropout(self.decoder[1](hidden))).squeeze(-1).permute(1, 0, 2)

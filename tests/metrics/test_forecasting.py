@@ -1,10 +1,13 @@
-"""Masked forecasting errors: hand-computed values, masking of NaN targets, streaming = one shot, report layout."""
+"""Masked forecasting scores: hand-computed values, masking of NaN targets, streaming = one shot, report layout;
+ensemble CRPS and interval coverage."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from sheafgraph.metrics.forecasting import ForecastErrors, masked_mae, masked_rmse
+from sheafgraph.metrics.forecasting import (ForecastErrors, central_interval, crps_ensemble, ensemble_quantiles,
+                                            masked_mae, masked_rmse)
 
 NAN = float("nan")
 
@@ -82,3 +85,97 @@ def test_bad_inputs():
     acc.update(torch.zeros(1, 2, 3), torch.zeros(1, 2, 3), torch.ones(1, 2, 3, dtype=torch.bool))
     with pytest.raises(ValueError, match=r"batch has \(T_out, \|V\|\) = \(2, 4\)"):
         acc.update(torch.zeros(1, 2, 4), torch.zeros(1, 2, 4), torch.ones(1, 2, 4, dtype=torch.bool))
+
+
+# ---------------------------------------------------------------------------------------------------- ensembles
+
+def test_crps_of_a_point_mass_ensemble_is_the_absolute_error():
+    g = torch.Generator().manual_seed(0)
+    pred, target = torch.randn(4, 3, generator=g, dtype=torch.float64), torch.randn(4, 3, generator=g,
+                                                                                     dtype=torch.float64)
+    for k in (1, 2, 5):
+        members = pred.expand(k, 4, 3)
+        torch.testing.assert_close(crps_ensemble(members, target, fair=False), (pred - target).abs())
+        if k > 1:
+            torch.testing.assert_close(crps_ensemble(members, target), (pred - target).abs())
+    # pooled over a mask it is the MAE
+    mask = torch.rand(4, 3, generator=g) > 0.3
+    acc = ForecastErrors()
+    acc.update(pred[None], target[None], mask[None], samples=pred.expand(3, 4, 3)[:, None])
+    r = acc.report()
+    assert r.crps == pytest.approx(r.mae) and r.crps == pytest.approx(float(masked_mae(pred, target, mask)))
+
+
+def test_crps_by_hand():
+    members, y = torch.tensor([[1.0], [3.0], [6.0]], dtype=torch.float64), torch.tensor([2.0], dtype=torch.float64)
+    # E|X - y| = (1 + 1 + 4) / 3 = 2; sum over ordered pairs |x_k - x_l| = 2 (2 + 5 + 3) = 20
+    assert float(crps_ensemble(members, y)) == pytest.approx(2 - 20 / (2 * 3 * 2))           # fair: 1/3
+    assert float(crps_ensemble(members, y, fair=False)) == pytest.approx(2 - 20 / (2 * 9))   # 8/9
+    # the empirical form is the integral of (F(z) - 1{z >= y})^2 of the ensemble's step CDF F:
+    # [1, 2): (1/3)^2, [2, 3): (2/3)^2, [3, 6): 3 (1/3)^2  -> 8/9
+    assert 1 / 9 + 4 / 9 + 3 / 9 == pytest.approx(8 / 9)
+    # brute force over pairs, random ensembles
+    g = torch.Generator().manual_seed(1)
+    x, t = torch.randn(7, 5, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64)
+    pairs = (x[:, None] - x[None]).abs().sum((0, 1))
+    torch.testing.assert_close(crps_ensemble(x, t), (x - t).abs().mean(0) - pairs / (2 * 7 * 6))
+    with pytest.raises(ValueError, match=r"samples must have shape \(K, \*target.shape\) = \(K, 1\) with K >= 2"):
+        crps_ensemble(members[:1], y)
+    with pytest.raises(ValueError, match=r"= \(K, 4\) with K >= 2, got \(7, 5\)"):
+        crps_ensemble(x, t[:4])
+
+
+def test_quantiles_and_coverage_of_a_known_ensemble():
+    members = torch.arange(11.0).view(11, 1).repeat(1, 6)            # 0, 1, ..., 10 at every entry
+    np.testing.assert_allclose(ensemble_quantiles(members, [0.0, 0.25, 0.5, 0.93])[:, 0].numpy(),
+                               np.quantile(np.arange(11.0), [0.0, 0.25, 0.5, 0.93]))
+    lower, upper = central_interval(members, 0.8)                    # 10% and 90% quantiles: 1 and 9
+    assert lower.tolist() == [1.0] * 6 and upper.tolist() == [9.0] * 6
+    target = torch.tensor([0.5, 1.0, 5.0, 9.0, 9.5, NAN])
+    mask = torch.tensor([True, True, True, True, True, False])
+    acc = ForecastErrors(levels=(0.8, 0.5))
+    acc.update(torch.full((1, 1, 6), 5.0), target.view(1, 1, 6), mask.view(1, 1, 6), members.view(11, 1, 1, 6))
+    r = acc.report()
+    assert r.coverage == {0.8: pytest.approx(3 / 5), 0.5: pytest.approx(1 / 5)}   # [1, 9] and [2.5, 7.5]
+    assert r.samples == 11 and r.coverage_by_step[0.8].tolist() == [pytest.approx(0.6)]
+    assert math.isnan(float(r.crps_by_station[5])) and not math.isnan(r.crps)
+    with pytest.raises(ValueError, match=r"level must be in \(0, 1\), got 1.0"):
+        central_interval(members, 1.0)
+    with pytest.raises(ValueError, match=r"q must be a sequence of levels in \[0, 1\]"):
+        ensemble_quantiles(members, [1.5])
+
+
+def test_ensemble_scores_per_horizon_and_report_layout():
+    g = torch.Generator().manual_seed(2)
+    pred, target = torch.randn(5, 3, 2, generator=g), torch.randn(5, 3, 2, generator=g)
+    members = pred + 0.5 * torch.randn(4, 5, 3, 2, generator=g)
+    mask = torch.rand(5, 3, 2, generator=g) > 0.2
+    target = torch.where(mask, target, NAN)
+    acc = ForecastErrors()
+    for part in (slice(0, 2), slice(2, 5)):
+        acc.update(pred[part], target[part], mask[part], members[:, part])
+    r = acc.report()
+    crps = crps_ensemble(members.double(), torch.where(mask, target, 0.0).double())
+    for k in range(3):
+        expected = float(crps[:, k][mask[:, k]].mean())
+        assert float(r.crps_by_step[k]) == pytest.approx(expected)
+        lower, upper = central_interval(members[:, :, k].double(), 0.9)
+        inside = (lower <= target[:, k]) & (target[:, k] <= upper)
+        assert float(r.coverage_by_step[0.9][k]) == pytest.approx(float(inside[mask[:, k]].double().mean()))
+    d = r.to_dict(3.0, ["A", "B"])
+    assert d["samples"] == 4 and set(d["coverage"]) == {"80%", "90%"}
+    assert set(d["by_horizon"]["6h"]) == {"mae", "rmse", "crps", "coverage"}
+    assert set(d["by_horizon"]["6h"]["coverage"]) == {"80%", "90%"} and "crps" in d["by_station"]["A"]
+    assert set(r.at_hours(9, 3.0)) == {"mae", "rmse", "crps", "coverage"}
+    plain = ForecastErrors()
+    plain.update(pred, target, mask)
+    assert set(plain.report().to_dict(3.0)["by_horizon"]["3h"]) == {"mae", "rmse"}
+    assert plain.report().mae == r.mae                                 # the point scores do not change
+    with pytest.raises(ValueError, match="batch has 0 samples, earlier batches 4"):
+        acc.update(pred, target, mask)
+    with pytest.raises(ValueError, match="batch has 4 samples, earlier batches 0"):
+        plain.update(pred, target, mask, members)
+    with pytest.raises(ValueError, match="K >= 2"):
+        ForecastErrors().update(pred, target, mask, members[:1])
+    with pytest.raises(ValueError, match=r"interval levels must be in \(0, 1\), got 80.0"):
+        ForecastErrors(levels=(80,))

@@ -180,6 +180,38 @@ def test_deterministic_under_seed():
                                net(x, mask, graph=ring_graph(), hour=HOUR, wind_in=wind_in).mean, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("options", [{}, {"clock": True, "readout": True, "wind_mode": "future"}])
+def test_sampled_trajectories(options):
+    x, mask, wind_in, wind_out = batch()
+    graph = ring_graph()
+    net = model("diff_adv", **options).eval()
+    data = dict(graph=graph, hour=HOUR, wind_in=wind_in, wind_out=wind_out)
+    if options:
+        with torch.no_grad():
+            net.readout.bias.copy_(torch.arange(1.0, T_OUT + 1))
+    point = net(x, mask, **data)
+    assert point.samples is None
+    out = net(x, mask, samples=5, generator=torch.Generator().manual_seed(0), **data)
+    assert out.samples.shape == (5, B, T_OUT, N) and bool(torch.isfinite(out.samples).all())
+    torch.testing.assert_close(out.mean, point.mean, rtol=0, atol=0)     # the point forecast is unchanged
+    assert out.nfe == 2 * 4 * T_OUT                                       # one more rk4 integration, batched
+    again = net(x, mask, samples=5, generator=torch.Generator().manual_seed(0), **data)
+    torch.testing.assert_close(again.samples, out.samples, rtol=0, atol=0)            # reproducible under a seed
+    other = net(x, mask, samples=5, generator=torch.Generator().manual_seed(1), **data)
+    assert not torch.allclose(other.samples, out.samples)
+    spread = (out.samples - out.samples.mean(0)).abs().amax(dim=(1, 2, 3))
+    assert bool((spread > 1e-4).all())                                    # the K trajectories differ
+    # sample k of window b is the trajectory from mu + sigma * eps_k: with sigma -> 0 they all collapse onto the mean
+    with torch.no_grad():
+        net.to_latent.bias[net.to_latent.out_features // 2:] = -60.0
+        net.to_latent.weight[net.to_latent.out_features // 2:] = 0.0
+    collapsed = net(x, mask, samples=3, generator=torch.Generator().manual_seed(0), **data)
+    torch.testing.assert_close(collapsed.samples, collapsed.mean.expand(3, -1, -1, -1), rtol=1e-5, atol=1e-5)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="samples must be a non-negative int"):
+            net(x, mask, samples=bad, **data)
+
+
 def test_missing_inputs_are_masked_not_propagated():
     x, mask, wind_in, _ = batch()
     net = model("diff_adv").eval()
@@ -231,7 +263,7 @@ def test_baselines():
     mask[1, :, 2, 0] = False                         # station 2 of sample 1: never observed
     x = torch.where(mask, x, float("nan"))
     p = Persistence(T_OUT)(x, mask).mean
-    assert p.shape == (B, T_OUT, N)
+    assert p.shape == (B, T_OUT, N) and Persistence(T_OUT)(x, mask, samples=3).samples is None
     assert float(p[0, 2, 1]) == float(x[0, -3, 1, 0]) and float(p[2, 0, 4]) == float(x[2, -1, 4, 0])
     assert float(p[1, 0, 2]) == 0.0
 
