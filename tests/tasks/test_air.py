@@ -7,8 +7,8 @@ import pytest
 from sheafgraph.cli import main
 import torch
 
-from sheafgraph.tasks.air import MODELS, AirConfig, evaluate, load_air_data, prepare_experiment, \
-    run_air, train_model
+from sheafgraph.tasks.air import MODELS, AirConfig, evaluate, forecast_figure, load_air_data, model_label, \
+    prepare_experiment, run_air, sample_generator, train_model
 
 SLICE = 1200                 # first 150 days (3-hour steps): 840 train / 120 val / 240 test steps
 SMALL = ["--steps", str(SLICE), "--train-stride", "2", "--batch-size", "64", "--hidden-dim", "16", "--latent-dim",
@@ -115,3 +115,72 @@ def test_bad_arguments_fail_cleanly(root, capsys):
     assert "device must be 'cpu', 'cuda' or 'auto', got 'tpu'" in capsys.readouterr().err
     assert main(["air", "--root", root, "--model", "diff_adv", "--dropout", "1.5"]) == 2
     assert "dropout must be in [0, 1), got 1.5" in capsys.readouterr().err
+    assert main(["air", "--root", root, "--model", "diff_adv", "--samples", "1"]) == 2
+    assert "samples must be 0 (point forecasts only) or at least 2, got 1" in capsys.readouterr().err
+    assert main(["air", "--root", root, "--model", "gru", "--samples", "8"]) == 2
+    assert "samples need a model with a latent distribution (diff, adv, diff_adv, nophy); gru gives point " \
+           "forecasts only" in capsys.readouterr().err
+
+
+def test_sampled_forecasts_score_crps_and_coverage_and_keep_the_point_forecast(root, tmp_path):
+    out, plain = tmp_path / "samples.json", tmp_path / "plain.json"
+    args = ["air", "--root", root, "--model", "diff", "--epochs", "1", *SMALL]
+    assert main([*args, "--samples", "6", "--json", str(out)]) == 0
+    assert main([*args, "--json", str(plain)]) == 0
+    sampled, point = json.loads(out.read_text()), json.loads(plain.read_text())
+    for split in ("val", "test"):
+        s, p = sampled[split], point[split]
+        assert s["mae"] == p["mae"] and s["by_horizon"]["72h"]["rmse"] == p["by_horizon"]["72h"]["rmse"]
+        assert s["samples"] == 6 and "crps" not in p and "samples" not in p
+        for h in ("3h", "24h", "72h"):
+            v = s["by_horizon"][h]
+            assert 0 < v["crps"] < 200                                    # ug/m3, as the MAE
+            assert set(v["coverage"]) == {"80%", "90%"}
+            assert 0 <= v["coverage"]["80%"] <= v["coverage"]["90%"] <= 1
+        assert set(s["headline"]["48h"]) == {"mae", "rmse", "crps", "coverage"}
+    assert sampled["test"]["nfe"] == 2 * point["test"]["nfe"]
+    # the same weights give the same samples, whatever ran before (a fresh generator per evaluation)
+    exp = prepare_experiment(AirConfig(root=root, model="diff", steps=SLICE, epochs=1, hidden_dim=8, samples=4,
+                                       show_progress=False))
+    first, _ = evaluate(exp.model, exp.loaders["val"], exp.graph, exp.scaler, samples=4, generator=sample_generator(3))
+    torch.randn(10)
+    second, _ = evaluate(exp.model, exp.loaders["val"], exp.graph, exp.scaler, samples=4, generator=sample_generator(3))
+    assert first.crps == second.crps and first.coverage == second.coverage
+
+
+def test_forecast_figure_labels_dates_variant_and_origin(root):
+    config = AirConfig(root=root, model="diff_adv", steps=SLICE, epochs=1, hidden_dim=8, clock=True, dropout=0.1,
+                       show_progress=False)
+    exp = prepare_experiment(config)
+    label = model_label(config)
+    assert label == "AirPhyNet diff_adv (wind last, clock, dropout 0.1)"
+    fig = forecast_figure(exp.model, exp.data, exp.windows["test"], exp.graph, exp.scaler, "Dongsi", label=label,
+                          window=3, samples=4, generator=sample_generator(0))
+    top, bottom = fig.axes
+    fig.canvas.draw()
+    for ax in (top, bottom):
+        labels = [t.get_text() for t in ax.get_xticklabels() if t.get_visible()]
+        assert len(labels) >= 3 and all(labels), "every panel keeps its date labels"
+    window = exp.windows["test"][3]
+    origin = exp.data.timestamps[window.start + exp.windows["test"].input_steps]
+    assert origin == exp.data.timestamps[window.start + 24]
+    assert top.get_title() == f"Dongsi: {label}, forecast issued {str(origin)[:16]}"
+    assert exp.data.hour_of_day[window.start + 24] == window.hour                # the origin of Window.hour
+    assert {"80% interval", "90% interval"} <= {t.get_text() for t in top.get_legend().get_texts()}
+    assert model_label(AirConfig(model="diff")) == "AirPhyNet diff"
+    assert model_label(AirConfig(model="gru", wind_mode="future")) == "GRU (future wind)"
+    assert model_label(AirConfig(model="historical_average")) == "historical average"
+
+
+def test_threads_default_and_validation(root, capsys, monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    assert main(["air", "--root", root, "--model", "persistence", "--steps", "600", "--no-progress"]) == 0
+    assert calls == [1]
+    for bad in ("0", "-2", "two", "1.5"):
+        with pytest.raises(SystemExit):
+            main(["air", "--model", "persistence", "--threads", bad])
+        assert f"argument --threads: must be a positive integer, got '{bad}'" in capsys.readouterr().err
+    assert main(["air", "--root", root, "--model", "persistence", "--steps", "600", "--threads", "2",
+                 "--no-progress"]) == 0
+    assert calls == [1, 2]
