@@ -57,8 +57,8 @@ def householder(params: Tensor, d: int) -> Tensor:
     """
     batch = params.shape[:-1]
     p = params.reshape(math.prod(batch), params.size(-1)).t().contiguous().unbind(0)  # d(d-1)/2 vectors (B,)
-    rows, cols = torch.tril_indices(d, d, offset=-1).tolist()
-    lower = {(i, k): p[n] for n, (i, k) in enumerate(zip(rows, cols))}
+    pairs = [(i, k) for i in range(1, d) for k in range(i)]                          # tril_indices' row-major order
+    lower = {pair: p[n] for n, pair in enumerate(pairs)}
     q = [[params.new_ones(math.prod(batch))] * d for _ in range(d)]                  # the identity when d = 1
     for k in range(d - 1):
         v = {i: lower[(i, k)] for i in range(k + 1, d)}                                # v_k below its unit entry
