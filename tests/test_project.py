@@ -46,3 +46,14 @@ def test_every_task_module_is_registered_with_its_subcommand():
     for name in modules:
         assert hasattr(importlib.import_module(f"sheafgraph.tasks.{name}"), "add_subcommand")
     assert build_parser(["nodecls"]).parse_args(["nodecls", "--dataset", "texas"]).func is not None
+
+
+def test_lazy_package_exports_resolve_and_stay_lazy():
+    import importlib
+
+    for package in ("sheafgraph.data", "sheafgraph.metrics"):
+        module = importlib.import_module(package)
+        assert module.__all__ and all(getattr(module, name) is not None for name in module.__all__)
+    probe = "import sys; from sheafgraph.data import load_qm9; print('torch_geometric' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)
+    assert out.stdout.strip() == "False"

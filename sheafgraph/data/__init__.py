@@ -1,17 +1,23 @@
-"""Dataset loaders returning tensors / PyG data, each reading from a data ``root`` (:mod:`sheafgraph.data.paths`)."""
-from sheafgraph.data.air import AirQualityData, StationGraph, gaussian_kernel, station_graph
-from sheafgraph.data.generic_graphs import (GENERIC_GRAPH_DATASETS, DenseGraphs, GenericGraphSpec, GraphSplits,
-                                           generic_graph_spec, graphs_to_dense, load_generic_graphs)
-from sheafgraph.data.heterophily import load_node_dataset, node_dataset_names, row_normalize
-from sheafgraph.data.knowair import load_knowair
-from sheafgraph.data.molecules import load_moses, load_qm9, load_zinc250k, molecule_dataset_spec
-from sheafgraph.data.prsa import load_prsa_beijing, wind_vector
-from sheafgraph.data.windows import ChannelScaler, ForecastWindows, Window, chronological_split, forecast_windows
+"""Dataset loaders returning tensors / PyG data, each reading from a data ``root`` (:mod:`sheafgraph.data.paths`).
 
-__all__ = [
-    "AirQualityData", "ChannelScaler", "DenseGraphs", "ForecastWindows", "GENERIC_GRAPH_DATASETS", "GenericGraphSpec",
-    "GraphSplits", "StationGraph", "Window", "chronological_split", "forecast_windows", "gaussian_kernel",
-    "generic_graph_spec", "graphs_to_dense", "load_generic_graphs", "load_knowair", "load_moses", "load_node_dataset",
-    "load_prsa_beijing", "load_qm9", "load_zinc250k", "molecule_dataset_spec",
-    "node_dataset_names", "row_normalize", "station_graph", "wind_vector",
-]
+Names are imported from their submodule on first use (:mod:`sheafgraph._lazy`): a new loader adds its line to
+:data:`_EXPORTS`.
+"""
+from sheafgraph._lazy import lazy_exports
+
+#: public name -> the submodule that defines it (imported on first use)
+_EXPORTS = {
+    "AirQualityData": "air", "StationGraph": "air", "gaussian_kernel": "air", "station_graph": "air",
+    "DenseGraphs": "generic_graphs", "GENERIC_GRAPH_DATASETS": "generic_graphs",
+    "GenericGraphSpec": "generic_graphs", "GraphSplits": "generic_graphs", "generic_graph_spec": "generic_graphs",
+    "graphs_to_dense": "generic_graphs", "load_generic_graphs": "generic_graphs",
+    "load_node_dataset": "heterophily", "node_dataset_names": "heterophily", "row_normalize": "heterophily",
+    "load_knowair": "knowair",
+    "load_moses": "molecules", "load_qm9": "molecules", "load_zinc250k": "molecules",
+    "molecule_dataset_spec": "molecules",
+    "load_prsa_beijing": "prsa", "wind_vector": "prsa",
+    "ChannelScaler": "windows", "ForecastWindows": "windows", "Window": "windows", "chronological_split": "windows",
+    "forecast_windows": "windows",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

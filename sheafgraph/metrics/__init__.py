@@ -1,13 +1,20 @@
-"""Evaluation metrics: graph statistics, classification, forecasting errors and molecule quality."""
-from sheafgraph.metrics.classification import accuracy, roc_auc
-from sheafgraph.metrics.forecasting import masked_mae, masked_rmse
-from sheafgraph.metrics.graph_mmd import clustering_mmd, degree_mmd, graph_mmd, orbit_counts, orbit_mmd
-from sheafgraph.metrics.homophily import edge_homophily, node_homophily
-from sheafgraph.metrics.molecules import fcd, novelty, uniqueness, validity, validity_without_correction
-from sheafgraph.metrics.nspdk import nspdk_mmd
+"""Evaluation metrics: graph statistics, classification, forecasting errors and molecule quality.
 
-__all__ = [
-    "accuracy", "clustering_mmd", "degree_mmd", "edge_homophily", "fcd", "graph_mmd", "masked_mae", "masked_rmse",
-    "node_homophily", "novelty", "nspdk_mmd", "orbit_counts", "orbit_mmd", "roc_auc", "uniqueness", "validity",
-    "validity_without_correction",
-]
+Names are imported from their submodule on first use (:mod:`sheafgraph._lazy`): a new metric adds its line to
+:data:`_EXPORTS`.
+"""
+from sheafgraph._lazy import lazy_exports
+
+#: public name -> the submodule that defines it (imported on first use)
+_EXPORTS = {
+    "accuracy": "classification", "roc_auc": "classification",
+    "masked_mae": "forecasting", "masked_rmse": "forecasting",
+    "clustering_mmd": "graph_mmd", "degree_mmd": "graph_mmd", "graph_mmd": "graph_mmd", "orbit_counts": "graph_mmd",
+    "orbit_mmd": "graph_mmd",
+    "edge_homophily": "homophily", "node_homophily": "homophily",
+    "fcd": "molecules", "novelty": "molecules", "uniqueness": "molecules", "validity": "molecules",
+    "validity_without_correction": "molecules",
+    "nspdk_mmd": "nspdk",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
