@@ -7,12 +7,13 @@ every rank takes an equal share of each batch and DDP averages the gradients.
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from sheafgraph.generative.losses import dsm_loss
@@ -24,11 +25,11 @@ from sheafgraph.utils.distributed import DistributedContext, all_gather_objects,
 
 def train_step(model: nn.Module, sde: GraphSDE, optimizer: torch.optim.Optimizer, graphs: Graphs, *,
                ema: Optional[EMA] = None, grad_clip: Optional[float] = 1.0, eps: float = 1e-5,
-               generator: Optional[torch.Generator] = None) -> Tuple[float, float]:
+               generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
     """One optimiser step on ``L_X + L_A`` with gradient-norm clipping per sub-network and an EMA update.
 
     ``model`` may be wrapped in ``DistributedDataParallel``; clipping and the EMA then see the wrapped model.
-    Returns the two losses as floats.
+    Returns the two losses as detached 0-dim tensors on the model's device (no host synchronisation per step).
     """
     model.train()
     loss_x, loss_adj = dsm_loss(model, sde, graphs, eps=eps, generator=generator)
@@ -41,7 +42,7 @@ def train_step(model: nn.Module, sde: GraphSDE, optimizer: torch.optim.Optimizer
     optimizer.step()
     if ema is not None:
         ema.update(core)
-    return float(loss_x.detach()), float(loss_adj.detach())
+    return loss_x.detach(), loss_adj.detach()
 
 
 def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epochs: int, batch_size: int = 1024,
@@ -81,9 +82,6 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
     model.to(context.device)
     net = model
     if context.world_size > 1:
-        # DDP compares gradient strides with its buckets': for the size-1 leading dimension of the channel-wise
-        # weights they differ only nominally (same memory layout), so that warning says nothing here
-        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
         # static graph: the same parameters take part every step (the last adjacency layer's node MLP never does)
         net = DistributedDataParallel(model, device_ids=[context.device] if context.device.type == "cuda" else None,
                                       static_graph=True)
@@ -114,36 +112,48 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
             if log is not None and context.is_main:
                 log(f"learning rate set to {resume_lr:.2e} after epoch {state['epoch']}")
     num, share = data.x.shape[0], context.world_size
-    for epoch in range(state["epoch"], epochs):
-        perm = torch.randperm(num, generator=generator)
-        batches = [idx for idx in perm.split(batch_size) if len(idx) >= share]  # every rank needs rows
-        if progress is not None and context.is_main:
-            batches = progress(batches, desc=f"epoch {epoch + 1}/{epochs}", total=len(batches))
-        sums = torch.zeros(3, dtype=torch.float64)
-        for idx in batches:
-            rows = idx[context.rank::share]
-            batch = Graphs(*(part[rows].to(context.device) for part in data))
-            losses = train_step(net, sde, optimizer, batch, ema=ema, grad_clip=grad_clip, eps=eps, generator=noise)
-            sums += torch.tensor([*losses, 1.0], dtype=torch.float64) * len(rows)
-        scheduler.step()
-        sums = all_reduce_sum(sums.to(context.device), context).cpu()
-        loss_x, loss_adj = (sums[:2] / sums[2].clamp_min(1)).tolist()
-        noise_states = all_gather_objects(noise.get_state(), context) if noise is not generator else []
-        state = {"epoch": epoch + 1, "history": state["history"] + [[loss_x, loss_adj]],
-                 "lr_resets": state["lr_resets"],
-                 "model_config": model.config(), "sde_config": sde.config(), **(extra or {}),
-                 "train_config": {"batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-                                  "lr_decay": lr_decay, "ema_decay": ema_decay, "grad_clip": grad_clip,
-                                  "eps": eps, "seed": seed, "world_size": context.world_size},
-                 "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-                 "noise_generators": noise_states}
-        if context.is_main:
-            save_checkpoint(state, checkpoint)
-            if log is not None:
-                log(f"epoch {epoch + 1}: loss_x {loss_x:.4f} loss_adj {loss_adj:.4f} "
-                    f"lr {scheduler.get_last_lr()[0]:.2e}")
+    with _quiet_ddp_strides(context.world_size > 1):
+        for epoch in range(state["epoch"], epochs):
+            perm = torch.randperm(num, generator=generator)
+            batches = [idx for idx in perm.split(batch_size) if len(idx) >= share]  # every rank needs rows
+            if progress is not None and context.is_main:
+                batches = progress(batches, desc=f"epoch {epoch + 1}/{epochs}", total=len(batches))
+            sums = torch.zeros(3, dtype=torch.float64, device=context.device)
+            for idx in batches:
+                rows = idx[context.rank::share]
+                batch = Graphs(*(part[rows].to(context.device) for part in data))
+                losses = train_step(net, sde, optimizer, batch, ema=ema, grad_clip=grad_clip, eps=eps,
+                                    generator=noise)
+                sums += torch.stack([*losses, torch.ones_like(losses[0])]).double() * len(rows)
+            scheduler.step()
+            sums = all_reduce_sum(sums, context).cpu()
+            loss_x, loss_adj = (sums[:2] / sums[2].clamp_min(1)).tolist()
+            noise_states = all_gather_objects(noise.get_state(), context) if noise is not generator else []
+            state = {"epoch": epoch + 1, "history": state["history"] + [[loss_x, loss_adj]],
+                     "lr_resets": state["lr_resets"],
+                     "model_config": model.config(), "sde_config": sde.config(), **(extra or {}),
+                     "train_config": {"batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+                                      "lr_decay": lr_decay, "ema_decay": ema_decay, "grad_clip": grad_clip,
+                                      "eps": eps, "seed": seed, "world_size": context.world_size},
+                     "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
+                     "noise_generators": noise_states}
+            if context.is_main:
+                save_checkpoint(state, checkpoint)
+                if log is not None:
+                    log(f"epoch {epoch + 1}: loss_x {loss_x:.4f} loss_adj {loss_adj:.4f} "
+                        f"lr {scheduler.get_last_lr()[0]:.2e}")
     return state
+
+
+@contextlib.contextmanager
+def _quiet_ddp_strides(active: bool):
+    """Within: DDP's warning that gradient strides differ from its buckets' is ignored (for the size-1 leading
+    dimension of the channel-wise weights they differ only nominally, with the same memory layout)."""
+    with warnings.catch_warnings():
+        if active:
+            warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+        yield
 
 
 def _noise_generator(shuffle: torch.Generator, seed: int, context: DistributedContext) -> torch.Generator:

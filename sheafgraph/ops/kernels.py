@@ -19,7 +19,18 @@ from torch import Tensor
 
 from sheafgraph.ops.structure import ScalarPattern
 
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state", category=UserWarning)
+
+
+def _consume_csr_beta_warning() -> None:
+    """torch warns once per process that sparse CSR tensors are in beta: spend that one warning here, silenced in
+    a local context, rather than install a process-wide filter on import."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        torch.sparse_csr_tensor(torch.zeros(2, dtype=torch.long), torch.zeros(0, dtype=torch.long), torch.zeros(0),
+                                (1, 1), check_invariants=False)
+
+
+_consume_csr_beta_warning()
 
 
 def _csr(pattern_crow: Tensor, pattern_col: Tensor, values: Tensor, size: int) -> Tensor:
