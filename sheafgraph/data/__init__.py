@@ -8,6 +8,8 @@ from sheafgraph._lazy import lazy_exports
 #: public name -> the submodule that defines it (imported on first use)
 _EXPORTS = {
     "AirQualityData": "air", "StationGraph": "air", "gaussian_kernel": "air", "station_graph": "air",
+    "AIRPHYNET_CHANNELS": "airphynet", "ArrayWindows": "airphynet", "WindowedAirData": "airphynet",
+    "airphynet_windows": "airphynet", "load_airphynet": "airphynet",
     "DenseGraphs": "generic_graphs", "GENERIC_GRAPH_DATASETS": "generic_graphs",
     "GenericGraphSpec": "generic_graphs", "GraphSplits": "generic_graphs", "generic_graph_spec": "generic_graphs",
     "graphs_to_dense": "generic_graphs", "load_generic_graphs": "generic_graphs",
@@ -15,7 +17,7 @@ _EXPORTS = {
     "load_knowair": "knowair",
     "load_moses": "molecules", "load_qm9": "molecules", "load_zinc250k": "molecules",
     "molecule_dataset_spec": "molecules",
-    "load_prsa_beijing": "prsa", "wind_vector": "prsa",
+    "load_prsa_beijing": "prsa", "wind_from_degrees": "prsa", "wind_vector": "prsa",
     "ChannelScaler": "windows", "ForecastWindows": "windows", "Window": "windows", "chronological_split": "windows",
     "forecast_windows": "windows",
 }

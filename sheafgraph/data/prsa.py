@@ -48,11 +48,9 @@ STATION_HINT = ("it lists the KDD Cup 2018 Beijing air-quality stations (columns
 def wind_vector(direction: Sequence, speed: Sequence) -> np.ndarray:
     r"""Velocity (u east, v north) of the air from a compass wind direction and a speed.
 
-    Meteorological convention: the direction is where the wind blows FROM, at :math:`\theta` degrees clockwise
-    from north (N = 0, E = 90, 16 points 22.5 degrees apart). The air moves toward :math:`\theta + 180`:
-    :math:`u = -s\sin\theta`, :math:`v = -s\cos\theta`; a north wind of speed s gives (0, -s). A missing direction
-    (None, NaN, empty) gives NaN unless the speed is exactly 0 (calm: the velocity is 0 whatever the direction);
-    a missing speed gives NaN.
+    The 16 points of ``COMPASS_16`` are 22.5 degrees apart clockwise from north (N = 0, E = 90); the velocity is
+    :func:`wind_from_degrees` of those angles. A missing direction (None, NaN, empty) gives NaN unless the speed is
+    exactly 0 (calm); a missing speed gives NaN.
 
     Args:
         direction: 16-point compass strings (``COMPASS_16``) or missing values.
@@ -62,18 +60,41 @@ def wind_vector(direction: Sequence, speed: Sequence) -> np.ndarray:
         direction, speed: ``(*,)`` equal shapes; returns ``(*, 2)`` float64.
     """
     direction = np.asarray(direction, dtype=object)
-    speed = np.asarray(speed, dtype=np.float64)
-    if direction.shape != speed.shape:
-        raise ValueError(f"direction and speed must have the same shape, got {direction.shape} and {speed.shape}")
-    if bool((speed < 0).any()):
-        raise ValueError(f"wind speed must be non-negative, got minimum {np.nanmin(speed)}")
+    if direction.shape != np.shape(speed):
+        raise ValueError(f"direction and speed must have the same shape, got {direction.shape} and "
+                         f"{np.shape(speed)}")
     flat = pd.Series(direction.ravel()).replace("", None)
     degrees = flat.map({d: 22.5 * i for i, d in enumerate(COMPASS_16)}).to_numpy(np.float64)
     unknown = flat.notna().to_numpy() & np.isnan(degrees)
     if unknown.any():
         bad = sorted({str(x) for x in flat[unknown]})
         raise ValueError(f"unknown wind directions {bad}; valid: {', '.join(COMPASS_16)}")
-    theta = np.deg2rad(degrees).reshape(speed.shape)
+    return wind_from_degrees(degrees.reshape(direction.shape), speed)
+
+
+def wind_from_degrees(degrees: Sequence, speed: Sequence) -> np.ndarray:
+    r"""Velocity (u east, v north) of the air from a wind direction in degrees and a speed.
+
+    Meteorological convention: the direction is where the wind blows FROM, at :math:`\theta` degrees clockwise
+    from north (N = 0, E = 90). The air moves toward :math:`\theta + 180`: :math:`u = -s\sin\theta`,
+    :math:`v = -s\cos\theta`; a north wind of speed s gives (0, -s). A missing direction (NaN, or outside
+    [0, 360], as the codes some networks use for variable winds) gives NaN unless the speed is exactly 0 (calm:
+    the velocity is 0 whatever the direction); a missing speed gives NaN.
+
+    Args:
+        degrees: directions the wind blows from, clockwise from north.
+        speed: wind speed (any unit; the result has the same unit), non-negative.
+
+    Shapes:
+        degrees, speed: ``(*,)`` equal shapes; returns ``(*, 2)`` float64.
+    """
+    degrees = np.asarray(degrees, dtype=np.float64)
+    speed = np.asarray(speed, dtype=np.float64)
+    if degrees.shape != speed.shape:
+        raise ValueError(f"direction and speed must have the same shape, got {degrees.shape} and {speed.shape}")
+    if bool((speed < 0).any()):
+        raise ValueError(f"wind speed must be non-negative, got minimum {np.nanmin(speed)}")
+    theta = np.deg2rad(np.where((degrees >= 0) & (degrees <= 360), degrees, np.nan))
     uv = -speed[..., None] * np.stack([np.sin(theta), np.cos(theta)], axis=-1)
     uv[speed == 0] = 0.0
     return uv

@@ -8,6 +8,8 @@ from sheafgraph._lazy import lazy_exports
 #: public name -> the submodule that defines it (imported on first use)
 _EXPORTS = {
     "accuracy": "classification", "roc_auc": "classification",
+    "ForecastErrors": "forecasting", "ForecastReport": "forecasting", "INTERVAL_LEVELS": "forecasting",
+    "central_interval": "forecasting", "crps_ensemble": "forecasting", "ensemble_quantiles": "forecasting",
     "masked_mae": "forecasting", "masked_rmse": "forecasting",
     "clustering_mmd": "graph_mmd", "degree_mmd": "graph_mmd", "graph_mmd": "graph_mmd", "orbit_counts": "graph_mmd",
     "orbit_mmd": "graph_mmd",

@@ -1,4 +1,6 @@
-r"""Air-quality forecasting: train and evaluate AirPhyNet variants and baselines on PRSA Beijing or KnowAir.
+r"""Air-quality forecasting: train and evaluate AirPhyNet variants and baselines on PRSA Beijing, KnowAir, or files in
+the AirPhyNet paper's layout (``--data airphynet --root <folder>``: pre-cut train/val/test windows,
+:mod:`sheafgraph.data.airphynet`; those files have no clock, so ``--clock`` and ``historical_average`` need a series).
 
 Protocol (AirPhyNet's): 3-hour steps, 24 input steps -> 24 output steps (72 h), chronological 7:1:2 split, scaler
 fitted on the observed training values, PM2.5 target, masked MAE / RMSE in ug/m3 per horizon (3 h ... 72 h) and per
@@ -31,15 +33,16 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from sheafgraph.data import AirQualityData, ChannelScaler, ForecastWindows, forecast_windows, load_knowair, \
     load_prsa_beijing
+from sheafgraph.data.airphynet import WindowedAirData, airphynet_windows, load_airphynet
 from sheafgraph.data.windows import chronological_split
 from sheafgraph.metrics.forecasting import INTERVAL_LEVELS, ForecastErrors, ForecastReport, central_interval, \
     level_name, masked_mae
@@ -49,7 +52,9 @@ from sheafgraph.physics.wind import WIND_MODES
 from sheafgraph.tasks import TASKS
 from sheafgraph.utils import EMA, progress, resolve_device, save_checkpoint, seed_everything
 
-DATASETS: Dict[str, Callable[..., AirQualityData]] = {"prsa": load_prsa_beijing, "knowair": load_knowair}
+AirData = Union[AirQualityData, WindowedAirData]
+DATASETS: Dict[str, Callable[..., AirData]] = {"prsa": load_prsa_beijing, "knowair": load_knowair,
+                                               "airphynet": load_airphynet}
 BASELINES = ("persistence", "historical_average", "gru")
 MODELS = BASELINES + tuple(VARIANTS)
 TRAINED = ("gru",) + tuple(VARIANTS)
@@ -107,6 +112,9 @@ class AirConfig:
         if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples == 1 \
                 or self.samples < 0:
             raise ValueError(f"samples must be 0 (point forecasts only) or at least 2, got {self.samples!r}")
+        if self.data == "airphynet" and (self.clock or self.model == "historical_average"):
+            raise ValueError("the airphynet layout has no timestamps: --clock and historical_average need a series "
+                             "dataset (prsa, knowair)")
         if self.samples and self.model not in VARIANTS:
             raise ValueError(f"samples need a model with a latent distribution ({', '.join(VARIANTS)}); "
                              f"{self.model} gives point forecasts only")
@@ -115,12 +123,17 @@ class AirConfig:
 # ------------------------------------------------------------------------------------------------------------ data
 
 def load_air_data(name: str, root: Optional[str] = None, stations: Optional[Sequence[str]] = None,
-                  steps: Optional[int] = None) -> AirQualityData:
-    """Load a dataset of ``DATASETS`` and keep its first ``steps`` time steps (all when None)."""
+                  steps: Optional[int] = None) -> AirData:
+    """Load a dataset of ``DATASETS`` and keep its first ``steps`` time steps (all when None).
+
+    ``root`` is the data root, except for ``airphynet``: the folder holding its files.
+    """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid datasets: {', '.join(DATASETS)}")
     if stations is not None and name != "prsa":
         raise ValueError("choosing stations is supported for --data prsa only")
+    if steps is not None and name == "airphynet":
+        raise ValueError("--steps cuts a series; the airphynet layout holds windows cut in advance")
     data = DATASETS[name](root, stations=stations) if stations is not None else DATASETS[name](root)
     if steps is None:
         return data
@@ -130,7 +143,7 @@ def load_air_data(name: str, root: Optional[str] = None, stations: Optional[Sequ
                                timestamps=data.timestamps[:steps])
 
 
-def data_graph(data: AirQualityData, device: str = "cpu") -> PhysicsGraph:
+def data_graph(data: AirData, device: str = "cpu") -> PhysicsGraph:
     """The physics-ready station graph of a dataset (distance-kernel weights, positions in km), on ``device``."""
     g = data.graph
     return physics_graph(g.edge_index.to(device), g.edge_weight.to(device), data.pos_km.to(device))
@@ -138,7 +151,7 @@ def data_graph(data: AirQualityData, device: str = "cpu") -> PhysicsGraph:
 
 # ---------------------------------------------------------------------------------------------------------- models
 
-def build_model(name: str, data: AirQualityData, scaler: ChannelScaler, config: AirConfig) -> nn.Module:
+def build_model(name: str, data: AirData, scaler: ChannelScaler, config: AirConfig) -> nn.Module:
     """A forecaster of ``MODELS`` for ``data``; ``historical_average`` is fitted on the training steps here."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}")
@@ -168,7 +181,7 @@ def forecast(model: nn.Module, batch, graph: PhysicsGraph, generator: Optional[t
 
 
 def model_label(config: AirConfig) -> str:
-    """The model and the options that change it, for titles: ``"AirPhyNet diff_adv (wind last, clock, dropout 0.1)"``."""
+    """The model and the options that change it, for titles, e.g. ``"AirPhyNet diff_adv (wind last, clock)"``."""
     if config.model in VARIANTS:
         options = [f"wind {config.wind_mode}"] if VARIANTS[config.model][1] else []
         options += [name for name, on in (("clock", config.clock), ("readout", config.readout)) if on]
@@ -292,23 +305,36 @@ def summarize(report: ForecastReport, step_hours: float, stations: Sequence[str]
 class AirExperiment:
     """A prepared run: the data, its windows and loaders, the scaler, the graph and the (untrained) model."""
     config: AirConfig
-    data: AirQualityData
+    data: AirData
     scaler: ChannelScaler
-    windows: Dict[str, ForecastWindows]
+    windows: Dict[str, Dataset]
     loaders: Dict[str, DataLoader]
     graph: PhysicsGraph
     model: nn.Module
     generator: torch.Generator
 
 
+def split_windows(data: AirData, config: AirConfig) -> Tuple[Dict[str, Dataset], ChannelScaler]:
+    """Windows per split (training windows every ``train_stride`` steps) and the scaler fitted on training data:
+    cut from a series by the AirPhyNet protocol (:func:`~sheafgraph.data.windows.forecast_windows`), or the windows
+    of the AirPhyNet layout, whose lengths must be the configured ones."""
+    lengths = (config.input_steps, config.output_steps)
+    if isinstance(data, WindowedAirData):
+        if (data.input_steps, data.output_steps) != lengths:
+            raise ValueError(f"the files hold windows of {data.input_steps} -> {data.output_steps} steps, the run "
+                             f"expects input_steps -> output_steps = {lengths[0]} -> {lengths[1]}")
+        return airphynet_windows(data, train_stride=config.train_stride)
+    windows, scaler = forecast_windows(data, input_steps=lengths[0], output_steps=lengths[1])
+    windows["train"] = ForecastWindows(data, chronological_split(data.num_steps)["train"], input_steps=lengths[0],
+                                       output_steps=lengths[1], scaler=scaler, stride=config.train_stride)
+    return windows, scaler
+
+
 def prepare_experiment(config: AirConfig) -> AirExperiment:
-    """Seed, load the data, split it into windows (training windows every ``train_stride`` steps), build the model."""
+    """Seed, load the data, split it into windows (:func:`split_windows`), build the model."""
     generator = seed_everything(config.seed)
     data = load_air_data(config.data, config.root, config.stations, config.steps)
-    windows, scaler = forecast_windows(data, input_steps=config.input_steps, output_steps=config.output_steps)
-    windows["train"] = ForecastWindows(data, chronological_split(data.num_steps)["train"],
-                                       input_steps=config.input_steps, output_steps=config.output_steps,
-                                       scaler=scaler, stride=config.train_stride)
+    windows, scaler = split_windows(data, config)
     loaders = {"train": DataLoader(windows["train"], batch_size=config.batch_size, shuffle=True, generator=generator),
                "val": DataLoader(windows["val"], batch_size=config.batch_size),
                "test": DataLoader(windows["test"], batch_size=config.batch_size)}
@@ -325,7 +351,8 @@ def run_experiment(exp: AirExperiment, log: Callable[[str], None] = print) -> Di
     ``config.seed``, so the same weights give the same samples.
     """
     config, data, graph = exp.config, exp.data, exp.graph
-    log(f"{config.data}: {data.num_steps} steps x {data.num_stations} stations, {graph.structure.num_edges} edges; "
+    log(f"{config.data}: {data.num_stations} stations x {len(data.channels)} channels, "
+        f"{graph.structure.num_edges} edges; "
         f"windows train {len(exp.windows['train'])} / val {len(exp.windows['val'])} / test "
         f"{len(exp.windows['test'])}; model {config.model} ({sum(p.numel() for p in exp.model.parameters())} "
         "parameters)")
@@ -365,16 +392,17 @@ def run_air(config: AirConfig, log: Callable[[str], None] = print) -> Dict[str, 
 # ---------------------------------------------------------------------------------------------------------- plot
 
 @torch.no_grad()
-def forecast_figure(model: nn.Module, data: AirQualityData, windows: ForecastWindows, graph: PhysicsGraph,
-                    scaler: ChannelScaler, station: str, *, label: str = "", window: Optional[int] = None,
-                    days: int = 60, device: str = "cpu", samples: int = 0,
-                    generator: Optional[torch.Generator] = None):
+def forecast_figure(model: nn.Module, data: AirData, windows: Dataset, graph: PhysicsGraph, scaler: ChannelScaler,
+                    station: str, *, label: str = "", window: Optional[int] = None, days: int = 60,
+                    device: str = "cpu", samples: int = 0, generator: Optional[torch.Generator] = None):
     """A matplotlib figure: (top) one test window's history, observation and forecast at ``station``; (bottom) the
     observations over the first ``days`` of the windows against the forecasts 24 h and 72 h ahead. With ``samples``
     (a sampling model) both panels shade the central intervals of ``INTERVAL_LEVELS``.
 
     The forecast is issued at the forecast origin, the end of the input window (the start of the first forecast
-    step), and is titled with ``label`` (:func:`model_label`). Times come from ``data.timestamps``.
+    step), and is titled with ``label`` (:func:`model_label`). Times are ``data.timestamps`` of a series; windows
+    without timestamps (the AirPhyNet layout) are placed in hours after the first window's origin, taking
+    consecutive windows one step apart.
     """
     import matplotlib
     matplotlib.use("Agg")
@@ -388,51 +416,60 @@ def forecast_figure(model: nn.Module, data: AirQualityData, windows: ForecastWin
     w = n_win // 2 if window is None else window
     if not 0 <= w < n_win:
         raise ValueError(f"window must be in [0, {n_win}), got {w}")
-    loader = DataLoader(torch.utils.data.Subset(windows, range(n_win)), batch_size=64)
     model.eval()
-    preds, members, starts = [], [], []
-    for batch in loader:
+    preds, members, observed, starts = [], [], [], []
+    for batch in DataLoader(torch.utils.data.Subset(windows, range(n_win)), batch_size=64):
         out = forecast(model, _to(batch, device), graph, generator, samples)
-        preds.append(scaler.inverse_transform_target(out.mean[..., i].double().cpu()))
+        preds.append(out.mean[..., i].cpu())
         if samples:
-            members.append(scaler.inverse_transform_target(out.samples[..., i].double().cpu()))
+            members.append(out.samples[..., i].cpu())
+        observed.append(torch.cat([torch.where(batch.mask_in[..., i, 0], batch.x_in[..., i, 0], float("nan")),
+                                   torch.where(batch.mask_out[..., i], batch.y_out[..., i], float("nan"))], 1))
         starts.append(batch.start)
-    pred, start = torch.cat(preds), torch.cat(starts)                     # (W, T_out), (W,)
-    bands = {p: central_interval(torch.cat(members, dim=1), p) for p in INTERVAL_LEVELS} if samples else {}
-    t_in, t_out = windows.input_steps, pred.size(1)
-    series = torch.where(data.mask[:, i, 0], data.values[:, i, 0], float("nan")).numpy()
-    times = data.timestamps
+    pred, obs = (scaler.inverse_transform_target(torch.cat(v).double()).numpy() for v in (preds, observed))
+    bands = {p: [scaler.inverse_transform_target(b).numpy() for b in
+                 central_interval(torch.cat(members, dim=1).double(), p)] for p in INTERVAL_LEVELS} if samples else {}
+    start = torch.cat(starts).numpy()                                      # series index of each window's first step
+    t_in, t_out = obs.shape[1] - pred.shape[1], pred.shape[1]
+    stamps = getattr(data, "timestamps", None)
+
+    def when(index):
+        return stamps[index] if stamps is not None else (index - start[0] - t_in) * data.step_hours
 
     def shade(ax, x, index, color, named):
         for j, (p, (lower, upper)) in enumerate(sorted(bands.items())):       # wider intervals lighter
-            ax.fill_between(x, lower[index].numpy(), upper[index].numpy(), color=color, alpha=0.25 / (j + 1), lw=0,
+            ax.fill_between(x, lower[index], upper[index], color=color, alpha=0.25 / (j + 1), lw=0,
                             label=f"{level_name(p)} interval" if named else None)
 
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 7))
-    a = int(start[w])
-    origin = a + t_in
-    ax1.plot(times[a:origin + t_out], series[a:origin + t_out], "k.-", label="observed")
-    ax1.plot(times[origin:origin + t_out], pred[w].numpy(), "r.-", label="forecast")
-    shade(ax1, times[origin:origin + t_out], w, "r", True)
-    ax1.axvline(times[origin], color="gray", ls="--")
-    ax1.set_title(f"{station}: {label or type(model).__name__}, forecast issued {str(times[origin])[:16]}")
-    lo, hi = int(start[0]) + t_in, int(start[-1]) + t_in + t_out
-    ax2.plot(times[lo:hi], series[lo:hi], "k-", lw=0.8, label="observed")
+    origin = start[w] + t_in
+    ahead = when(origin + np.arange(t_out))
+    ax1.plot(when(start[w] + np.arange(t_in + t_out)), obs[w], "k.-", label="observed")
+    ax1.plot(ahead, pred[w], "r.-", label="forecast")
+    shade(ax1, ahead, w, "r", True)
+    ax1.axvline(when(origin), color="gray", ls="--")
+    issued = str(stamps[origin])[:16] if stamps is not None else f"at the end of window {w}'s input"
+    ax1.set_title(f"{station}: {label or type(model).__name__}, forecast issued {issued}")
+    # observations: the first output step of every window, then the last window's later steps
+    ax2.plot(when(np.concatenate([start + t_in, start[-1] + t_in + np.arange(1, t_out)])),
+             np.concatenate([obs[:, t_in], obs[-1, t_in + 1:]]), "k-", lw=0.8, label="observed")
     for lead in (24, 72):
         k = round(lead / data.step_hours) - 1
         if k < t_out:
-            line, = ax2.plot(times[start.numpy() + t_in + k], pred[:, k].numpy(), lw=0.8,
-                             label=f"forecast {lead} h ahead")
-            shade(ax2, times[start.numpy() + t_in + k], (slice(None), k), line.get_color(), False)
+            line, = ax2.plot(when(start + t_in + k), pred[:, k], lw=0.8, label=f"forecast {lead} h ahead")
+            shade(ax2, when(start + t_in + k), (slice(None), k), line.get_color(), False)
     for ax in (ax1, ax2):
         ax.set_ylabel("PM2.5 (ug/m3)")
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        if stamps is not None:
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        else:
+            ax.set_xlabel("hours after the first window's forecast origin (windows taken one step apart)")
         ax.legend()
     fig.tight_layout()
     return fig
 
 
-def plot_forecast(path: str, model: nn.Module, data: AirQualityData, windows: ForecastWindows, graph: PhysicsGraph,
+def plot_forecast(path: str, model: nn.Module, data: AirData, windows: Dataset, graph: PhysicsGraph,
                   scaler: ChannelScaler, station: str, **options) -> Path:
     """Save :func:`forecast_figure` (same arguments and ``options``) as a PNG at ``path``."""
     import matplotlib.pyplot as plt
@@ -452,7 +489,10 @@ def add_subcommand(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     d = AirConfig()
     p.add_argument("--data", default=d.data, choices=list(DATASETS), help="dataset (default %(default)s)")
-    p.add_argument("--root", default=None, help="data root (default $SHEAFGRAPH_DATA, else the project's datasets/)")
+    p.add_argument("--root", default=None,
+                   help="data root (default $SHEAFGRAPH_DATA, else the project's datasets/); for --data airphynet "
+                        "the folder holding train.npz, val.npz, test.npz and station.csv (default <data "
+                        "root>/air/airphynet)")
     p.add_argument("--model", default=d.model, choices=list(MODELS), help="model (default %(default)s)")
     p.add_argument("--stations", default=None, help="comma-separated PRSA station names (default all)")
     p.add_argument("--steps", type=int, default=None, help="use only the first STEPS time steps (default all)")

@@ -1,4 +1,5 @@
-"""Air-quality data layer: PRSA Beijing loader, wind vectors, station graph, forecasting windows, KnowAir layout."""
+"""Air-quality data layer: PRSA Beijing loader, wind vectors, station graph, forecasting windows, KnowAir layout,
+AirPhyNet layout."""
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import torch
 
 from sheafgraph.data import (ChannelScaler, ForecastWindows, chronological_split, forecast_windows, gaussian_kernel,
                              load_knowair, load_prsa_beijing, station_graph, wind_vector)
+from sheafgraph.data.airphynet import AIRPHYNET_CHANNELS, ArrayWindows, airphynet_windows, load_airphynet
+from sheafgraph.data.prsa import wind_from_degrees
 from sheafgraph.data.knowair import KNOWAIR_CHANNELS
 from sheafgraph.data.prsa import PRSA_CHANNELS, PRSA_STATIONS
 
@@ -50,6 +53,15 @@ def test_wind_vector_missing_and_calm():
     np.testing.assert_array_equal(uv[0, 0], [0.0, 0.0])       # calm: zero speed, direction not reported
     assert np.isnan(uv[0, 1]).all() and np.isnan(uv[1, 0]).all()
     np.testing.assert_array_equal(uv[1, 1], [0.0, 0.0])
+
+
+def test_wind_from_degrees_matches_compass_and_drops_codes():
+    np.testing.assert_array_equal(wind_from_degrees([0.0, 90.0, 202.5], [2.0, 3.0, 1.0]),
+                                  wind_vector(["N", "E", "SSW"], [2.0, 3.0, 1.0]))
+    uv = wind_from_degrees([999017.0, 999017.0, np.nan, -5.0], [1.0, 0.0, 2.0, 1.0])
+    assert np.isnan(uv[[0, 2, 3]]).all() and uv[1].tolist() == [0.0, 0.0]     # a code is missing; calm stays 0
+    with pytest.raises(ValueError, match="same shape"):
+        wind_from_degrees([0.0, 1.0], [1.0])
 
 
 def test_wind_vector_bad_input():
@@ -294,3 +306,121 @@ def test_knowair_bad_input(knowair_root):
     np.save(knowair_root / "air" / "knowair" / "KnowAir.npy", np.zeros((5, 184, 17), dtype=np.float32))
     with pytest.raises(ValueError, match=r"\(T, 184, 18\)"):
         load_knowair(knowair_root)
+
+
+# ---------------------------------------------------------------------------------------------------- AirPhyNet layout
+
+STATION_LON = [116.40, 116.45, 116.30, 116.42]
+STATION_LAT = [39.90, 39.95, 39.88, 40.02]
+
+
+def write_airphynet_folder(folder, sizes=(12, 4, 5), steps=(4, 3), stations=4, seed=0):
+    """Write a tiny folder in the AirPhyNet layout: {train,val,test}.npz with x (S, T_in, N, 6), y (S, T_out, N, 6)
+    (PM2.5, temperature, pressure, humidity, wind speed m/s, wind direction degrees) and station.csv."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for split, count in zip(("train", "val", "test"), sizes):
+        pair = {}
+        for key, t in zip(("x", "y"), steps):
+            a = np.stack([rng.uniform(5, 300, (count, t, stations)), rng.normal(10, 8, (count, t, stations)),
+                          rng.normal(1010, 10, (count, t, stations)), rng.uniform(10, 90, (count, t, stations)),
+                          rng.uniform(0, 6, (count, t, stations)), rng.uniform(0, 360, (count, t, stations))], -1)
+            pair[key] = a.astype(np.float32)
+        np.savez(folder / f"{split}.npz", **pair)
+        arrays[split] = pair
+    pd.DataFrame({"station": [f"s{i}_aq" for i in range(stations)], "longitude": STATION_LON[:stations],
+                  "latitude": STATION_LAT[:stations]}).to_csv(folder / "station.csv", index=False)
+    return arrays
+
+
+def test_airphynet_layout_round_trip(tmp_path):
+    folder = tmp_path / "beijing"
+    arrays = write_airphynet_folder(folder)
+    x = arrays["train"]["x"]
+    x[0, 1, 2, 0] = 0.0                                    # zero-filled PM2.5 gap: missing
+    x[0, 2, 1, 3] = np.nan                                 # missing humidity
+    x[1, 0, 0, 4:] = [2.0, 0.0]                            # a 2 m/s north wind blows toward the south
+    x[1, 0, 1, 4:] = [0.0, 999017.0]                       # calm with a 'variable' code: velocity 0
+    x[1, 0, 2, 4:] = [3.0, 999017.0]                       # 'variable' direction at 3 m/s: velocity missing
+    np.savez(folder / "train.npz", **arrays["train"])
+    data = load_airphynet(folder)
+    assert data.channels == AIRPHYNET_CHANNELS + ("wind_u", "wind_v") and data.wind_channels == (6, 7)
+    assert data.stations == ("s0_aq", "s1_aq", "s2_aq", "s3_aq") and data.step_hours == 3.0
+    assert data.x["train"].shape == (12, 4, 4, 8) and data.y["test"].shape == (5, 3, 4, 8)
+    assert (data.input_steps, data.output_steps) == (4, 3)
+    got = data.x["train"]
+    assert torch.isnan(got[0, 1, 2, 0]) and torch.isnan(got[0, 2, 1, 3])
+    assert int(torch.isnan(got[..., :6]).sum()) == 2                              # nothing else is missing
+    expected = x.copy()
+    expected[..., 0][expected[..., 0] < 1e-4] = np.nan
+    np.testing.assert_array_equal(got[..., :6].numpy(), expected)                  # NaN where missing, else as read
+    torch.testing.assert_close(got[1, 0, 0, 6:], torch.tensor([0.0, -2.0]), atol=1e-6, rtol=0)
+    assert got[1, 0, 1, 6:].tolist() == [0.0, 0.0] and torch.isnan(got[1, 0, 2, 6:]).all()
+    expected = wind_from_degrees(arrays["val"]["y"][..., 5], arrays["val"]["y"][..., 4])
+    np.testing.assert_allclose(data.y["val"][..., 6:].numpy(), expected, rtol=1e-6, atol=1e-5)
+    lon, lat = torch.tensor(STATION_LON, dtype=torch.float64), torch.tensor(STATION_LAT, dtype=torch.float64)
+    assert torch.equal(data.graph.edge_index, station_graph(lon, lat).edge_index)
+    # windows: one scaler fitted on the observed training inputs, target scaled, wind unscaled, no clock
+    windows, scaler = airphynet_windows(data, train_stride=5)
+    assert [len(windows[s]) for s in ("train", "val", "test")] == [3, 4, 5]
+    full = got.reshape(-1, 8)
+    np.testing.assert_allclose(scaler.mean.numpy(), np.nanmean(full.double().numpy(), 0), rtol=1e-9)
+    w = windows["train"][1]                                 # file window 5
+    assert w.start == 5 and np.isnan(w.hour)
+    torch.testing.assert_close(w.x_in, scaler.transform(got[5]), equal_nan=True)
+    torch.testing.assert_close(scaler.inverse_transform_target(windows["test"][2].y_out), data.y["test"][2, ..., 0])
+    assert torch.equal(w.mask_in, ~torch.isnan(got[5])) and w.wind_out.shape == (3, 4, 2)
+    torch.testing.assert_close(windows["val"][-1].wind_in, data.x["val"][3, ..., 6:], equal_nan=True)
+    batch = next(iter(torch.utils.data.DataLoader(windows["val"], batch_size=4)))
+    assert batch.x_in.shape == (4, 4, 4, 8) and batch.y_out.shape == (4, 3, 4) and batch.start.tolist() == [0, 1, 2, 3]
+    with pytest.raises(IndexError, match="window 5 out of range for 5 windows"):
+        windows["test"][5]
+    with pytest.raises(ValueError, match="unknown split 'dev'"):
+        ArrayWindows(data, "dev", scaler)
+
+
+def test_airphynet_default_folder_and_options(tmp_path, monkeypatch):
+    write_airphynet_folder(tmp_path / "air" / "airphynet", stations=3)
+    monkeypatch.setenv("SHEAFGRAPH_DATA", str(tmp_path))
+    data = load_airphynet(missing_below=None, step_hours=1.0, graph_method="knn", k=1)
+    assert data.num_stations == 3 and data.step_hours == 1.0 and data.pos_km.shape == (3, 2)
+    renamed = load_airphynet(tmp_path / "air" / "airphynet", channels=("pm", "t", "p", "h", "ws", "wd"),
+                             wind=("ws", "wd"))
+    assert renamed.channels[:2] == ("pm", "t")
+
+
+def test_airphynet_layout_errors_name_the_file(tmp_path):
+    folder = tmp_path / "shenzhen"
+    with pytest.raises(FileNotFoundError, match=r"shenzhen/station.csv not found; the AirPhyNet layout"):
+        load_airphynet(folder)
+    arrays = write_airphynet_folder(folder)
+    (folder / "test.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="shenzhen/test.npz not found"):
+        load_airphynet(folder)
+    np.savez(folder / "test.npz", x=arrays["test"]["x"])
+    with pytest.raises(ValueError, match=r"test.npz has no array 'y' \(it holds x\)"):
+        load_airphynet(folder)
+    np.savez(folder / "test.npz", x=arrays["test"]["x"], y=arrays["test"]["y"][:4])
+    with pytest.raises(ValueError, match="test.npz: x has 5 windows but y has 4"):
+        load_airphynet(folder)
+    np.savez(folder / "test.npz", x=arrays["test"]["x"][:, :, :3], y=arrays["test"]["y"])
+    with pytest.raises(ValueError, match=r"test.npz: x must have shape \(S, T, 4, 6\) for the 4 stations of "
+                                         r"station.csv .* got \(5, 4, 3, 6\)"):
+        load_airphynet(folder)
+    np.savez(folder / "test.npz", x=arrays["test"]["x"][:, :2], y=arrays["test"]["y"])
+    with pytest.raises(ValueError, match=r"the x windows differ in length between splits: \{'train': 4, 'val': 4, "
+                                         r"'test': 2\}"):
+        load_airphynet(folder)
+    np.savez(folder / "test.npz", **arrays["test"])
+    with pytest.raises(ValueError, match=r"wind channels \['wd'\] are not among channels"):
+        load_airphynet(folder, wind=("wind_speed", "wd"))
+    pd.DataFrame({"station": ["a", "b", "c", "d"], "lon": [116.0] * 4, "latitude": [40.0] * 4}).to_csv(
+        folder / "station.csv", index=False)
+    with pytest.raises(ValueError, match="station.csv has no column 'longitude'; expected columns station, "
+                                         "longitude, latitude, got station, lon, latitude"):
+        load_airphynet(folder)
+    pd.DataFrame({"station": ["a", "a", "c", "d"], "longitude": [116.0] * 4, "latitude": [40.0] * 4}).to_csv(
+        folder / "station.csv", index=False)
+    with pytest.raises(ValueError, match="must list each station once"):
+        load_airphynet(folder)

@@ -7,6 +7,8 @@ import pytest
 from sheafgraph.cli import main
 import torch
 
+from tests.data.test_air import write_airphynet_folder
+
 from sheafgraph.tasks.air import MODELS, AirConfig, evaluate, forecast_figure, load_air_data, model_label, \
     prepare_experiment, run_air, sample_generator, train_model
 
@@ -184,3 +186,33 @@ def test_threads_default_and_validation(root, capsys, monkeypatch):
     assert main(["air", "--root", root, "--model", "persistence", "--steps", "600", "--threads", "2",
                  "--no-progress"]) == 0
     assert calls == [1, 2]
+
+
+def test_airphynet_layout_runs_end_to_end(tmp_path, capsys):
+    folder = tmp_path / "airphynet"
+    write_airphynet_folder(folder, sizes=(40, 8, 8), steps=(24, 24))
+    out, png = tmp_path / "run.json", tmp_path / "plot.png"
+    assert main(["air", "--data", "airphynet", "--root", str(folder), "--model", "diff_adv", "--epochs", "1",
+                 "--samples", "3", "--hidden-dim", "8", "--latent-dim", "4", "--ode-hidden-dim", "8", "--no-progress",
+                 "--json", str(out), "--plot", str(png), "--station", "s2_aq"]) == 0
+    result = json.loads(out.read_text())
+    assert result["data"] == "airphynet" and set(result["test"]["by_station"]) == {"s0_aq", "s1_aq", "s2_aq", "s3_aq"}
+    assert result["test"]["count"] == 8 * 24 * 4 and result["test"]["samples"] == 3
+    assert 0 < result["test"]["headline"]["72h"]["crps"] and png.read_bytes()[:4] == b"\x89PNG"
+    assert "airphynet: 4 stations x 8 channels" in capsys.readouterr().out
+    exp = prepare_experiment(AirConfig(data="airphynet", root=str(folder), model="gru", wind_mode="future",
+                                       hidden_dim=8, show_progress=False))
+    fig = forecast_figure(exp.model, exp.data, exp.windows["test"], exp.graph, exp.scaler, "s0_aq", label="GRU")
+    assert fig.axes[0].get_title() == "s0_aq: GRU, forecast issued at the end of window 4's input"
+    assert fig.axes[1].get_xlabel().startswith("hours after the first window's forecast origin")
+    for bad, message in ((["--clock"], "the airphynet layout has no timestamps"),
+                         (["--model", "historical_average"], "the airphynet layout has no timestamps"),
+                         (["--steps", "100"], "--steps cuts a series"),
+                         (["--root", str(tmp_path / "nowhere")], "nowhere/station.csv not found")):
+        assert main(["air", "--data", "airphynet", "--root", str(folder), *bad]) == 2
+        assert message in capsys.readouterr().err
+    short = tmp_path / "short"
+    write_airphynet_folder(short, steps=(12, 12))
+    assert main(["air", "--data", "airphynet", "--root", str(short)]) == 2
+    assert "the files hold windows of 12 -> 12 steps, the run expects input_steps -> output_steps = 24 -> 24" \
+        in capsys.readouterr().err
