@@ -208,7 +208,8 @@ def physics_summary(model: nn.Module) -> Dict[str, float]:
 
 # ------------------------------------------------------------------------------------------------ train / evaluate
 
-def _to(batch, device: str):
+def to_device(batch, device):
+    """A batch of :class:`~sheafgraph.data.windows.Window` with its tensors moved to ``device``."""
     return type(batch)(*(x.to(device) if isinstance(x, torch.Tensor) else x for x in batch))
 
 
@@ -224,7 +225,7 @@ def evaluate(model: nn.Module, loader: DataLoader, graph: PhysicsGraph, scaler: 
     model.eval()
     errors, nfe, batches = ForecastErrors(), 0, 0
     for batch in progress(loader, desc=desc, enabled=show_progress):
-        batch = _to(batch, device)
+        batch = to_device(batch, device)
         out = forecast(model, batch, graph, generator, samples)
         if samples and out.samples is None:
             raise ValueError(f"{type(model).__name__} gives point forecasts only: it cannot be sampled")
@@ -253,7 +254,7 @@ def train_model(model: nn.Module, loaders: Dict[str, DataLoader], graph: Physics
         model.train()
         start, total, count, nfe = time.perf_counter(), 0.0, 0, 0
         for batch in progress(loaders["train"], desc=f"epoch {epoch}/{config.epochs}", enabled=config.show_progress):
-            batch = _to(batch, config.device)
+            batch = to_device(batch, config.device)
             out = forecast(model, batch, graph, generator)
             loss = masked_mae(out.mean, batch.y_out, batch.mask_out) + config.kl_weight * out.kl
             if not torch.isfinite(loss):
@@ -419,7 +420,7 @@ def forecast_figure(model: nn.Module, data: AirData, windows: Dataset, graph: Ph
     model.eval()
     preds, members, observed, starts = [], [], [], []
     for batch in DataLoader(torch.utils.data.Subset(windows, range(n_win)), batch_size=64):
-        out = forecast(model, _to(batch, device), graph, generator, samples)
+        out = forecast(model, to_device(batch, device), graph, generator, samples)
         preds.append(out.mean[..., i].cpu())
         if samples:
             members.append(out.samples[..., i].cpu())
