@@ -21,6 +21,7 @@ from rdkit.rdBase import BlockLogs
 from torch import Tensor
 
 from sheafgraph.chem.vocabulary import AtomVocabulary
+from sheafgraph.utils.checks import positive_int
 
 # parse without full sanitisation, then run only the checks the encoding needs (RDKit's cleanup of e.g. nitro
 # groups, the valence check and kekulisation); aromaticity perception is skipped since it is undone anyway
@@ -49,8 +50,7 @@ def parse_smiles(smiles: str) -> Chem.Mol:
 
 
 def _check_max_atoms(max_atoms: int) -> None:
-    if isinstance(max_atoms, bool) or not isinstance(max_atoms, int) or max_atoms < 1:
-        raise ValueError(f"max_atoms must be a positive int, got {max_atoms!r}")
+    positive_int(max_atoms, "max_atoms")
 
 
 def mol_to_graph(mol: Chem.Mol, vocab: AtomVocabulary, max_atoms: int) -> Tuple[Tensor, Tensor]:

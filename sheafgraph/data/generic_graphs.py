@@ -32,6 +32,7 @@ from torch import Tensor
 
 from sheafgraph.data.paths import PathLike, data_root, require_file
 from sheafgraph.data.prsa import _check_sha256
+from sheafgraph.utils.checks import positive_int
 
 TEST_FRACTION = 0.2
 GENERIC_HINT = ("GDSS's generic-graph benchmarks (the networkx pickles in GDSS's data/ folder, converted to JSON "
@@ -161,9 +162,7 @@ def graphs_to_dense(graphs: Sequence[nx.Graph], max_nodes: int, degree_classes: 
     Shapes:
         returns x ``(B, N, degree_classes)``, adj ``(B, N, N)`` and mask ``(B, N)``, with ``B = len(graphs)``.
     """
-    for arg, value in (("max_nodes", max_nodes), ("degree_classes", degree_classes)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive int, got {value!r}")
+    positive_int(max_nodes, "max_nodes"), positive_int(degree_classes, "degree_classes")
     adj = torch.zeros(len(graphs), max_nodes, max_nodes)
     mask = torch.zeros(len(graphs), max_nodes, dtype=torch.bool)
     for b, graph in enumerate(graphs):

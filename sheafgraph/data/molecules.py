@@ -33,6 +33,7 @@ from sheafgraph.chem.encode import parse_smiles, smiles_to_dense
 from sheafgraph.chem.vocabulary import QM9_ATOMS, ZINC250K_ATOMS, AtomVocabulary
 from sheafgraph.data.paths import data_root, require_file, sha256
 from sheafgraph.utils.checkpoint import load_checkpoint, save_checkpoint
+from sheafgraph.utils.checks import check_choice, positive_int
 
 QM9_MAX_ATOMS = 9
 ZINC250K_MAX_ATOMS = 38
@@ -135,10 +136,9 @@ def load_moses(root: Optional[os.PathLike] = None, *, limit: Optional[int] = Non
         verify: check the files' sha256 against the released data (skipped when ``limit`` is given).
         check_smiles: as in :func:`load_qm9`.
     """
-    if test_set not in MOSES_TEST_SETS:
-        raise ValueError(f"unknown MOSES test set {test_set!r}; valid names: {', '.join(MOSES_TEST_SETS)}")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive int or None, got {limit!r}")
+    check_choice(test_set, MOSES_TEST_SETS, "MOSES test set")
+    if limit is not None:
+        positive_int(limit, "limit")
     base = data_root(root) / "molecules" / "moses"
     files = [require_file(base / f"{name}.csv.gz", MOSES_HINT) for name in ("train", test_set)]
     if verify and limit is None:

@@ -38,6 +38,8 @@ import networkx as nx
 import numpy as np
 from scipy.spatial.distance import cdist
 
+from sheafgraph.utils.checks import positive_int
+
 DEGREE_SIGMA = 1.0
 CLUSTERING_SIGMA = 0.1
 CLUSTERING_BINS = 100
@@ -234,8 +236,7 @@ def clustering_mmd(graphs_a: Sequence[nx.Graph], graphs_b: Sequence[nx.Graph], *
     Shapes:
         graphs_a, graphs_b: sequences of ``M`` and ``L`` graphs; returns a float.
     """
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins must be a positive int, got {bins!r}")
+    positive_int(bins, "bins")
     _check_sets(graphs_a, graphs_b)
     return mmd_squared(_pmfs([clustering_histogram(g, bins) for g in graphs_a]),
                        _pmfs([clustering_histogram(g, bins) for g in graphs_b]),

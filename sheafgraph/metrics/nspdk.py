@@ -35,6 +35,8 @@ import numpy as np
 import scipy.sparse as sp
 from rdkit import Chem
 
+from sheafgraph.utils.checks import positive_int
+
 DEFAULT_RADIUS = 4
 DEFAULT_DISTANCE = 4
 _LABEL_BITS = 24  # label ids per radius must stay below 2**24 for the packed feature codes
@@ -179,9 +181,7 @@ class _Featurizer:
 
 
 def _featurizer(graphs: Sequence[GraphLike], radius: int, distance: int) -> _Featurizer:
-    for name, value in (("radius", radius), ("distance", distance)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    positive_int(radius, "radius", minimum=0), positive_int(distance, "distance", minimum=0)
     if len(graphs) == 0:
         raise ValueError("NSPDK needs at least one graph")
     node_table, edge_table = {}, {}

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from sheafgraph.ops.laplacian import safe_pow
+from sheafgraph.utils.checks import positive_int
 
 
 def check_dense_batch(adj: Tensor, mask: Optional[Tensor] = None, *, finite: bool = True) -> None:
@@ -86,8 +87,7 @@ def adjacency_powers(adj: Tensor, k: int, *, validate: bool = True) -> Tensor:
     """
     if validate:
         check_dense_batch(adj)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    positive_int(k, "k")
     powers = [adj]
     for _ in range(k - 1):
         powers.append(powers[-1] @ adj)

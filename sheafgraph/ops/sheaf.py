@@ -21,6 +21,7 @@ from torch import Tensor
 from sheafgraph.ops.laplacian import safe_pow
 from sheafgraph.ops.operator import SparseOperator
 from sheafgraph.ops.structure import StructureLike, as_structure, check_values
+from sheafgraph.utils.checks import positive_int
 
 
 #: Largest batch handed to one ``torch.linalg.eigh`` call: batched cuSOLVER fails on 65,536 or more small blocks
@@ -79,9 +80,7 @@ def sym_matrix_power(mats: Tensor, p: float, eps: float = 1e-10, *, chunk: Optio
         mats: ``(..., d, d)``; returns ``(..., d, d)``.
     """
     chunk = EIGH_CHUNK if chunk is None else chunk
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise ValueError(f"chunk must be a positive int, got {chunk!r}")
-    return _SymMatrixPower.apply(mats, p, eps, chunk)
+    return _SymMatrixPower.apply(mats, p, eps, positive_int(chunk, "chunk"))
 
 
 def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional[int] = None,

@@ -12,6 +12,8 @@ from typing import Dict, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
+from sheafgraph.utils.checks import positive_int
+
 
 def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None) -> int:
     """Validate a PyG ``edge_index`` and return the number of nodes.
@@ -31,8 +33,7 @@ def check_edge_index(edge_index: Tensor, num_nodes: Optional[int] = None) -> int
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
         raise ValueError(f"edge_index must have shape (2, E), got {tuple(edge_index.shape)}")
     if num_nodes is not None:
-        if isinstance(num_nodes, bool) or not isinstance(num_nodes, int) or num_nodes < 0:
-            raise ValueError(f"num_nodes must be a non-negative int, got {num_nodes!r}")
+        num_nodes = positive_int(num_nodes, "num_nodes", minimum=0)
     if edge_index.numel() == 0:
         return int(num_nodes or 0)
     lo, hi = int(edge_index.min()), int(edge_index.max())

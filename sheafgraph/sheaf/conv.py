@@ -22,8 +22,9 @@ from torch import Tensor, nn
 from sheafgraph.ops import GraphStructure, SparseOperator, sheaf_laplacian
 from sheafgraph.ops.structure import StructureLike
 from sheafgraph.sheaf.cache import StructureCache
-from sheafgraph.sheaf.learners import EdgeWeightLearner, SheafLearner, check_choice, fold_edge_weights
+from sheafgraph.sheaf.learners import EdgeWeightLearner, SheafLearner, fold_edge_weights
 from sheafgraph.sheaf.stalks import check_fixed_stalks, fixed_stalk_laplacian
+from sheafgraph.utils.checks import check_choice, positive_int
 
 NORMALIZATIONS = ("sym", None)
 
@@ -54,9 +55,7 @@ class SheafDiffusionTerm(nn.Module):
                  learner_inputs: str = "concat", left_weights: bool = True, right_weights: bool = True,
                  normalization: Optional[str] = "sym"):
         super().__init__()
-        for name, value in (("channels", channels), ("d", d)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        positive_int(channels, "channels"), positive_int(d, "d")
         self.extra_stalks = check_fixed_stalks(extra_stalks)
         self.normalization = check_choice(normalization, NORMALIZATIONS, "normalization")
         self.channels, self.d = channels, d

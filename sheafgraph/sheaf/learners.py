@@ -24,17 +24,11 @@ from torch import Tensor, nn
 
 from sheafgraph.ops.structure import GraphStructure
 from sheafgraph.sheaf.orthogonal import num_orthogonal_params, orthogonal_map
+from sheafgraph.utils.checks import check_choice
 
 MAP_KINDS = ("diag", "orthogonal", "general")
 LEARNER_INPUTS = ("concat", "stalk_sum")
 ACTIVATIONS: Dict[str, Callable[[Tensor], Tensor]] = {"tanh": torch.tanh, "elu": F.elu, "id": lambda t: t}
-
-
-def check_choice(value: str, valid, what: str) -> str:
-    """Return ``value`` if it is one of ``valid``, else raise a ValueError listing the valid names."""
-    if value not in valid:
-        raise ValueError(f"unknown {what} {value!r}; valid names: {', '.join(str(v) for v in valid)}")
-    return value
 
 
 def num_map_params(kind: str, d: int) -> int:

@@ -30,6 +30,7 @@ from sheafgraph.ops.structure import StructureLike
 from sheafgraph.sheaf.cache import StructureCache
 from sheafgraph.sheaf.conv import SheafConv, SheafDiffusionTerm
 from sheafgraph.sheaf.stalks import check_fixed_stalks
+from sheafgraph.utils.checks import positive_int
 
 
 def _check_prob(name: str, p: float) -> float:
@@ -46,8 +47,7 @@ class _NSDBase(nn.Module):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
                             ("hidden_channels", hidden_channels), ("d", d)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            positive_int(value, name)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.hidden_channels, self.d = hidden_channels, d
         self.stalk_dim = d + len(check_fixed_stalks(extra_stalks))
@@ -128,8 +128,7 @@ class NSD(_NSDBase):
                  cached: bool = False, **conv_kwargs):
         super().__init__(in_channels, out_channels, hidden_channels, d, extra_stalks, input_dropout, dropout,
                          use_act, second_linear, cached)
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"num_layers must be a positive int, got {num_layers!r}")
+        positive_int(num_layers, "num_layers")
         self.convs = nn.ModuleList([
             SheafConv(hidden_channels, d, maps, dropout=dropout, learner_dropout=dropout if k > 0 else 0.0,
                       act=use_act, extra_stalks=extra_stalks, **conv_kwargs)

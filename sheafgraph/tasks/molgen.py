@@ -24,6 +24,7 @@ from sheafgraph.generative import (SAMPLERS, GDSSNoiseModel, GraphSDE, Graphs, f
                                    get_sde, sample_node_counts)
 from sheafgraph.tasks import TASKS
 from sheafgraph.utils import init_distributed, load_checkpoint, progress, resolve_device, save_checkpoint
+from sheafgraph.utils.checks import positive_int
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained" / "gdss_qm9.pt"
 # GDSS's QM9 configuration (config/qm9.yaml): VE SDEs with sigma in [0.1, 1] for both X and A
@@ -91,8 +92,7 @@ def sample_molecules(gen: MoleculeGenerator, num: int, *, sampler: str = DEFAULT
     ``options`` go to the sampler; for the default sampler, missing ones come from :data:`DEFAULT_SAMPLER`.
     """
     get_sampler(sampler)
-    if isinstance(num, bool) or not isinstance(num, int) or num < 1:
-        raise ValueError(f"num must be a positive int, got {num!r}")
+    positive_int(num, "num")
     generator = torch.Generator().manual_seed(seed)                 # atom counts (and the noise on CPU)
     if num_atoms is None:
         counts = sample_node_counts(gen.node_counts, num, generator)
