@@ -4,9 +4,9 @@
                                 [--configs s4:100 pc:100 dpm_solver:20 ...] [--no-nspdk] [--no-metrics]
                                 [--reference test|train]
 
-Each config is ``sampler:steps[:option=value...]`` (e.g. ``s4:100:snr=0.2:scale_eps=0.7``); the default
-sampler (``pc``) takes its unset options from ``tasks.molgen.DEFAULT_SAMPLER``. For each: wall time of sampling
-``--num`` molecules (atom counts drawn from the training distribution, quantisation included; RDKit decoding and
+Each config is ``sampler:steps[:option=value...]`` (e.g. ``s4:100:snr=0.2:scale_eps=0.7``); options not given
+take the sampler's own defaults (``generative.samplers.sampler_options``). For each: wall time of sampling ``--num``
+molecules (atom counts drawn from the training distribution, quantisation included; RDKit decoding and
 valency correction excluded), NFE, validity without correction, then uniqueness, novelty (vs the training split),
 FCD and NSPDK MMD (vs the test split) of the corrected molecules -- the metrics of ``sheafgraph molgen evaluate``.
 ``--reference train`` scores FCD and NSPDK against training molecules instead (:class:`Reference`), for choosing

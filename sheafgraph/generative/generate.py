@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from sheafgraph.generative.noise import node_mask
 from sheafgraph.generative.quantize import quantize_graphs
-from sheafgraph.generative.samplers import get_sampler
+from sheafgraph.generative.samplers import check_sampler_options, get_sampler
 from sheafgraph.generative.sde import GraphSDE
 
 
@@ -44,6 +44,7 @@ def generate(model: nn.Module, sde: GraphSDE, num_nodes: Tensor, *, num_features
         num_nodes: ``(M,)``; returns atom_types ``(M, N)`` and bond_orders ``(M, N, N)``.
     """
     sample = get_sampler(sampler)
+    check_sampler_options(sampler, options or {})
     if num_nodes.dim() != 1 or num_nodes.numel() == 0 or int(num_nodes.min()) < 1:
         raise ValueError(f"num_nodes must be a non-empty 1-D tensor of positive counts, got {num_nodes.tolist()[:8]}")
     n = int(max_nodes or num_nodes.max())

@@ -21,7 +21,7 @@ returned ``nfe`` counts evaluations of ``model`` (one call gives both components
 from __future__ import annotations
 
 from functools import partial
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -29,8 +29,13 @@ from torchdiffeq import odeint
 
 from sheafgraph.generative.noise import Graphs, batch_view, graph_noise
 from sheafgraph.generative.sde import SDE, GraphSDE, reverse_discretize, reverse_drift
+from sheafgraph.utils.checks import Registry, check_choice, positive_int
+from sheafgraph.utils.options import keyword_options
 
 Callback = Optional[Callable[[int, float, Graphs], None]]
+
+#: GDSS's Langevin corrector settings (its QM9 configuration): the defaults of every sampler with a corrector
+SNR, SCALE_EPS = 0.2, 0.7
 
 
 class Sample(NamedTuple):
@@ -46,12 +51,10 @@ SPACINGS = ("uniform", "quadratic")
 def time_grid(T: float, eps: float, steps: int, spacing: str = "uniform") -> Tensor:
     """``steps + 1`` times from ``T`` down to ``eps``: uniform, or ``"quadratic"`` (uniform in sqrt(t), denser near
     ``eps``, DPM-Solver's ``time_quadratic``)."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    positive_int(steps, "steps")
     if not 0 < eps < T:
         raise ValueError(f"eps must be in (0, T={T}), got {eps}")
-    if spacing not in SPACINGS:
-        raise ValueError(f"unknown time spacing {spacing!r}; valid names: {list(SPACINGS)}")
+    check_choice(spacing, SPACINGS, "time spacing")
     if spacing == "quadratic":
         return torch.linspace(T ** 0.5, eps ** 0.5, steps + 1, dtype=torch.float64) ** 2
     return torch.linspace(T, eps, steps + 1, dtype=torch.float64)
@@ -124,13 +127,8 @@ def transition_update(sde: SDE, x: Tensor, t: Tensor, h: Tensor, z: Tensor):
     return mean + batch_view(std, x) * z, mean
 
 
-PREDICTORS = {"reverse_diffusion": reverse_diffusion_update, "euler_maruyama": euler_maruyama_update}
-
-
-def _lookup(table: Dict, name: str, what: str):
-    if name not in table:
-        raise ValueError(f"unknown {what} {name!r}; valid names: {sorted(table)}")
-    return table[name]
+PREDICTORS = Registry("predictor", {"reverse_diffusion": reverse_diffusion_update,
+                                    "euler_maruyama": euler_maruyama_update})
 
 
 def _pair(update, graphs: Graphs, *per_component) -> Tuple[Graphs, Graphs]:
@@ -143,8 +141,8 @@ class LangevinCorrector(NamedTuple):
     """Langevin corrector (Song et al., 2021, Alg. 4) with ``n_steps`` model calls per time step and the noise
     scale of :func:`langevin_noise_scale`."""
 
-    snr: float = 0.2
-    scale_eps: float = 0.7
+    snr: float = SNR
+    scale_eps: float = SCALE_EPS
     n_steps: int = 1
     scale_eps_early: Optional[float] = None
     switch_time: float = 0.5
@@ -167,8 +165,8 @@ class NoCorrector:
 # ---------------------------------------------------------------- samplers
 @torch.no_grad()
 def sample_pc(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1000, eps: float = 1e-4,
-              predictor: str = "reverse_diffusion", corrector: str = "langevin", snr: float = 0.2,
-              scale_eps: float = 0.7, corrector_steps: int = 1, scale_eps_early: Optional[float] = None,
+              predictor: str = "reverse_diffusion", corrector: str = "langevin", snr: float = SNR,
+              scale_eps: float = SCALE_EPS, corrector_steps: int = 1, scale_eps_early: Optional[float] = None,
               switch_time: float = 0.5, denoise: bool = True, generator: Optional[torch.Generator] = None,
               callback: Callback = None) -> Sample:
     """Predictor-corrector sampling (Song et al., 2021; GDSS's default sampler for QM9, Alg. 1).
@@ -178,10 +176,10 @@ def sample_pc(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1
         snr, scale_eps, corrector_steps, scale_eps_early, switch_time: Langevin options
         (:func:`langevin_noise_scale`). denoise: return the last step's mean (no final noise).
     """
-    update = _lookup(PREDICTORS, predictor, "predictor")
+    update = PREDICTORS[predictor]
     check_langevin_options(snr, scale_eps, scale_eps_early)
     langevin = LangevinCorrector(snr, scale_eps, corrector_steps, scale_eps_early, switch_time)
-    correct = _lookup({"langevin": langevin, "none": NoCorrector()}, corrector, "corrector")
+    correct = Registry("corrector", {"langevin": langevin, "none": NoCorrector()})[corrector]
     (ts, times), nfe, mean = _grid(graphs, sde.T, eps, steps), 0, graphs
     for i in range(steps):
         t, h = _times(graphs, ts[i]), _times(graphs, ts[i] - ts[i + 1])
@@ -197,7 +195,7 @@ def sample_pc(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1
 
 @torch.no_grad()
 def sample_s4(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1000, eps: float = 1e-4,
-              snr: float = 0.2, scale_eps: float = 0.7, scale_eps_early: Optional[float] = None,
+              snr: float = SNR, scale_eps: float = SCALE_EPS, scale_eps_early: Optional[float] = None,
               switch_time: float = 0.5, denoise: bool = True, generator: Optional[torch.Generator] = None,
               callback: Callback = None) -> Sample:
     r"""GDSS's S4 solver (Symmetric Splitting for System of SDEs, Alg. 2): per step one model call gives the scores
@@ -251,7 +249,7 @@ class ProbabilityFlow(nn.Module):
         return tuple(reverse_drift(c, v, vec_t, si, probability_flow=True)[0] for c, v, si in zip(self.sde, state, s))
 
 
-ODE_METHODS = {"euler": "euler", "heun": "heun2"}
+ODE_METHODS = Registry("ODE method", {"euler": "euler", "heun": "heun2"})
 
 
 @torch.no_grad()
@@ -260,7 +258,7 @@ def sample_ode(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 
                callback: Callback = None) -> Sample:
     """Integrate the probability-flow ODE from T to eps with torchdiffeq's fixed-grid ``"euler"`` or ``"heun"``
     (2 model calls per step). Deterministic given the prior sample (``generator`` is unused)."""
-    solver = _lookup(ODE_METHODS, method, "ODE method")
+    solver = ODE_METHODS[method]
     ts, times = _grid(graphs, sde.T, eps, steps)
     field = ProbabilityFlow(model, sde, graphs.mask, callback)
     options = {"grid_constructor": lambda func, y0, t: torch.linspace(t[0], t[-1], steps + 1, dtype=t.dtype,
@@ -328,10 +326,42 @@ def sample_dpm_solver(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps:
     return Sample(graphs, nfe)
 
 
-SAMPLERS: Dict[str, Callable[..., Sample]] = {"pc": sample_pc, "s4": sample_s4, "ode": sample_ode,
-                                              "dpm_solver": sample_dpm_solver}
+SAMPLERS: Registry[Callable[..., Sample]] = Registry("sampler", {"pc": sample_pc, "s4": sample_s4, "ode": sample_ode,
+                                                                  "dpm_solver": sample_dpm_solver})
+
+#: one line of help per sampler option (the command line shows it with the samplers that take the option)
+OPTION_HELP = {
+    "steps": "time steps from T to eps",
+    "eps": "last time of the reverse process",
+    "predictor": f"predictor ({', '.join(PREDICTORS)})",
+    "corrector": "corrector (langevin, none)",
+    "snr": "Langevin signal-to-noise ratio",
+    "scale_eps": "Langevin noise scale",
+    "corrector_steps": "Langevin steps per time step",
+    "scale_eps_early": "Langevin noise scale while t > switch_time (default: scale_eps throughout)",
+    "switch_time": "time below which scale_eps replaces scale_eps_early",
+    "denoise": "return the last step's mean (no final noise)",
+    "method": f"ODE solver ({', '.join(ODE_METHODS)})",
+    "order": "DPM-Solver order (1 or 2)",
+    "spacing": f"time-step spacing ({', '.join(SPACINGS)})",
+}
 
 
 def get_sampler(name: str) -> Callable[..., Sample]:
     """The sampler registered under ``name`` (see the table in this module's docstring)."""
-    return _lookup(SAMPLERS, name, "sampler")
+    return SAMPLERS[name]
+
+
+def sampler_options(name: str) -> Dict[str, Any]:
+    """The keyword options of sampler ``name`` and their defaults (its signature is the schema), e.g.
+    ``sampler_options("ode") == {"steps": 100, "eps": 1e-4, "method": "heun"}``."""
+    options = keyword_options(get_sampler(name), exclude=("generator", "callback"))
+    return {key: default for key, (default, _) in options.items()}
+
+
+def check_sampler_options(name: str, options: Mapping[str, Any]) -> None:
+    """Raise a ValueError naming every option in ``options`` that sampler ``name`` does not take."""
+    valid = sampler_options(name)
+    unknown = [k for k in options if k not in valid]
+    if unknown:
+        raise ValueError(f"sampler {name!r} does not take {', '.join(unknown)}; its options: {', '.join(valid)}")

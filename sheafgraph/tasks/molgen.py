@@ -20,20 +20,23 @@ from sheafgraph.chem import AtomVocabulary, correct_valency, graphs_to_mols, is_
 from sheafgraph.data.molecules import load_qm9, molecule_dataset_spec
 from sheafgraph.data.paths import cache_dir
 from sheafgraph.metrics.molecules import fcd, novelty, nspdk_mmd, sanitized_mol, uniqueness, validity
-from sheafgraph.generative import (SAMPLERS, GDSSNoiseModel, GraphSDE, Graphs, fit, generate, get_sampler,
-                                   get_sde, sample_node_counts)
+from sheafgraph.generative import (SAMPLERS, GDSSNoiseModel, GraphSDE, Graphs, fit, generate, get_sde,
+                                   sample_node_counts)
+from sheafgraph.generative.samplers import OPTION_HELP, check_sampler_options, sampler_options
 from sheafgraph.tasks import TASKS
 from sheafgraph.utils import init_distributed, load_checkpoint, progress, resolve_device, save_checkpoint
 from sheafgraph.utils.checks import positive_int
+from sheafgraph.utils.options import add_flag, given, keyword_options
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained" / "gdss_qm9.pt"
 # GDSS's QM9 configuration (config/qm9.yaml): VE SDEs with sigma in [0.1, 1] for both X and A
 QM9_SDE = {"x": {"name": "ve", "sigma_min": 0.1, "sigma_max": 1.0},
            "adj": {"name": "ve", "sigma_min": 0.1, "sigma_max": 1.0}}
 # default of `molgen sample`: GDSS's own QM9 sampler settings (predictor-corrector, reverse diffusion + Langevin with
-# snr 0.2, scale_eps 0.7) with 100 steps instead of 1000 (fast on CPU); chosen for the shipped checkpoint on metrics
-# against training molecules only, no test-set metric (see benchmarks/RESULTS.md)
-DEFAULT_SAMPLER = {"sampler": "pc", "steps": 100, "snr": 0.2, "scale_eps": 0.7}
+# snr 0.2, scale_eps 0.7: the sampler's defaults) with 100 steps instead of 1000 (fast on CPU); chosen for the shipped
+# checkpoint on metrics against training molecules only, no test-set metric (see benchmarks/RESULTS.md). Every
+# sampler runs DEFAULT_SAMPLER["steps"] steps unless told otherwise.
+DEFAULT_SAMPLER = {"sampler": "pc", "steps": 100}
 
 
 class MoleculeGenerator(NamedTuple):
@@ -58,6 +61,7 @@ class MoleculeSamples(NamedTuple):
     valid_without_correction: float
     nfe: int
     seconds: float
+    options: Dict[str, Any]
 
 
 def load_generator(checkpoint=None, device: str = "cpu") -> MoleculeGenerator:
@@ -89,9 +93,10 @@ def sample_molecules(gen: MoleculeGenerator, num: int, *, sampler: str = DEFAULT
                      options: Optional[Dict[str, Any]] = None) -> MoleculeSamples:
     """Sample ``num`` molecules; ``num_atoms`` fixes the heavy-atom count (default: drawn from training data).
 
-    ``options`` go to the sampler; for the default sampler, missing ones come from :data:`DEFAULT_SAMPLER`.
+    ``options`` go to the sampler (:func:`~sheafgraph.generative.samplers.sampler_options` lists what each takes);
+    ``steps`` defaults to ``DEFAULT_SAMPLER["steps"]`` for every sampler, the rest to the sampler's own defaults.
     """
-    get_sampler(sampler)
+    check_sampler_options(sampler, options or {})
     positive_int(num, "num")
     generator = torch.Generator().manual_seed(seed)                 # atom counts (and the noise on CPU)
     if num_atoms is None:
@@ -101,9 +106,7 @@ def sample_molecules(gen: MoleculeGenerator, num: int, *, sampler: str = DEFAULT
                          f"data ({gen.info.get('dataset', 'this checkpoint')})")
     else:
         counts = torch.full((num,), num_atoms)
-    options = dict(options or {})
-    if sampler == DEFAULT_SAMPLER["sampler"]:
-        options = {**{k: v for k, v in DEFAULT_SAMPLER.items() if k != "sampler"}, **options}
+    options = {**sampler_options(sampler), "steps": DEFAULT_SAMPLER["steps"], **(options or {})}
     device = next(gen.model.parameters()).device
     noise = generator if device.type == "cpu" else torch.Generator(device).manual_seed(seed)
     start = time.perf_counter()
@@ -114,7 +117,7 @@ def sample_molecules(gen: MoleculeGenerator, num: int, *, sampler: str = DEFAULT
     valid = [is_valid_mol(m) for m in raw]
     mols = [correct_valency(m) for m in raw]          # GDSS: correct, then keep the largest fragment
     smiles = [Chem.MolToSmiles(m) if m is not None else None for m in mols]
-    return MoleculeSamples(smiles, mols, sum(valid) / num, out.nfe, seconds)
+    return MoleculeSamples(smiles, mols, sum(valid) / num, out.nfe, seconds, options)
 
 
 def draw_grid(mols: Sequence[Optional[Chem.Mol]], path, num: int = 24, per_row: int = 6) -> Path:
@@ -210,19 +213,14 @@ def add_subcommand(subparsers) -> None:
 
     sample = sub.add_parser("sample", help="sample molecules to a SMILES file")
     sample.add_argument("--checkpoint", default=None, help=f"default: the shipped model {PRETRAINED.name}")
-    sample.add_argument("--num", type=int, default=1000)
-    sample.add_argument("--out", default="mols.smi")
-    sample.add_argument("--sampler", default=DEFAULT_SAMPLER["sampler"], help=f"one of {sorted(SAMPLERS)}")
-    sample.add_argument("--steps", type=int, default=None,
-                        help=f"time steps (default {DEFAULT_SAMPLER['steps']} for {DEFAULT_SAMPLER['sampler']})")
-    sample.add_argument("--snr", type=float, default=None, help="Langevin signal-to-noise ratio (pc, s4)")
-    sample.add_argument("--scale-eps", type=float, default=None, help="Langevin noise scale (pc, s4)")
-    sample.add_argument("--scale-eps-early", type=float, default=None,
-                        help="Langevin noise scale while t > --switch-time (pc, s4)")
-    sample.add_argument("--switch-time", type=float, default=None, help="see --scale-eps-early (pc, s4)")
-    sample.add_argument("--batch-size", type=int, default=1000)
+    sample.add_argument("--num", type=int, default=1000, help="molecules to sample (default %(default)s)")
+    sample.add_argument("--out", default="mols.smi", help="SMILES file to write (default %(default)s)")
+    sample.add_argument("--sampler", default=DEFAULT_SAMPLER["sampler"],
+                        help=f"sampler: {', '.join(SAMPLERS)} (default %(default)s); its options below")
+    add_sampler_flags(sample.add_argument_group("sampler options (default: the sampler's own)"))
+    sample.add_argument("--batch-size", type=int, default=1000, help="graphs sampled at once (default %(default)s)")
     sample.add_argument("--num-atoms", type=int, default=None, help="fixed heavy-atom count (default: drawn)")
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--seed", type=int, default=0, help="seed of atom counts and noise (default %(default)s)")
     sample.add_argument("--png", default=None, help="also draw a grid of the first molecules to this PNG")
     sample.add_argument("--json", default=None, help="write sampling statistics (validity w/o correction, time)")
     sample.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
@@ -238,6 +236,22 @@ def add_subcommand(subparsers) -> None:
     evaluate.add_argument("--cache", default=None, help="where the test split's ChemNet statistics are kept "
                                                         "(default: $SHEAFGRAPH_CACHE or ~/.cache/sheafgraph)")
     evaluate.set_defaults(func=run_evaluate)
+
+
+def add_sampler_flags(parser) -> None:
+    """A flag for every option of every sampler (:data:`~sheafgraph.generative.samplers.OPTION_HELP`), its help
+    naming the samplers that take it and their defaults; a sampler given an option it does not take fails by name."""
+    defaults: Dict[str, Dict[str, Any]] = {}
+    annotations: Dict[str, Any] = {}
+    for name in SAMPLERS:
+        for key, (default, annotation) in keyword_options(SAMPLERS[name], ("generator", "callback")).items():
+            defaults.setdefault(key, {})[name] = default
+            annotations[key] = annotation
+    for key, per_sampler in defaults.items():
+        note = (f"default {DEFAULT_SAMPLER['steps']} for every sampler" if key == "steps" else
+                "; ".join(f"{name}: {value}" for name, value in per_sampler.items()))
+        add_flag(parser, key, next(iter(per_sampler.values())), f"{OPTION_HELP[key]} ({note})",
+                 annotation=annotations[key], show_default=False)
 
 
 def _set_threads(threads: Optional[int]) -> None:
@@ -271,17 +285,12 @@ def run_train(args: argparse.Namespace) -> int:
 def run_sample(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     gen = load_generator(args.checkpoint, resolve_device(args.device))
-    given = {"steps": args.steps, "snr": args.snr, "scale_eps": args.scale_eps,
-             "scale_eps_early": args.scale_eps_early, "switch_time": args.switch_time}
-    options = {k: v for k, v in given.items() if v is not None}
     out = sample_molecules(gen, args.num, sampler=args.sampler, batch_size=args.batch_size, seed=args.seed,
-                           num_atoms=args.num_atoms, options=options)
+                           num_atoms=args.num_atoms, options=given(args, OPTION_HELP))
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{s}\n" for s in out.smiles if s is not None))
-    defaults = DEFAULT_SAMPLER if args.sampler == DEFAULT_SAMPLER["sampler"] else {}
-    stats = {"num": args.num, "sampler": args.sampler, **{k: v for k, v in defaults.items() if k != "sampler"},
-             **options, "nfe": out.nfe,
+    stats = {"num": args.num, "sampler": args.sampler, **out.options, "nfe": out.nfe,
              "seconds": round(out.seconds, 2), "valid_without_correction": out.valid_without_correction,
              "written": sum(s is not None for s in out.smiles)}
     print(f"{stats['written']} molecules -> {path}; validity w/o correction {out.valid_without_correction:.2%}; "

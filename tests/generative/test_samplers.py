@@ -216,3 +216,13 @@ def test_noise_model_names_mismatched_shapes(model):
         model(torch.zeros(2, 3, 5), torch.zeros(2, 3, 3), mask, torch.ones(2))
     with pytest.raises(ValueError, match="mask must have shape"):
         model(torch.zeros(2, 3, 4), torch.zeros(2, 3, 3), mask[:1], torch.ones(2))
+
+
+def test_option_schema_comes_from_the_signatures():
+    from sheafgraph.generative.samplers import OPTION_HELP, SNR, check_sampler_options, sampler_options
+    assert sampler_options("ode") == {"steps": 100, "eps": 1e-4, "method": "heun"}
+    assert sampler_options("pc")["snr"] == sampler_options("s4")["snr"] == SNR
+    assert set(OPTION_HELP) == {k for name in SAMPLERS for k in sampler_options(name)}
+    check_sampler_options("pc", {"snr": 0.3, "steps": 4})
+    with pytest.raises(ValueError, match="sampler 's4' does not take order, method; its options: steps, eps"):
+        check_sampler_options("s4", {"order": 2, "method": "heun"})

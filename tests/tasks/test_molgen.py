@@ -36,6 +36,16 @@ def test_sample_cli_writes_smiles_png_and_stats(tmp_path, capsys):
     assert "validity w/o correction" in capsys.readouterr().out
 
 
+def test_every_sampler_takes_the_same_default_steps_and_any_of_its_options(tmp_path):
+    gen = load_generator()
+    assert sample_molecules(gen, 2, sampler="s4").nfe == 100                  # as the default pc: 100 steps
+    out = tmp_path / "m.smi"
+    assert main(["molgen", "sample", "--num", "2", "--sampler", "dpm_solver", "--steps", "3", "--order", "1",
+                 "--spacing", "uniform", "--out", str(out), "--json", str(tmp_path / "s.json")]) == 0
+    record = json.loads((tmp_path / "s.json").read_text())
+    assert (record["order"], record["spacing"], record["nfe"]) == (1, "uniform", 3)
+
+
 def test_sampling_is_seeded_and_respects_num_atoms():
     gen = load_generator()
     a = sample_molecules(gen, 6, seed=3, num_atoms=5, options={"steps": 3})
@@ -50,6 +60,8 @@ def test_sampling_is_seeded_and_respects_num_atoms():
     (["--checkpoint", "missing.pt"], "checkpoint not found: missing.pt"),
     (["--num", "0"], "num must be a positive int"),
     (["--device", "tpu"], "device must be 'cpu', 'cuda' or 'auto', got 'tpu'"),
+    (["--sampler", "ode", "--snr", "0.3"], "sampler 'ode' does not take snr; its options: steps, eps, method"),
+    (["--sampler", "pc", "--order", "2"], "sampler 'pc' does not take order"),
 ])
 def test_sample_cli_bad_input(argv, message, tmp_path, capsys):
     assert main(["molgen", "sample", "--out", str(tmp_path / "m.smi"), *argv]) == 2

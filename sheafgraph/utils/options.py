@@ -1,0 +1,75 @@
+"""Command-line flags generated from where options are declared: a config dataclass or a function's signature.
+
+Each option is declared once, with its default and type, in the dataclass (or the keyword-only parameters of a
+function); these helpers turn the declaration into ``argparse`` flags (``hidden_dim`` -> ``--hidden-dim``, booleans
+as ``--flag/--no-flag``, the default in the help text) and collect the values the user gave. Flags default to
+``None`` ("not given"), so presets and per-function defaults still apply below explicit flags.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+
+_TYPES = (("bool", bool), ("int", int), ("float", float), ("str", str))
+
+
+def _value_type(annotation: Any, default: Any) -> type:
+    """The Python type of an option from its default, else from its (possibly string) annotation."""
+    if default is not None and not isinstance(default, (list, tuple)):
+        return type(default)
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    for name, kind in _TYPES:
+        if name in text:
+            return kind
+    return str
+
+
+def add_flag(parser, name: str, default: Any, help_text: str, *, annotation: Any = None,
+             choices: Optional[Iterable] = None, show_default: bool = True) -> None:
+    """Add ``--name`` (underscores become dashes) whose value is ``None`` unless given."""
+    kind = _value_type(annotation, default)
+    shown = f" (default {default})" if show_default and default is not None else ""
+    flag = "--" + name.replace("_", "-")
+    if kind is bool:
+        parser.add_argument(flag, dest=name, default=None, action=argparse.BooleanOptionalAction,
+                            help=help_text + shown)
+    elif isinstance(default, (list, tuple)):
+        parser.add_argument(flag, dest=name, default=None, nargs="*", choices=list(choices) if choices else None,
+                            help=help_text + shown)
+    else:
+        parser.add_argument(flag, dest=name, default=None, type=kind, choices=list(choices) if choices else None,
+                            help=help_text + shown)
+
+
+def add_dataclass_flags(parser, cls, *, exclude: Iterable[str] = (), defaults: Optional[Any] = None) -> List[str]:
+    """One flag per field of the dataclass ``cls`` (help and choices from each field's ``metadata``); returns the
+    field names that got a flag. ``defaults``: an instance whose values the help shows (default ``cls()``)."""
+    shown = defaults if defaults is not None else cls()
+    names = []
+    for f in dataclasses.fields(cls):
+        if f.name in exclude:
+            continue
+        add_flag(parser, f.name, getattr(shown, f.name), f.metadata.get("help", f.name.replace("_", " ")),
+                 annotation=f.type, choices=f.metadata.get("choices"))
+        names.append(f.name)
+    return names
+
+
+def keyword_options(fn: Callable, exclude: Iterable[str] = ()) -> Dict[str, Tuple[Any, Any]]:
+    """``{name: (default, annotation)}`` of the keyword-only parameters of ``fn``."""
+    params = inspect.signature(fn).parameters.values()
+    return {p.name: (p.default, p.annotation) for p in params
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in set(exclude)}
+
+
+def given(args: argparse.Namespace, names: Iterable[str]) -> Dict[str, Any]:
+    """The values of ``names`` the user set on the command line (flags left at ``None`` are dropped)."""
+    values = vars(args)
+    return {n: values[n] for n in names if values.get(n) is not None}
+
+
+def describe(options: Mapping[str, Any]) -> str:
+    """``key=value, ...`` for printing a configuration."""
+    return ", ".join(f"{k}={v}" for k, v in options.items())
