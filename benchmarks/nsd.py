@@ -28,7 +28,7 @@ from torch_geometric.data import Data
 
 from sheafgraph.data import load_node_dataset
 from sheafgraph.ops import GraphStructure
-from sheafgraph.tasks.nodecls import NodeClsConfig, build_model, model_features, resolve_config, run_folds
+from sheafgraph.sheaf import NodeClsConfig, build_model, model_features, resolve_config, run_folds
 from sheafgraph.utils import resolve_device
 
 

@@ -25,10 +25,10 @@ def positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     return int(value)
 
 
-def int_in_range(value: Any, name: str, low: int, high: int) -> int:
-    """``value`` as an int if it is an integer in ``low..high`` (inclusive)."""
+def int_in_range(value: Any, name: str, low: int, high: int, why: str = "") -> int:
+    """``value`` as an int if it is an integer in ``low..high`` (inclusive); ``why`` explains the range."""
     if not _is_int(value) or not low <= value <= high:
-        raise ValueError(f"{name} must be an int in {low}..{high}, got {value!r}")
+        raise ValueError(f"{name} must be an int in {low}..{high}{f' ({why})' if why else ''}, got {value!r}")
     return int(value)
 
 

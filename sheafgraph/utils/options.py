@@ -19,7 +19,7 @@ def _value_type(annotation: Any, default: Any) -> type:
     """The Python type of an option from its default, else from its (possibly string) annotation."""
     if default is not None and not isinstance(default, (list, tuple)):
         return type(default)
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    text = annotation.__name__ if isinstance(annotation, type) else str(annotation)      # str: postponed annotations
     for name, kind in _TYPES:
         if name in text:
             return kind

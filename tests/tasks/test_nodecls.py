@@ -7,8 +7,8 @@ import torch
 from sheafgraph.cli import main
 from sheafgraph.data import load_node_dataset
 from sheafgraph.metrics.classification import accuracy, roc_auc, score
-from sheafgraph.tasks.nodecls import (MODELS, OWN_PRESETS, PAPER_PRESETS, NodeClsConfig, build_model, fold_masks,
-                                      model_features, resolve_config, run_folds, train_fold)
+from sheafgraph.sheaf.recipes import MODELS, OWN_PRESETS, PAPER_PRESETS, NodeClsConfig, build_model, resolve_config
+from sheafgraph.sheaf.training import fold_masks, model_features, run_folds, train_fold
 from sheafgraph.ops import GraphStructure
 from sheafgraph.utils import seed_everything
 
@@ -118,6 +118,11 @@ def test_cli_end_to_end_writes_json(tmp_path, capsys):
     assert result["dataset"] == "texas" and len(result["folds"]) == 2 and result["config"]["epochs"] == 3
     assert main(["nodecls", "--dataset", "nowhere", "--folds", "1"]) == 2
     assert "unknown node dataset 'nowhere'" in capsys.readouterr().err
+    for flag, value, message in (("--weight-decay", "-1", "weight_decay must be a finite number in [0.0, inf]"),
+                                 ("--dropout", "1.5", "dropout must be a finite number in [0.0, 1.0)"),
+                                 ("--threads", "0", "--threads must be a positive int")):
+        assert main(["nodecls", "--dataset", "texas", flag, value]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_metrics_against_pairwise_definitions():
