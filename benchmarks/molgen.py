@@ -29,7 +29,7 @@ import torch
 from sheafgraph.data.molecules import load_qm9
 from sheafgraph.data.paths import cache_dir
 from sheafgraph.metrics.molecules import canonical_set, fcd, novelty, nspdk_mmd, sanitized_mol, uniqueness
-from sheafgraph.tasks.molgen import load_generator, sample_molecules
+from sheafgraph.generative.molecules import load_generator, sample_molecules
 from sheafgraph.utils import resolve_device
 
 PAPER = {"valid_without_correction": 0.9572, "uniqueness": 0.9846, "fcd": 2.900, "nspdk": 0.003}

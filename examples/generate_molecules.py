@@ -11,7 +11,7 @@ import torch
 
 from sheafgraph.chem import graphs_to_mols, is_valid_mol
 from sheafgraph.generative import get_sampler, node_mask, quantize_graphs
-from sheafgraph.tasks.molgen import draw_grid, load_generator, sample_molecules
+from sheafgraph.generative.molecules import draw_grid, load_generator, sample_molecules
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--num", type=int, default=64)

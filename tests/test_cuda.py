@@ -10,7 +10,7 @@ from sheafgraph.generative.noise import node_mask
 from sheafgraph.generative.samplers import SAMPLERS
 from sheafgraph.ops import GraphStructure, sheaf_laplacian
 from sheafgraph.sheaf import SheafConv
-from sheafgraph.tasks.molgen import load_generator
+from sheafgraph.generative.molecules import load_generator
 from tests.conftest import random_undirected_graph
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")

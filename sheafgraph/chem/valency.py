@@ -14,12 +14,12 @@ connected fragment (most atoms, the first among equals; GDSS compares fragment S
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, NamedTuple, Optional
 
 from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
-from sheafgraph.chem.decode import BOND_TYPES, ArrayLike, formal_charge, graph_to_mol
+from sheafgraph.chem.decode import BOND_TYPES, ArrayLike, formal_charge, graph_to_mol, graphs_to_mols
 from sheafgraph.chem.vocabulary import AtomVocabulary
 
 
@@ -94,3 +94,28 @@ def correct_valency(mol: Chem.Mol) -> Optional[Chem.Mol]:
             return None
     fragments = Chem.GetMolFrags(rw.GetMol(), asMols=True)
     return max(fragments, key=lambda f: f.GetNumAtoms())
+
+
+class DecodedMolecules(NamedTuple):
+    """GDSS's decoding of generated graphs: the molecules as decoded, whether each is valid as is, and each after
+    :func:`correct_valency` (None where nothing valid is left)."""
+
+    raw: List[Chem.Mol]
+    valid_as_is: List[bool]
+    corrected: List[Optional[Chem.Mol]]
+
+    @property
+    def validity_without_correction(self) -> float:
+        return sum(self.valid_as_is) / len(self.raw)
+
+
+def decode_and_correct(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabulary) -> DecodedMolecules:
+    """Decode graphs (:func:`sheafgraph.chem.graphs_to_mols`), test validity as is, then correct valencies.
+
+    Shapes:
+        x: ``(B, N, |V|)`` one-hot or ``(B, N)`` type indices (-1 = padding); adj: ``(B, N, N)`` bond orders.
+    """
+    raw = graphs_to_mols(x, adj, vocab)
+    if not raw:
+        raise ValueError("decode_and_correct needs at least one graph")
+    return DecodedMolecules(raw, [is_valid_mol(m) for m in raw], [correct_valency(m) for m in raw])

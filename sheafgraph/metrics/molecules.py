@@ -31,8 +31,8 @@ import numpy as np
 from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
-from sheafgraph.chem.decode import ArrayLike, graphs_to_mols
-from sheafgraph.chem.valency import correct_valency, is_valid_mol, sanitized_copy
+from sheafgraph.chem.decode import ArrayLike
+from sheafgraph.chem.valency import decode_and_correct, sanitized_copy
 from sheafgraph.chem.vocabulary import AtomVocabulary
 from sheafgraph.metrics.nspdk import nspdk_mmd
 
@@ -81,10 +81,7 @@ def validity_without_correction(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabul
     Shapes:
         x: ``(B, N, |V|)`` one-hot or ``(B, N)`` type indices (-1 = padding); adj: ``(B, N, N)`` bond orders.
     """
-    mols = graphs_to_mols(x, adj, vocab)
-    if not mols:
-        raise ValueError("validity_without_correction needs at least one graph")
-    return sum(map(is_valid_mol, mols)) / len(mols)
+    return decode_and_correct(x, adj, vocab).validity_without_correction
 
 
 def uniqueness(molecules: Sequence[MoleculeLike]) -> float:
@@ -226,14 +223,12 @@ def evaluate_generated_molecules(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabu
     Shapes:
         x: ``(B, N, |V|)`` one-hot or ``(B, N)`` type indices (-1 = padding); adj: ``(B, N, N)`` bond orders.
     """
-    decoded = graphs_to_mols(x, adj, vocab)
-    if not decoded:
-        raise ValueError("evaluate_generated_molecules needs at least one graph")
-    corrected = [correct_valency(m) for m in decoded]
+    decoded = decode_and_correct(x, adj, vocab)
+    corrected = decoded.corrected
     valid = [m for m in corrected if m is not None]
     scores = {
-        "validity_without_correction": sum(map(is_valid_mol, decoded)) / len(decoded),
-        "validity": len(valid) / len(decoded),
+        "validity_without_correction": decoded.validity_without_correction,
+        "validity": len(valid) / len(corrected),
         "uniqueness": uniqueness(corrected),
         "novelty": novelty(corrected, train),
         "nspdk": float("nan"),

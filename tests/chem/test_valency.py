@@ -110,3 +110,16 @@ def test_correct_valency_makes_random_graphs_valid():
     fixed = [correct_valency(m) for m in mols]
     assert as_is < 32 and all(m is not None and is_valid_mol(m) for m in fixed)
     assert all(len(Chem.GetMolFrags(m)) == 1 for m in fixed)
+
+
+def test_decode_and_correct_reports_validity_as_is_and_after_correction():
+    from sheafgraph.chem import decode_and_correct
+    types = torch.tensor([[0, 0, 0, 0, 0, 0], [0, 2, -1, -1, -1, -1]])          # C6 star; C=O
+    adj = torch.zeros(2, 6, 6, dtype=torch.long)
+    adj[0, 0, 1:] = adj[0, 1:, 0] = 1                                            # a carbon with five bonds
+    adj[1, 0, 1] = adj[1, 1, 0] = 2
+    out = decode_and_correct(types, adj, QM9_ATOMS)
+    assert out.valid_as_is == [False, True] and out.validity_without_correction == 0.5
+    assert [m.GetNumAtoms() for m in out.corrected] == [5, 2]                    # one bond dropped, largest fragment
+    with pytest.raises(ValueError, match="at least one graph"):
+        decode_and_correct(types[:0], adj[:0], QM9_ATOMS)

@@ -3,10 +3,10 @@ import json
 import pytest
 import torch
 
-import sheafgraph.tasks.molgen as molgen
+import sheafgraph.generative.molecules as molgen
 from sheafgraph.cli import main
 from sheafgraph.generative import GDSSNoiseModel
-from sheafgraph.tasks.molgen import PRETRAINED, load_generator, sample_molecules
+from sheafgraph.generative.molecules import PRETRAINED, load_generator, sample_molecules
 from sheafgraph.utils import load_checkpoint
 
 from tests.generative.qm9_slice import qm9_slice

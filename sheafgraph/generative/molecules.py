@@ -1,0 +1,162 @@
+"""GDSS for molecules (Jo, Lee, Hwang, ICML 2022): train on a molecule dataset, load a trained generator, sample
+molecules.
+
+A sampled graph is quantised (:mod:`sheafgraph.generative.quantize`), decoded as is to count the validity without
+correction, then corrected with GDSS's valency rule (:func:`sheafgraph.chem.decode_and_correct`).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+
+import torch
+from rdkit import Chem
+
+from sheafgraph.chem import AtomVocabulary, decode_and_correct, smiles_to_dense
+from sheafgraph.data.molecules import load_qm9, molecule_dataset_spec
+from sheafgraph.generative.generate import generate, sample_node_counts
+from sheafgraph.generative.noise import Graphs
+from sheafgraph.generative.samplers import check_sampler_options, sampler_options
+from sheafgraph.generative.score_networks import GDSSNoiseModel
+from sheafgraph.generative.sde import GraphSDE
+from sheafgraph.generative.training import fit
+from sheafgraph.utils import load_checkpoint, progress, save_checkpoint
+from sheafgraph.utils.checks import positive_int
+
+PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained" / "gdss_qm9.pt"
+# GDSS's QM9 configuration (config/qm9.yaml): VE SDEs with sigma in [0.1, 1] for both X and A
+QM9_SDE = {"x": {"name": "ve", "sigma_min": 0.1, "sigma_max": 1.0},
+           "adj": {"name": "ve", "sigma_min": 0.1, "sigma_max": 1.0}}
+# default of `molgen sample`: GDSS's own QM9 sampler settings (predictor-corrector, reverse diffusion + Langevin with
+# snr 0.2, scale_eps 0.7: the sampler's defaults) with 100 steps instead of 1000 (fast on CPU); chosen for the shipped
+# checkpoint on metrics against training molecules only, no test-set metric (see benchmarks/RESULTS.md). Every
+# sampler runs DEFAULT_SAMPLER["steps"] steps unless told otherwise.
+DEFAULT_SAMPLER = {"sampler": "pc", "steps": 100}
+
+
+class MoleculeGenerator(NamedTuple):
+    """A trained GDSS model ready to sample: noise model (EMA weights), SDEs, node-count histogram, vocabulary."""
+
+    model: GDSSNoiseModel
+    sde: GraphSDE
+    node_counts: torch.Tensor
+    vocab: AtomVocabulary
+    info: Dict[str, Any]
+
+    @property
+    def max_nodes(self) -> int:
+        return self.node_counts.numel() - 1
+
+
+class MoleculeSamples(NamedTuple):
+    """Sampled molecules: corrected SMILES (None where correction failed), molecules, validity w/o correction."""
+
+    smiles: List[Optional[str]]
+    mols: List[Optional[Chem.Mol]]
+    valid_without_correction: float
+    nfe: int
+    seconds: float
+    options: Dict[str, Any]
+
+
+def load_generator(checkpoint=None, device: str = "cpu") -> MoleculeGenerator:
+    """Load a training or exported checkpoint (default: the shipped QM9 model) onto ``device``; uses the EMA
+    weights."""
+    path = Path(checkpoint) if checkpoint is not None else PRETRAINED
+    state = load_checkpoint(path)
+    missing = [k for k in ("model_config", "sde_config", "ema", "node_counts", "atom_types") if k not in state]
+    if missing:
+        raise ValueError(f"{path} is not a GDSS checkpoint: missing {missing}")
+    model = GDSSNoiseModel.from_config(state["model_config"])
+    model.load_state_dict(state["ema"])
+    model.to(device).eval()
+    info = {k: state[k] for k in ("dataset", "epoch", "history", "train_config") if k in state}
+    return MoleculeGenerator(model, GraphSDE.from_config(state["sde_config"]), state["node_counts"].float(),
+                             AtomVocabulary(state["atom_types"]), info)
+
+
+def export_checkpoint(src, dst) -> Path:
+    """Write a small sampling-only copy of a training checkpoint (configs, EMA weights, node counts, history)."""
+    state = load_checkpoint(src)
+    keep = ("model_config", "sde_config", "ema", "node_counts", "atom_types", "dataset", "epoch", "history",
+            "train_config", "lr_resets")
+    return save_checkpoint({k: state[k] for k in keep if k in state}, dst)
+
+
+def sample_molecules(gen: MoleculeGenerator, num: int, *, sampler: str = DEFAULT_SAMPLER["sampler"],
+                     batch_size: int = 1000, seed: int = 0, num_atoms: Optional[int] = None,
+                     options: Optional[Dict[str, Any]] = None) -> MoleculeSamples:
+    """Sample ``num`` molecules; ``num_atoms`` fixes the heavy-atom count (default: drawn from training data).
+
+    ``options`` go to the sampler (:func:`~sheafgraph.generative.samplers.sampler_options` lists what each takes);
+    ``steps`` defaults to ``DEFAULT_SAMPLER["steps"]`` for every sampler, the rest to the sampler's own defaults.
+    """
+    check_sampler_options(sampler, options or {})
+    positive_int(num, "num")
+    generator = torch.Generator().manual_seed(seed)                 # atom counts (and the noise on CPU)
+    if num_atoms is None:
+        counts = sample_node_counts(gen.node_counts, num, generator)
+    elif not 1 <= num_atoms <= gen.max_nodes:
+        raise ValueError(f"num_atoms={num_atoms} is outside 1..{gen.max_nodes}, the atom counts of the training "
+                         f"data ({gen.info.get('dataset', 'this checkpoint')})")
+    else:
+        counts = torch.full((num,), num_atoms)
+    options = {**sampler_options(sampler), "steps": DEFAULT_SAMPLER["steps"], **(options or {})}
+    device = next(gen.model.parameters()).device
+    noise = generator if device.type == "cpu" else torch.Generator(device).manual_seed(seed)
+    start = time.perf_counter()
+    out = generate(gen.model, gen.sde, counts, num_features=len(gen.vocab), sampler=sampler,
+                   batch_size=batch_size, generator=noise, options=options, max_nodes=gen.max_nodes)
+    seconds = time.perf_counter() - start
+    decoded = decode_and_correct(out.atom_types, out.bond_orders, gen.vocab)    # correct, keep the largest fragment
+    smiles = [Chem.MolToSmiles(m) if m is not None else None for m in decoded.corrected]
+    return MoleculeSamples(smiles, decoded.corrected, decoded.validity_without_correction, out.nfe, seconds, options)
+
+
+def draw_grid(mols: Sequence[Optional[Chem.Mol]], path, num: int = 24, per_row: int = 6) -> Path:
+    """Save a PNG grid of the first ``num`` molecules (RDKit ``Draw.MolsToGridImage``)."""
+    from rdkit.Chem import Draw
+
+    chosen = [m for m in mols if m is not None][:num]
+    if not chosen:
+        raise ValueError("no valid molecule to draw")
+    image = Draw.MolsToGridImage(chosen, molsPerRow=per_row, subImgSize=(220, 180),
+                                 legends=[Chem.MolToSmiles(m) for m in chosen])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(str(path))
+    return path
+
+
+def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int = 300, batch_size: int = 1024,
+                    lr: float = 5e-3, sde_config: Optional[Dict] = None, time_conditioning: bool = False,
+                    seed: int = 0, resume: bool = True, resume_lr: Optional[float] = None, device: str = "cpu",
+                    show_progress: Optional[bool] = None, log=print) -> Dict:
+    """Train GDSS on the training split of ``dataset`` (GDSS's QM9 hyperparameters by default) on ``device``,
+    checkpointing every epoch to ``checkpoint`` and resuming from it when it exists (with the model and SDE
+    configuration stored there; ``time_conditioning`` and ``sde_config`` apply to new runs); data-parallel when
+    ``torch.distributed`` is initialised (see :func:`sheafgraph.generative.fit`)."""
+    data, vocab = _training_graphs(dataset, root)
+    counts = torch.bincount(data.mask.sum(-1).long(), minlength=data.mask.shape[1] + 1).float()
+    log(f"{dataset}: {data.x.shape[0]} training molecules, up to {data.mask.shape[1]} atoms of {vocab.symbols}")
+    if resume and Path(checkpoint).is_file():
+        stored = load_checkpoint(checkpoint)
+        model, sde = GDSSNoiseModel.from_config(stored["model_config"]), GraphSDE.from_config(stored["sde_config"])
+    else:
+        torch.manual_seed(seed)
+        model = GDSSNoiseModel(len(vocab), time_conditioning=time_conditioning)
+        sde = GraphSDE.from_config(sde_config or QM9_SDE)
+    extra = {"node_counts": counts, "atom_types": list(vocab.symbols), "dataset": dataset}
+    bar = (lambda it, desc, total: progress(it, desc=desc, total=total, enabled=show_progress))
+    return fit(model, sde, data, checkpoint, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+               resume=resume, resume_lr=resume_lr, device=device, extra=extra, log=log, progress=bar)
+
+
+def _training_graphs(dataset: str, root=None):
+    """Dense training graphs of ``dataset`` (GDSS encoding) and its atom vocabulary."""
+    if dataset != "qm9":
+        raise ValueError(f"molgen trains on 'qm9' only, got {dataset!r}")
+    spec = molecule_dataset_spec(dataset)
+    x, adj = smiles_to_dense(load_qm9(root).train, spec.vocab, spec.max_atoms)
+    return Graphs(x, adj, (x.sum(-1) > 0).to(x.dtype)), spec.vocab
