@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -133,7 +133,33 @@ def load_prsa_beijing(root: Optional[os.PathLike] = None, *, stations: Optional[
         for key, path in zip(names + ["station.csv"], files + [station_file]):
             _check_sha256(path, SHA256_PREFIX[key])
     lon, lat = _coordinates(station_file, [PRSA_STATIONS[s] for s in names])
-    frames = [_read_station(path) for path in files]
+    values, timestamps = prsa_series(files, names, step_hours)
+    lon_t, lat_t = torch.tensor(lon), torch.tensor(lat)
+    return AirQualityData(
+        values=values, mask=~torch.isnan(values), channels=PRSA_CHANNELS, stations=tuple(names), lon=lon_t,
+        lat=lat_t, timestamps=timestamps, wind_channels=(len(MEASURED), len(MEASURED) + 1),
+        graph=station_graph(lon_t, lat_t, graph_method, threshold_km=threshold_km, k=k),
+        step_hours=float(step_hours),
+    )
+
+
+def prsa_series(files: Sequence[os.PathLike], names: Sequence[str], step_hours: int = 3):
+    r"""Station CSVs in the UCI PRSA format merged on time into blocks of ``step_hours`` hours.
+
+    Each block is the mean over its observed hours (a block with none observed stays NaN), from the first block
+    start (a multiple of ``step_hours`` after midnight) to the end of the last observed hour; the wind is averaged as
+    a vector (:func:`wind_vector`). Channels: ``PRSA_CHANNELS``.
+
+    Args:
+        files: one CSV per station (columns year, month, day, hour, the ``MEASURED`` channels and wd).
+        names: the station names, in the order of ``files`` (for error messages).
+        step_hours: block length in hours.
+
+    Shapes:
+        returns values ``(T, |V|, 13)`` float32 (NaN where missing) and the blocks' start times ``(T,)``
+        (numpy datetime64).
+    """
+    frames = [_read_station(Path(path)) for path in files]
 
     # Merge on time: one hourly grid from the first block start to the end of the last block.
     start = min(f.index[0] for f in frames).floor(f"{step_hours}h")
@@ -153,17 +179,25 @@ def load_prsa_beijing(root: Optional[os.PathLike] = None, *, stations: Optional[
     empty = [s for i, s in enumerate(names) if count[:, i, 0].sum() == 0]
     if empty:
         raise ValueError(f"station(s) {empty} have no observed PM2.5 value; drop them with `stations=`")
+    timestamps = (start + pd.to_timedelta(np.arange(values.shape[0]) * step_hours, unit="h")).to_numpy()
+    return torch.from_numpy(values.astype(np.float32)), timestamps
 
-    lon_t, lat_t = torch.tensor(lon), torch.tensor(lat)
-    values_t = torch.from_numpy(values.astype(np.float32))
-    return AirQualityData(
-        values=values_t, mask=~torch.isnan(values_t), channels=PRSA_CHANNELS, stations=tuple(names),
-        lon=lon_t, lat=lat_t,
-        timestamps=(start + pd.to_timedelta(np.arange(values.shape[0]) * step_hours, unit="h")).to_numpy(),
-        wind_channels=(len(MEASURED), len(MEASURED) + 1),
-        graph=station_graph(lon_t, lat_t, graph_method, threshold_km=threshold_km, k=k),
-        step_hours=float(step_hours),
-    )
+
+def prsa_station_files(folder: os.PathLike, names: Sequence[str]) -> List[Path]:
+    """The CSV of each station in ``folder``: the one file named ``PRSA_Data_<name>_*.csv`` (any date range), in
+    the order of ``names``; raises FileNotFoundError naming a station without one."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"folder {folder} not found")
+    files = []
+    for name in names:
+        found = sorted(folder.glob(f"PRSA_Data_{name}_*.csv"))
+        if len(found) != 1:
+            what = "no file" if not found else f"{len(found)} files ({', '.join(p.name for p in found)})"
+            raise FileNotFoundError(f"{folder} has {what} matching PRSA_Data_{name}_*.csv: put exactly one CSV of "
+                                    f"station {name} in the UCI PRSA format there")
+        files.append(found[0])
+    return files
 
 
 def _read_station(path: Path) -> pd.DataFrame:

@@ -21,6 +21,11 @@ Threads: ``--threads`` defaults to 1 (as ``sheafgraph nodecls``): the model is s
 and slow everything down on a shared machine (one diff_adv epoch on a loaded 2-core machine took 708 s with
 torch's default threads against 42 s with 1).
 
+A checkpoint (``--checkpoint``) also stores the scaler and the station network, so that it can be used without
+the training data: ``sheafgraph air evaluate --checkpoint ck.pt`` scores it again on its dataset, and
+``sheafgraph air forecast --checkpoint ck.pt --csv-dir recent/`` forecasts the next 24 steps at every station from the
+latest 24 steps of PRSA-layout CSVs (a table, as CSV, and a plot).
+
 Command line: ``sheafgraph air --data prsa --model diff_adv --epochs 10 --samples 20 --json out.json --plot out.png``.
 """
 from __future__ import annotations
@@ -33,24 +38,27 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from sheafgraph.data import AirQualityData, ChannelScaler, ForecastWindows, forecast_windows, load_knowair, \
     load_prsa_beijing
+from sheafgraph.data.air import StationGraph
 from sheafgraph.data.airphynet import WindowedAirData, airphynet_windows, load_airphynet
-from sheafgraph.data.windows import chronological_split
+from sheafgraph.data.prsa import prsa_series, prsa_station_files
+from sheafgraph.data.windows import Window, chronological_split
 from sheafgraph.metrics.forecasting import INTERVAL_LEVELS, ForecastErrors, ForecastReport, central_interval, \
     level_name, masked_mae
 from sheafgraph.physics import VARIANTS, AirPhyNet, GRUForecaster, HistoricalAverage, Persistence, PhysicsGraph, \
     physics_graph
 from sheafgraph.physics.wind import WIND_MODES
 from sheafgraph.tasks import TASKS
-from sheafgraph.utils import EMA, progress, resolve_device, save_checkpoint, seed_everything
+from sheafgraph.utils import EMA, load_checkpoint, progress, resolve_device, save_checkpoint, seed_everything
 
 AirData = Union[AirQualityData, WindowedAirData]
 DATASETS: Dict[str, Callable[..., AirData]] = {"prsa": load_prsa_beijing, "knowair": load_knowair,
@@ -238,8 +246,12 @@ def evaluate(model: nn.Module, loader: DataLoader, graph: PhysicsGraph, scaler: 
 
 
 def train_model(model: nn.Module, loaders: Dict[str, DataLoader], graph: PhysicsGraph, scaler: ChannelScaler,
-                config: AirConfig, generator: torch.Generator, log: Callable[[str], None] = print) -> List[Dict]:
+                config: AirConfig, generator: torch.Generator, log: Callable[[str], None] = print,
+                meta: Optional[Dict[str, object]] = None) -> List[Dict]:
     r"""Adam + cosine schedule + gradient clipping; early stopping on validation MAE; reloads the best weights.
+
+    With ``config.checkpoint`` every new best state is saved there, with the config, the epoch and ``meta``
+    (:func:`forecaster_state`: what a forecast needs besides the weights).
 
     Loss: masked MAE of the scaled target plus ``kl_weight`` times the latent KL term (AirPhyNet models).
     With ``config.ema`` > 0 an exponential moving average of the weights (updated every batch) is what is validated,
@@ -281,8 +293,8 @@ def train_model(model: nn.Module, loaders: Dict[str, DataLoader], graph: Physics
         if val.mae < best:
             best, best_state, stale = val.mae, copy.deepcopy(model.state_dict()), 0
             if config.checkpoint:
-                save_checkpoint({"model": best_state, "config": dataclasses.asdict(config), "epoch": epoch},
-                                config.checkpoint)
+                save_checkpoint({"model": best_state, "config": dataclasses.asdict(config), "epoch": epoch,
+                                 **(meta or {})}, config.checkpoint)
         else:
             stale += 1
             if stale >= config.patience:
@@ -360,7 +372,8 @@ def run_experiment(exp: AirExperiment, log: Callable[[str], None] = print) -> Di
     history: List[Dict] = []
     start = time.perf_counter()
     if config.model in TRAINED:
-        history = train_model(exp.model, exp.loaders, graph, exp.scaler, config, exp.generator, log)
+        history = train_model(exp.model, exp.loaders, graph, exp.scaler, config, exp.generator, log,
+                              forecaster_state(data, exp.scaler))
     train_seconds = time.perf_counter() - start
     result: Dict[str, object] = {
         "model": config.model, "data": config.data, "config": dataclasses.asdict(config),
@@ -369,6 +382,14 @@ def run_experiment(exp: AirExperiment, log: Callable[[str], None] = print) -> Di
         "seconds_per_batch": float(np.mean([h["seconds_per_batch"] for h in history])) if history else 0.0,
         "physics": physics_summary(exp.model), "history": history,
     }
+    return {**result, **evaluate_experiment(exp)}
+
+
+def evaluate_experiment(exp: AirExperiment) -> Dict[str, object]:
+    """Scores of the experiment's model on validation and test (with ``config.samples``, sampled from a generator
+    seeded with ``config.seed``), and the persistence baseline's test errors (``reference``)."""
+    config, data, graph = exp.config, exp.data, exp.graph
+    result: Dict[str, object] = {}
     for split in ("val", "test"):
         report, nfe = evaluate(exp.model, exp.loaders[split], graph, exp.scaler, config.device,
                                config.show_progress, split, config.samples, sample_generator(config.seed))
@@ -437,17 +458,15 @@ def forecast_figure(model: nn.Module, data: AirData, windows: Dataset, graph: Ph
     def when(index):
         return stamps[index] if stamps is not None else (index - start[0] - t_in) * data.step_hours
 
-    def shade(ax, x, index, color, named):
-        for j, (p, (lower, upper)) in enumerate(sorted(bands.items())):       # wider intervals lighter
-            ax.fill_between(x, lower[index], upper[index], color=color, alpha=0.25 / (j + 1), lw=0,
-                            label=f"{level_name(p)} interval" if named else None)
+    def at(index):
+        return {p: (lower[index], upper[index]) for p, (lower, upper) in bands.items()}
 
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 7))
     origin = start[w] + t_in
     ahead = when(origin + np.arange(t_out))
     ax1.plot(when(start[w] + np.arange(t_in + t_out)), obs[w], "k.-", label="observed")
     ax1.plot(ahead, pred[w], "r.-", label="forecast")
-    shade(ax1, ahead, w, "r", True)
+    _shade(ax1, ahead, at(w), "r")
     ax1.axvline(when(origin), color="gray", ls="--")
     issued = str(stamps[origin])[:16] if stamps is not None else f"at the end of window {w}'s input"
     ax1.set_title(f"{station}: {label or type(model).__name__}, forecast issued {issued}")
@@ -458,7 +477,7 @@ def forecast_figure(model: nn.Module, data: AirData, windows: Dataset, graph: Ph
         k = round(lead / data.step_hours) - 1
         if k < t_out:
             line, = ax2.plot(when(start + t_in + k), pred[:, k], lw=0.8, label=f"forecast {lead} h ahead")
-            shade(ax2, when(start + t_in + k), (slice(None), k), line.get_color(), False)
+            _shade(ax2, when(start + t_in + k), at((slice(None), k)), line.get_color(), named=False)
     for ax in (ax1, ax2):
         ax.set_ylabel("PM2.5 (ug/m3)")
         if stamps is not None:
@@ -470,12 +489,179 @@ def forecast_figure(model: nn.Module, data: AirData, windows: Dataset, graph: Ph
     return fig
 
 
+def _shade(ax, x, bounds: Dict[float, Tuple], color: str, named: bool = True) -> None:
+    """Fill the central intervals ``bounds`` (level -> lower, upper) over ``x``, the wider ones lighter."""
+    for j, (p, (lower, upper)) in enumerate(sorted(bounds.items())):
+        ax.fill_between(x, lower, upper, color=color, alpha=0.25 / (j + 1), lw=0,
+                        label=f"{level_name(p)} interval" if named else None)
+
+
 def plot_forecast(path: str, model: nn.Module, data: AirData, windows: Dataset, graph: PhysicsGraph,
                   scaler: ChannelScaler, station: str, **options) -> Path:
     """Save :func:`forecast_figure` (same arguments and ``options``) as a PNG at ``path``."""
     import matplotlib.pyplot as plt
 
     fig = forecast_figure(model, data, windows, graph, scaler, station, **options)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# ------------------------------------------------------------------------------------- use a trained checkpoint
+
+class Forecaster(NamedTuple):
+    """A trained model read back from its checkpoint, with what it needs to forecast: the run's config, the scaler
+    fitted on its training data, and its station network (an :class:`AirQualityData` without observations)."""
+    model: nn.Module
+    config: AirConfig
+    scaler: ChannelScaler
+    network: AirQualityData
+    epoch: int
+
+
+def forecaster_state(data: AirData, scaler: ChannelScaler) -> Dict[str, object]:
+    """What a checkpoint holds besides the weights so that :func:`load_forecaster` needs no training data: the
+    scaler, the stations with their coordinates and graph, the channels and the step."""
+    g = data.graph
+    return {"scaler": {"mean": scaler.mean, "std": scaler.std},
+            "network": {"stations": list(data.stations), "channels": list(data.channels), "lon": data.lon,
+                        "lat": data.lat, "edge_index": g.edge_index, "edge_weight": g.edge_weight,
+                        "distance_km": g.distance_km, "wind_channels": list(data.wind_channels),
+                        "step_hours": data.step_hours}}
+
+
+def load_forecaster(path: str, device: str = "cpu") -> Forecaster:
+    """Rebuild the model of a ``sheafgraph air --checkpoint`` file (``weights_only`` load) on ``device``."""
+    state = load_checkpoint(path)
+    missing = [key for key in ("model", "config", "epoch", "scaler", "network") if key not in state]
+    if missing:
+        raise ValueError(f"checkpoint {path} has no {', '.join(missing)}: it was not written by sheafgraph air "
+                         "(or by a version that did not store the scaler and station network; train again)")
+    config = dataclasses.replace(AirConfig(**state["config"]), device=device)
+    net = state["network"]
+    n, c = len(net["stations"]), len(net["channels"])
+    network = AirQualityData(
+        values=torch.zeros(0, n, c), mask=torch.zeros(0, n, c, dtype=torch.bool), channels=tuple(net["channels"]),
+        stations=tuple(net["stations"]), lon=net["lon"], lat=net["lat"], timestamps=np.zeros(0, "datetime64[m]"),
+        wind_channels=tuple(net["wind_channels"]),
+        graph=StationGraph(net["edge_index"], net["edge_weight"], net["distance_km"]), step_hours=net["step_hours"])
+    scaler = ChannelScaler(state["scaler"]["mean"], state["scaler"]["std"])
+    model = build_model(config.model, network, scaler, config)
+    model.load_state_dict(state["model"])
+    return Forecaster(model.to(device).eval(), config, scaler, network, int(state["epoch"]))
+
+
+def evaluate_checkpoint(path: str, root: Optional[str] = None, device: str = "cpu", samples: int = 0,
+                        show_progress: Optional[bool] = None) -> Dict[str, object]:
+    """Scores of a checkpoint on the validation and test windows of its dataset (read again from ``root``, default
+    the run's), as :func:`run_experiment` reports them; the data must give the scaler stored in the checkpoint."""
+    trained = load_forecaster(path, device)
+    config = dataclasses.replace(trained.config, root=root if root is not None else trained.config.root,
+                                 samples=samples, show_progress=show_progress, checkpoint=None)
+    exp = prepare_experiment(config)
+    if not (torch.allclose(exp.scaler.mean, trained.scaler.mean) and torch.allclose(exp.scaler.std,
+                                                                                     trained.scaler.std)):
+        raise ValueError(f"the {config.data} data read from {config.root or 'the default root'} are not those "
+                         f"{path} was trained on (the training-split scaler differs)")
+    exp.model = trained.model
+    return {"model": config.model, "data": config.data, "config": dataclasses.asdict(config), "checkpoint": path,
+            "epoch": trained.epoch, "physics": physics_summary(exp.model), **evaluate_experiment(exp)}
+
+
+def latest_window(data: AirQualityData, scaler: ChannelScaler, input_steps: int = 24) -> Window:
+    """A batch of one window holding the last ``input_steps`` steps of a series as input; its forecast starts at
+    the end of the series (the outputs, unknown, are None).
+
+    Shapes:
+        x_in, mask_in: ``(1, T_in, |V|, C)``; wind_in: ``(1, T_in, |V|, 2)``; start, hour: ``(1,)``.
+    """
+    t = data.num_steps
+    if t < input_steps:
+        raise ValueError(f"the series has {t} steps of {data.step_hours:g} h; a forecast needs the latest "
+                         f"{input_steps}")
+    recent = slice(t - input_steps, t)
+    hour = (data.hour_of_day[-1] + data.step_hours) % 24
+    return Window(scaler.transform(data.values[recent])[None], data.mask[recent][None], None, None,
+                  data.wind[recent][None], None, torch.tensor([t - input_steps]), hour.view(1))
+
+
+@torch.no_grad()
+def forecast_from_csv(path: str, csv_dir: str, samples: int = 0, seed: int = 0, device: str = "cpu"
+                      ) -> Tuple[pd.DataFrame, AirQualityData, Forecaster]:
+    r"""Forecast the next T_out steps at every station from the latest T_in steps of PRSA-layout CSVs.
+
+    ``csv_dir`` holds one ``PRSA_Data_<station>_*.csv`` per station of the checkpoint (UCI format, any dates,
+    :func:`~sheafgraph.data.prsa.prsa_station_files`); they are averaged into the checkpoint's steps as the PRSA
+    loader does, and scaled with the checkpoint's scaler, on its station graph: no training data is read. The
+    forecast starts at the end of the last step of the CSVs.
+
+    Returns a table with one row per (station, lead): ``time`` (start of the forecast step), ``station``,
+    ``lead_hours`` and ``pm25`` (the point forecast, ug/m3), and with ``samples`` = K >= 2 trajectories (seeded
+    with ``seed``) the bounds ``pm25_low_80``, ``pm25_high_80``, ``pm25_low_90``, ``pm25_high_90`` of the central
+    80% and 90% intervals; the series read; and the forecaster.
+    """
+    trained = load_forecaster(path, device)
+    config, network = dataclasses.replace(trained.config, samples=samples), trained.network    # checks samples
+    if config.data != "prsa":
+        raise ValueError(f"{path} was trained on {config.data}; forecasting from CSVs reads the PRSA layout")
+    if config.wind_mode == "future":
+        raise ValueError(f"{path} was trained with the observed future wind (--wind future), which a forecast "
+                         "does not have")
+    step = int(network.step_hours)
+    values, timestamps = prsa_series(prsa_station_files(csv_dir, network.stations), network.stations, step)
+    data = dataclasses.replace(network, values=values, mask=~torch.isnan(values), timestamps=timestamps)
+    batch = to_device(latest_window(data, trained.scaler, config.input_steps), device)
+    out = forecast(trained.model, batch, data_graph(data, device), sample_generator(seed), samples)
+    unscale = trained.scaler.inverse_transform_target
+    columns = {"pm25": unscale(out.mean[0].double().cpu())}                                # (T_out, |V|)
+    if samples:
+        members = unscale(out.samples[:, 0].double().cpu())
+        for p in INTERVAL_LEVELS:
+            low, high = central_interval(members, p)
+            columns.update(zip(interval_columns(p), (low, high)))
+    t_out, n = columns["pm25"].shape
+    lead = network.step_hours * np.arange(1, t_out + 1)
+    starts = timestamps[-1] + np.arange(1, t_out + 1) * np.timedelta64(step, "h")
+    table = pd.DataFrame({"time": np.repeat(starts, n),
+                          "station": np.tile(network.stations, t_out), "lead_hours": np.repeat(lead, n),
+                          **{name: v.reshape(-1).numpy() for name, v in columns.items()}})
+    return table.sort_values(["station", "lead_hours"], kind="stable").reset_index(drop=True), data, trained
+
+
+def interval_columns(level: float) -> Tuple[str, str]:
+    """Columns of the bounds of the central interval ``level`` in a forecast table: ``("pm25_low_80", ...)``."""
+    return f"pm25_low_{100 * level:g}", f"pm25_high_{100 * level:g}"
+
+
+def plot_latest_forecast(path: str, table: pd.DataFrame, data: AirQualityData, label: str = "") -> Path:
+    """Save a PNG with one panel per station: the latest observed PM2.5 and the forecast of :func:`forecast_from_csv`
+    (with its 80% and 90% intervals when it has them)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    cols = 3
+    rows = -(-data.num_stations // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
+    recent = slice(max(0, data.num_steps - 24), data.num_steps)
+    for i, (ax, station) in enumerate(zip(axes.flat, data.stations)):
+        rows_i = table[table["station"] == station]
+        observed = torch.where(data.mask[recent, i, 0], data.values[recent, i, 0], float("nan")).numpy()
+        ax.plot(data.timestamps[recent], observed, "k.-", ms=3, lw=0.8, label="observed")
+        ax.plot(rows_i["time"], rows_i["pm25"], "r.-", ms=3, lw=0.8, label="forecast")
+        _shade(ax, rows_i["time"], {p: tuple(rows_i[c] for c in interval_columns(p)) for p in INTERVAL_LEVELS
+                                    if interval_columns(p)[0] in rows_i}, "r")
+        ax.set_title(station, fontsize=9)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    for ax in list(axes.flat)[data.num_stations:]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7)
+    origin = str(table["time"].min())[:16]
+    fig.suptitle(f"PM2.5 (ug/m3) forecast issued {origin}" + (f": {label}" if label else ""))
+    fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -540,6 +726,28 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--station", default=None, help="station to plot (default the first)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
+    actions = p.add_subparsers(dest="action", metavar="ACTION",
+                               help="use a checkpoint of a run (without ACTION: train and test a model)")
+    e = actions.add_parser("evaluate", help="score a checkpoint on its dataset's validation and test windows",
+                           description=evaluate_checkpoint.__doc__)
+    e.add_argument("--checkpoint", required=True, help="a file written by sheafgraph air --checkpoint")
+    e.add_argument("--root", default=None, help="where to read the data (default the run's --root)")
+    e.add_argument("--json", default=None, help="write the results as JSON here")
+    e.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    f = actions.add_parser("forecast", help="forecast the next 72 h at every station from recent PRSA-layout CSVs",
+                           description=forecast_from_csv.__doc__)
+    f.add_argument("--checkpoint", required=True, help="a file written by sheafgraph air --checkpoint (PRSA data)")
+    f.add_argument("--csv-dir", required=True, help="folder with one PRSA_Data_<station>_*.csv per station")
+    f.add_argument("--out", default=None, help="write the forecast table as CSV here (default: print it)")
+    f.add_argument("--plot", default=None, help="save a PNG of the latest observations and the forecast here")
+    for sub in (e, f):
+        sub.add_argument("--samples", type=int, default=0,
+                         help="sampled trajectories for CRPS / intervals (AirPhyNet variants; default 0)")
+        sub.add_argument("--device", default="cpu", help="cpu, cuda or auto (default %(default)s)")
+        sub.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
+    e.set_defaults(func=run_evaluate)
+    f.add_argument("--seed", type=int, default=0, help="seed of the sampled trajectories (default 0)")
+    f.set_defaults(func=run_forecast)
 
 
 def positive_int(text: str) -> int:
@@ -579,11 +787,41 @@ def run(args: argparse.Namespace) -> int:
                              label=model_label(config), device=config.device, samples=config.samples,
                              generator=sample_generator(config.seed))
         print(f"plot: {path}")
+    _report(result, args.json)
+    return 0
+
+
+def _report(result: Dict[str, object], path: Optional[str]) -> None:
+    """Print the test scores of a result; write it as JSON to ``path`` when given."""
     test = result["test"]
-    print(f"test {config.model}: {_scores(test)} ug/m3 overall; " + "; ".join(
+    print(f"test {result['model']}: {_scores(test)} ug/m3 overall; " + "; ".join(
         f"{h}: {_scores(v)}" for h, v in test["headline"].items()))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1))
-        print(f"results: {args.json}")
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(result, indent=1))
+        print(f"results: {path}")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    result = evaluate_checkpoint(args.checkpoint, args.root, str(resolve_device(args.device)), args.samples,
+                                 False if args.no_progress else None)
+    _report(result, args.json)
+    return 0
+
+
+def run_forecast(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    table, data, trained = forecast_from_csv(args.checkpoint, args.csv_dir, args.samples, args.seed,
+                                             str(resolve_device(args.device)))
+    print(f"{model_label(trained.config)} (epoch {trained.epoch}): forecast issued {str(table['time'].min())[:16]} "
+          f"from {data.num_steps} steps read, the last at {str(data.timestamps[-1])[:16]}")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out, index=False, float_format="%.2f")
+        print(f"forecast: {args.out}")
+    else:
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    if args.plot:
+        print(f"plot: {plot_latest_forecast(args.plot, table, data, model_label(trained.config))}")
     return 0

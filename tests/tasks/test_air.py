@@ -1,7 +1,10 @@
 """The air-quality task end to end on a slice of the real PRSA Beijing data: a short AirPhyNet run beats
 persistence 72 h ahead, the CLI writes JSON and a PNG, baselines run, bad arguments fail cleanly."""
 import json
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from sheafgraph.cli import main
@@ -9,8 +12,9 @@ import torch
 
 from tests.data.test_air import write_airphynet_folder
 
-from sheafgraph.tasks.air import MODELS, AirConfig, evaluate, forecast_figure, load_air_data, model_label, \
-    prepare_experiment, run_air, sample_generator, train_model
+from sheafgraph.tasks.air import MODELS, AirConfig, evaluate, forecast_figure, forecast_from_csv, latest_window, \
+    load_air_data, load_forecaster, model_label, prepare_experiment, run_air, sample_generator, train_model
+from sheafgraph.utils import load_checkpoint, save_checkpoint
 
 SLICE = 1200                 # first 150 days (3-hour steps): 840 train / 120 val / 240 test steps
 SMALL = ["--steps", str(SLICE), "--train-stride", "2", "--batch-size", "64", "--hidden-dim", "16", "--latent-dim",
@@ -216,3 +220,70 @@ def test_airphynet_layout_runs_end_to_end(tmp_path, capsys):
     assert main(["air", "--data", "airphynet", "--root", str(short)]) == 2
     assert "the files hold windows of 12 -> 12 steps, the run expects input_steps -> output_steps = 24 -> 24" \
         in capsys.readouterr().err
+
+
+def recent_csvs(root, folder, rows=slice(-100, -5)):
+    """PRSA-layout CSVs of the last days of the release (ending 2017-02-28 18:00), named for another date range."""
+    folder.mkdir()
+    for path in sorted((root / "air" / "prsa_beijing").glob("PRSA_Data_*.csv")):
+        station = path.name.split("_")[2]
+        pd.read_csv(path, low_memory=False).iloc[rows].to_csv(folder / f"PRSA_Data_{station}_recent.csv", index=False)
+    return folder
+
+
+def test_checkpoint_evaluates_again_and_forecasts_from_csvs(root, tmp_path, capsys):
+    ckpt, trained, again = tmp_path / "model.pt", tmp_path / "train.json", tmp_path / "again.json"
+    assert main(["air", "--root", root, "--model", "diff_adv", "--epochs", "1", "--checkpoint", str(ckpt),
+                 "--json", str(trained), *SMALL]) == 0
+    state = load_checkpoint(ckpt)                                          # weights_only: tensors and plain data
+    assert set(state) == {"model", "config", "epoch", "scaler", "network"} and state["epoch"] == 1
+    assert state["network"]["stations"][0] == "Aotizhongxin" and state["network"]["step_hours"] == 3.0
+    # evaluate: the same scores as at the end of training, from the checkpoint alone plus the data
+    assert main(["air", "evaluate", "--checkpoint", str(ckpt), "--json", str(again), "--no-progress"]) == 0
+    first, second = json.loads(trained.read_text()), json.loads(again.read_text())
+    assert second["test"] == first["test"] and second["val"] == first["val"] and second["epoch"] == 1
+    assert second["reference"] == first["reference"]
+    # forecast: the next 24 steps at every station from recent CSVs, with the checkpoint's scaler and graph
+    csvs = recent_csvs(Path(root), tmp_path / "recent")
+    out, png = tmp_path / "forecast.csv", tmp_path / "forecast.png"
+    assert main(["air", "forecast", "--checkpoint", str(ckpt), "--csv-dir", str(csvs), "--samples", "6",
+                 "--out", str(out), "--plot", str(png)]) == 0
+    assert "forecast issued 2017-02-28 21:00" in capsys.readouterr().out
+    table = pd.read_csv(out, parse_dates=["time"])
+    assert len(table) == 24 * 12 and set(table["station"]) == set(state["network"]["stations"])
+    dongsi = table[table["station"] == "Dongsi"]
+    assert dongsi["lead_hours"].tolist() == [3.0 * k for k in range(1, 25)]
+    assert dongsi["time"].iloc[0] == pd.Timestamp("2017-02-28 21:00") and dongsi["time"].iloc[-1] == \
+        pd.Timestamp("2017-03-03 18:00")
+    assert (table["pm25_low_90"] <= table["pm25_low_80"] + 0.01).all()
+    assert (table["pm25_low_80"] <= table["pm25_high_80"]).all() and (table["pm25"] > 0).all()
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    # the table is the model's forecast of the latest window, and reproducible under the seed
+    table2, data, fc = forecast_from_csv(str(ckpt), str(csvs), samples=6, seed=0)
+    np.testing.assert_allclose(table2.set_index(["station", "lead_hours"]).loc[("Dongsi", 3.0), "pm25"],
+                               dongsi["pm25"].iloc[0], atol=0.006)
+    window = latest_window(data, fc.scaler)
+    assert window.x_in.shape == (1, 24, 12, 13) and float(window.hour[0]) == 21.0
+    torch.testing.assert_close(window.x_in[0], fc.scaler.transform(data.values[-24:]), equal_nan=True)
+    pd.testing.assert_frame_equal(table2, forecast_from_csv(str(ckpt), str(csvs), samples=6, seed=0)[0])
+    assert not table2.equals(forecast_from_csv(str(ckpt), str(csvs), samples=6, seed=1)[0])
+    assert list(forecast_from_csv(str(ckpt), str(csvs))[0].columns) == ["time", "station", "lead_hours", "pm25"]
+    # errors name what is wrong
+    (csvs / "PRSA_Data_Dongsi_recent.csv").unlink()
+    assert main(["air", "forecast", "--checkpoint", str(ckpt), "--csv-dir", str(csvs)]) == 2
+    assert "has no file matching PRSA_Data_Dongsi_*.csv" in capsys.readouterr().err
+    few = recent_csvs(Path(root), tmp_path / "few", slice(-30, None))
+    with pytest.raises(ValueError, match="the series has 10 steps of 3 h; a forecast needs the latest 24"):
+        forecast_from_csv(str(ckpt), str(few))
+    with pytest.raises(ValueError, match="samples must be 0"):
+        forecast_from_csv(str(ckpt), str(few), samples=1)
+    future = dict(state, config={**state["config"], "wind_mode": "future"})
+    save_checkpoint(future, tmp_path / "future.pt")
+    with pytest.raises(ValueError, match="observed future wind"):
+        forecast_from_csv(str(tmp_path / "future.pt"), str(few))
+    save_checkpoint({k: v for k, v in state.items() if k != "network"}, tmp_path / "old.pt")
+    assert main(["air", "evaluate", "--checkpoint", str(tmp_path / "old.pt")]) == 2
+    assert "has no network: it was not written by sheafgraph air" in capsys.readouterr().err
+    assert main(["air", "evaluate", "--checkpoint", str(tmp_path / "missing.pt")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+    assert isinstance(load_forecaster(str(ckpt)).model, torch.nn.Module)
