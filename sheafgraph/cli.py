@@ -15,6 +15,12 @@ import sheafgraph
 from sheafgraph.tasks import TASKS
 
 
+#: what a user's input or machine can cause (bad values, missing or unwritable files, a missing optional extra, a
+#: diverging run): one line on stderr and exit status 2; anything else is a bug and keeps its traceback
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError, ImportError,
+               FloatingPointError)
+
+
 def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
     """The parser; the full options of a subcommand are added only when ``argv`` names it (``None``: all of them)."""
     parser = argparse.ArgumentParser(
@@ -40,9 +46,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError) as err:
+    except USER_ERRORS as err:
         print(f"sheafgraph {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"sheafgraph {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

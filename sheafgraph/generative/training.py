@@ -111,6 +111,8 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
             state["lr_resets"] = state["lr_resets"] + [[state["epoch"], resume_lr]]
             if log is not None and context.is_main:
                 log(f"learning rate set to {resume_lr:.2e} after epoch {state['epoch']}")
+    if log is not None and context.is_main:
+        log(f"checkpoint {checkpoint}: {_plan(state['epoch'], epochs)}")
     num, share = data.x.shape[0], context.world_size
     with _quiet_ddp_strides(context.world_size > 1):
         for epoch in range(state["epoch"], epochs):
@@ -144,6 +146,15 @@ def fit(model: nn.Module, sde: GraphSDE, data: Graphs, checkpoint: str, *, epoch
                     log(f"epoch {epoch + 1}: loss_x {loss_x:.4f} loss_adj {loss_adj:.4f} "
                         f"lr {scheduler.get_last_lr()[0]:.2e}")
     return state
+
+
+def _plan(done: int, epochs: int) -> str:
+    """What a run asked for ``epochs`` will do after the ``done`` epochs of its checkpoint."""
+    if done == 0:
+        return f"new run of {epochs} epochs"
+    if done < epochs:
+        return f"resuming after epoch {done}, training epochs {done + 1}-{epochs}"
+    return f"already trained {done} epochs >= epochs={epochs}: nothing to do (raise the epochs to continue)"
 
 
 @contextlib.contextmanager

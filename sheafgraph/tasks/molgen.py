@@ -11,8 +11,6 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
-import torch
-
 from sheafgraph.data.molecules import load_qm9
 from sheafgraph.data.paths import cache_dir
 from sheafgraph.generative import SAMPLERS, get_sde
@@ -21,7 +19,8 @@ from sheafgraph.generative.molecules import (DEFAULT_SAMPLER, PRETRAINED, QM9_SD
 from sheafgraph.generative.samplers import OPTION_HELP
 from sheafgraph.metrics.molecules import fcd, novelty, nspdk_mmd, sanitized_mol, uniqueness, validity
 from sheafgraph.tasks import TASKS
-from sheafgraph.utils import init_distributed, resolve_device
+from sheafgraph.utils import DEFAULT_THREADS, init_distributed, resolve_device, set_threads
+from sheafgraph.utils.checks import MissingExtraError, positive_float, positive_int, writable_file
 from sheafgraph.utils.options import add_flag, given, keyword_options
 
 
@@ -29,7 +28,11 @@ def evaluate_smiles(smiles: Sequence[Optional[str]], dataset: str = "qm9", root=
                     cache=None) -> Dict[str, float]:
     """GDSS's molecule metrics of generated SMILES against ``dataset``: validity, uniqueness, novelty (vs the
     training split), FCD and NSPDK MMD (vs the test split), the last four on the valid molecules. The test split's
-    ChemNet statistics are cached in :func:`sheafgraph.data.paths.cache_dir` (``cache``) after the first call."""
+    ChemNet statistics are cached in :func:`sheafgraph.data.paths.cache_dir` (``cache``) after the first call.
+
+    Raises:
+        MissingExtraError: FCD's package is not installed; ``.partial`` holds the other scores (``fcd`` None).
+    """
     if dataset != "qm9":
         raise ValueError(f"molgen evaluates against 'qm9' only, got {dataset!r}")
     splits = load_qm9(root, check_smiles=False)
@@ -37,9 +40,13 @@ def evaluate_smiles(smiles: Sequence[Optional[str]], dataset: str = "qm9", root=
     if len(valid) < 2:
         raise ValueError(f"need at least 2 valid molecules to evaluate, got {len(valid)} of {len(smiles)}")
     test = [sanitized_mol(s) for s in splits.test]
-    return {"num": len(smiles), "validity": validity(list(smiles)), "uniqueness": uniqueness(valid),
-            "novelty": novelty(valid, splits.train), "fcd": fcd(valid, test, cache_dir=cache_dir(cache)),
-            "nspdk": nspdk_mmd(valid, test)}
+    scores = {"num": len(smiles), "validity": validity(list(smiles)), "uniqueness": uniqueness(valid),
+              "novelty": novelty(valid, splits.train), "nspdk": nspdk_mmd(valid, test)}
+    try:
+        scores["fcd"] = fcd(valid, test, cache_dir=cache_dir(cache))
+    except ImportError as err:
+        raise MissingExtraError(str(err), partial={**scores, "fcd": None}) from None
+    return scores
 
 
 # ---------------------------------------------------------------- command line
@@ -63,7 +70,7 @@ def add_subcommand(subparsers) -> None:
     train.add_argument("--resume-lr", type=float, default=None,
                        help="when resuming, continue with this learning rate instead of the saved one (to anneal)")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    train.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="torch threads (default %(default)s)")
     train.add_argument("--device", default="auto", help="cpu, cuda or auto (default: CUDA when available); under "
                                                         "torchrun --nproc_per_node P: P data-parallel processes")
     train.set_defaults(func=run_train)
@@ -80,7 +87,7 @@ def add_subcommand(subparsers) -> None:
     sample.add_argument("--seed", type=int, default=0, help="seed of atom counts and noise (default %(default)s)")
     sample.add_argument("--png", default=None, help="also draw a grid of the first molecules to this PNG")
     sample.add_argument("--json", default=None, help="write sampling statistics (validity w/o correction, time)")
-    sample.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    sample.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="torch threads (default %(default)s)")
     sample.add_argument("--device", default="cpu", help="cpu, cuda or auto (CPU by default: the same samples for a "
                                                         "seed on every machine)")
     sample.set_defaults(func=run_sample)
@@ -111,15 +118,15 @@ def add_sampler_flags(parser) -> None:
                  annotation=annotations[key], show_default=False)
 
 
-def _set_threads(threads: Optional[int]) -> None:
-    if threads is not None:
-        if threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {threads}")
-        torch.set_num_threads(threads)
-
-
 def run_train(args: argparse.Namespace) -> int:
-    _set_threads(args.threads)
+    set_threads(args.threads)
+    positive_int(args.epochs, "--epochs"), positive_int(args.batch_size, "--batch-size")
+    positive_float(args.lr, "--lr")
+    if args.resume_lr is not None:
+        positive_float(args.resume_lr, "--resume-lr")
+    writable_file(args.checkpoint, "--checkpoint")
+    if args.export:
+        writable_file(args.export, "--export")
     sde_config = {"x": {**QM9_SDE["x"], "name": args.sde_x}, "adj": {**QM9_SDE["adj"], "name": args.sde_adj}}
     for part in sde_config.values():  # VP-type SDEs take betas; keep GDSS's ZINC250k betas (0.1, 1.0)
         if part["name"] != "ve":
@@ -136,16 +143,21 @@ def run_train(args: argparse.Namespace) -> int:
     if args.export and context.is_main:
         export_checkpoint(args.checkpoint, args.export)
         print(f"exported {args.export} (epoch {state['epoch']})")
+    if context.is_main:
+        print(f"checkpoint: {args.checkpoint} (epoch {state['epoch']}); sample from it with "
+              f"sheafgraph molgen sample --checkpoint {args.export or args.checkpoint}")
     return 0
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    _set_threads(args.threads)
+    set_threads(args.threads)
+    path = writable_file(args.out, "--out")
+    for flag in ("png", "json"):
+        if getattr(args, flag):
+            writable_file(getattr(args, flag), f"--{flag}")
     gen = load_generator(args.checkpoint, resolve_device(args.device))
     out = sample_molecules(gen, args.num, sampler=args.sampler, batch_size=args.batch_size, seed=args.seed,
                            num_atoms=args.num_atoms, options=given(args, OPTION_HELP))
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{s}\n" for s in out.smiles if s is not None))
     stats = {"num": args.num, "sampler": args.sampler, **out.options, "nfe": out.nfe,
              "seconds": round(out.seconds, 2), "valid_without_correction": out.valid_without_correction,
@@ -166,9 +178,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
     smiles = [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
     if not smiles:
         raise ValueError(f"{path} holds no SMILES")
-    scores = evaluate_smiles(smiles, args.dataset, root=args.root, cache=args.cache)
+    out = writable_file(args.json, "--json") if args.json else None
+    try:
+        scores, missing = evaluate_smiles(smiles, args.dataset, root=args.root, cache=args.cache), None
+    except MissingExtraError as err:
+        scores, missing = err.partial, err
     for name, value in scores.items():
         print(f"{name:>12}: {value:.4f}" if isinstance(value, float) else f"{name:>12}: {value}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(scores, indent=2))
+    if out is not None:
+        out.write_text(json.dumps(scores, indent=2))
+    if missing is not None:
+        raise missing
     return 0

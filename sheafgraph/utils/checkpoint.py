@@ -15,10 +15,13 @@ def save_checkpoint(state: Dict[str, Any], path: PathLike) -> Path:
     """Write ``state`` (tensors, state dicts, numbers, strings, lists, dicts) to ``path`` atomically.
 
     The file is written to a temporary file in the same folder, flushed to disk and renamed over ``path``, so a
-    crash mid-write leaves the previous checkpoint intact.
+    crash mid-write leaves the previous checkpoint intact; temporary files that a killed write of the same checkpoint
+    left behind are removed here (one writer per checkpoint file).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for orphan in path.parent.glob(f".{path.name}.*.tmp"):
+        orphan.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

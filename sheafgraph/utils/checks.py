@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+from pathlib import Path
 from typing import Any, Dict, Generic, Iterable, Iterator, Mapping, TypeVar
 
 T = TypeVar("T")
@@ -65,6 +67,29 @@ def check_choice(value: Any, valid: Iterable, what: str) -> Any:
     if value not in valid:
         raise ValueError(f"unknown {what} {value!r}; valid names: {', '.join(str(v) for v in valid)}")
     return value
+
+
+def writable_file(path: Any, name: str) -> Path:
+    """``path`` as a Path after checking, before any work is done, that a file can be written there (its folder is
+    created if missing)."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{name} {path} is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PermissionError(f"{name}: cannot create the folder {path.parent} ({err.strerror})") from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise PermissionError(f"{name}: {path} is not writable")
+    return path
+
+
+class MissingExtraError(ImportError):
+    """An optional extra is not installed; ``partial`` holds what could be computed without it."""
+
+    def __init__(self, message: str, partial: Any = None):
+        super().__init__(message)
+        self.partial = partial
 
 
 class Registry(Mapping[str, T], Generic[T]):

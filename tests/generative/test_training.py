@@ -75,9 +75,14 @@ def test_resume_with_a_new_learning_rate(tmp_path, shared_data):
     # set after epoch 1, then halved after epochs 2 and 3 (lr_decay)
     assert saved["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2.5e-4)
     assert state["lr_resets"] == saved["lr_resets"] == [[1, 1e-3]]
-    assert messages[0] == "learning rate set to 1.00e-03 after epoch 1" and len(messages) == 3
-    # nothing left to train: the saved learning rate stays and no reset is recorded
-    fit(GDSSNoiseModel(4, **SMALL), SDE, data, tmp_path / "a.pt", epochs=3, resume_lr=1.0, **kwargs)
+    assert messages[0] == "learning rate set to 1.00e-03 after epoch 1" and len(messages) == 4
+    assert messages[1] == f"checkpoint {tmp_path / 'a.pt'}: resuming after epoch 1, training epochs 2-3"
+    # nothing left to train: the saved learning rate stays, no reset is recorded, and the log says so
+    messages.clear()
+    fit(GDSSNoiseModel(4, **SMALL), SDE, data, tmp_path / "a.pt", epochs=3, resume_lr=1.0, log=messages.append,
+        **kwargs)
+    assert messages == [f"checkpoint {tmp_path / 'a.pt'}: already trained 3 epochs >= epochs=3: nothing to do "
+                        f"(raise the epochs to continue)"]
     assert load_checkpoint(tmp_path / "a.pt")["lr_resets"] == [[1, 1e-3]]
     with pytest.raises(ValueError, match="resume_lr must be positive"):
         fit(GDSSNoiseModel(4, **SMALL), SDE, data, tmp_path / "a.pt", epochs=4, resume_lr=0.0, **kwargs)

@@ -110,3 +110,37 @@ def test_train_and_sample_on_cuda(tmp_path, monkeypatch, shared_data):
     for sampler in ("s4", "pc", "ode", "dpm_solver"):
         out = sample_molecules(load_generator(ckpt, "cuda"), 8, sampler=sampler, options={"steps": 4})
         assert len(out.smiles) == 8 and out.nfe > 0
+
+
+def test_evaluate_without_the_metrics_extra_prints_what_it_could_compute(tmp_path, monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    import sheafgraph.tasks.molgen as molgen_cli
+    from sheafgraph.metrics.molecules import FCD_INSTALL_HINT
+
+    def no_fcd(*args, **kwargs):
+        raise ImportError(FCD_INSTALL_HINT)
+
+    monkeypatch.setattr(molgen_cli, "fcd", no_fcd)
+    monkeypatch.setattr(molgen_cli, "nspdk_mmd", lambda a, b: 0.01)
+    monkeypatch.setattr(molgen_cli, "load_qm9", lambda root, check_smiles: SimpleNamespace(train=["CCO"],
+                                                                                            test=["CC", "CCN"]))
+    smi, out = tmp_path / "m.smi", tmp_path / "scores.json"
+    smi.write_text("CCO\nCC(=O)O\nc1ccccc1\n")
+    assert main(["molgen", "evaluate", str(smi), "--json", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "validity: 1.0000" in captured.out and "pip install -e .[metrics]" in captured.err
+    scores = json.loads(out.read_text())
+    assert scores["fcd"] is None and scores["nspdk"] == 0.01 and scores["uniqueness"] == 1.0
+    assert scores["novelty"] == pytest.approx(2 / 3)
+
+
+def test_cli_outputs_and_training_flags_are_checked_before_any_work(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    assert main(["molgen", "sample", "--out", str(tmp_path / "afile" / "m.smi")]) == 2
+    assert "--out: cannot create the folder" in capsys.readouterr().err
+    assert main(["molgen", "sample", "--out", str(tmp_path / "m.smi"), "--json", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    for flag, value in (("--epochs", "0"), ("--lr", "-1"), ("--threads", "-1")):
+        assert main(["molgen", "train", "--checkpoint", str(tmp_path / "c.pt"), flag, value]) == 2
+        assert flag in capsys.readouterr().err

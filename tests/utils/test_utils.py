@@ -40,3 +40,23 @@ def test_seed_everything_is_deterministic():
     torch.testing.assert_close(a, b)
     with pytest.raises(TypeError):
         seed_everything("7")
+
+
+def test_orphans_of_a_killed_write_are_removed_on_the_next_save(tmp_path):
+    path = tmp_path / "last.pt"
+    orphan, other = tmp_path / ".last.pt.k1ll3d.tmp", tmp_path / ".other.pt.x.tmp"
+    orphan.write_bytes(b"half a checkpoint")
+    other.write_bytes(b"another checkpoint's")
+    save_checkpoint({"epoch": 1}, path)
+    assert not orphan.exists() and other.exists() and load_checkpoint(path)["epoch"] == 1
+
+
+def test_writable_file_is_checked_before_work(tmp_path):
+    from sheafgraph.utils.checks import writable_file
+    assert writable_file(tmp_path / "new" / "out.json", "--json") == tmp_path / "new" / "out.json"
+    assert (tmp_path / "new").is_dir()
+    with pytest.raises(IsADirectoryError, match="--json .* is a folder"):
+        writable_file(tmp_path, "--json")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(PermissionError, match="--out: cannot create the folder"):
+        writable_file(tmp_path / "afile" / "x.smi", "--out")
