@@ -17,7 +17,7 @@ fair CRPS and the coverage of the central 80% and 90% intervals per horizon
 trajectory of the latent mean either way. Default 0 (off): sampling multiplies the final evaluation's cost by
 about K + 1; 20 to 50 samples give stable 80% / 90% intervals.
 
-Threads: ``--threads`` defaults to 1 (as ``sheafgraph nodecls``): the model is small, so extra threads barely help
+Threads: ``--threads`` defaults to 1 (``sheafgraph.utils.DEFAULT_THREADS``, as every command): the model is small, so extra threads barely help
 and slow everything down on a shared machine (one diff_adv epoch on a loaded 2-core machine took 708 s with
 torch's default threads against 42 s with 1; ``benchmarks/air.py`` under a load of about 5 on 2 cores: 0.54 s per
 diff_adv training batch with 1 thread, 4.8 s with 2). On an idle many-core machine ``--threads`` may be raised.
@@ -59,7 +59,8 @@ from sheafgraph.physics import VARIANTS, AirPhyNet, GRUForecaster, HistoricalAve
     physics_graph
 from sheafgraph.physics.wind import WIND_MODES
 from sheafgraph.tasks import TASKS
-from sheafgraph.utils import EMA, load_checkpoint, progress, resolve_device, save_checkpoint, seed_everything
+from sheafgraph.utils import DEFAULT_THREADS, EMA, load_checkpoint, progress, resolve_device, save_checkpoint, \
+    seed_everything, set_threads
 
 AirData = Union[AirQualityData, WindowedAirData]
 DATASETS: Dict[str, Callable[..., AirData]] = {"prsa": load_prsa_beijing, "knowair": load_knowair,
@@ -718,9 +719,9 @@ def add_subcommand(subparsers) -> None:
                    help="AirPhyNet variants: sampled trajectories per window for CRPS, interval coverage and plot "
                         "bands after training (0: point forecasts only; at least 2 otherwise, e.g. 20; default "
                         "%(default)s)")
-    p.add_argument("--threads", type=positive_int, default=1,
-                   help="torch CPU threads (default 1: these models are small, and more threads slow a shared "
-                        "machine down)")
+    p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                   help="torch CPU threads (default %(default)s: these models are small, and more threads slow a "
+                        "shared machine down)")
     p.add_argument("--checkpoint", default=None, help="save the best weights here")
     p.add_argument("--json", default=None, help="write the results as JSON here")
     p.add_argument("--plot", default=None, help="save a PNG of forecast vs observation here")
@@ -745,21 +746,11 @@ def add_subcommand(subparsers) -> None:
         sub.add_argument("--samples", type=int, default=0,
                          help="sampled trajectories for CRPS / intervals (AirPhyNet variants; default 0)")
         sub.add_argument("--device", default="cpu", help="cpu, cuda or auto (default %(default)s)")
-        sub.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
+        sub.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                         help="torch CPU threads (default %(default)s)")
     e.set_defaults(func=run_evaluate)
     f.add_argument("--seed", type=int, default=0, help="seed of the sampled trajectories (default 0)")
     f.set_defaults(func=run_forecast)
-
-
-def positive_int(text: str) -> int:
-    """argparse type: a positive integer, else a usage error naming the value."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
 
 
 def _scores(summary: Dict[str, object]) -> str:
@@ -772,7 +763,7 @@ def _scores(summary: Dict[str, object]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     fields = {f.name for f in dataclasses.fields(AirConfig)}
     args.device = str(resolve_device(args.device))
     config = AirConfig(**{k: v for k, v in vars(args).items() if k in fields and k != "stations"},
@@ -804,7 +795,7 @@ def _report(result: Dict[str, object], path: Optional[str]) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     result = evaluate_checkpoint(args.checkpoint, args.root, str(resolve_device(args.device)), args.samples,
                                  False if args.no_progress else None)
     _report(result, args.json)
@@ -812,7 +803,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_forecast(args: argparse.Namespace) -> int:
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     table, data, trained = forecast_from_csv(args.checkpoint, args.csv_dir, args.samples, args.seed,
                                              str(resolve_device(args.device)))
     print(f"{model_label(trained.config)} (epoch {trained.epoch}): forecast issued {str(table['time'].min())[:16]} "

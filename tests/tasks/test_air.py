@@ -183,10 +183,14 @@ def test_threads_default_and_validation(root, capsys, monkeypatch):
     monkeypatch.setattr(torch, "set_num_threads", calls.append)
     assert main(["air", "--root", root, "--model", "persistence", "--steps", "600", "--no-progress"]) == 0
     assert calls == [1]
-    for bad in ("0", "-2", "two", "1.5"):
-        with pytest.raises(SystemExit):
-            main(["air", "--model", "persistence", "--threads", bad])
-        assert f"argument --threads: must be a positive integer, got '{bad}'" in capsys.readouterr().err
+    for bad in ("0", "-2"):
+        assert main(["air", "--model", "persistence", "--threads", bad]) == 2
+        assert f"--threads must be a positive int, got {bad}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["air", "--model", "persistence", "--threads", "1.5"])
+    assert "argument --threads: invalid int value: '1.5'" in capsys.readouterr().err
+    assert main(["air", "evaluate", "--checkpoint", "x.pt", "--threads", "0"]) == 2
+    assert "--threads must be a positive int, got 0" in capsys.readouterr().err
     assert main(["air", "--root", root, "--model", "persistence", "--steps", "600", "--threads", "2",
                  "--no-progress"]) == 0
     assert calls == [1, 2]
