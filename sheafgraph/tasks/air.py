@@ -17,10 +17,11 @@ fair CRPS and the coverage of the central 80% and 90% intervals per horizon
 trajectory of the latent mean either way. Default 0 (off): sampling multiplies the final evaluation's cost by
 about K + 1; 20 to 50 samples give stable 80% / 90% intervals.
 
-Threads: ``--threads`` defaults to 1 (``sheafgraph.utils.DEFAULT_THREADS``, as every command): the model is small, so extra threads barely help
-and slow everything down on a shared machine (one diff_adv epoch on a loaded 2-core machine took 708 s with
-torch's default threads against 42 s with 1; ``benchmarks/air.py`` under a load of about 5 on 2 cores: 0.54 s per
-diff_adv training batch with 1 thread, 4.8 s with 2). On an idle many-core machine ``--threads`` may be raised.
+Threads: ``--threads`` defaults to 1 (``sheafgraph.utils.DEFAULT_THREADS``, as every command): the model is
+small, so extra threads barely help and slow everything down on a shared machine (one diff_adv epoch on a loaded
+2-core machine took 708 s with torch's default threads against 42 s with 1; ``benchmarks/air.py`` under a load of
+about 5 on 2 cores: 0.54 s per diff_adv training batch with 1 thread, 4.8 s with 2). On an idle many-core machine
+``--threads`` may be raised.
 
 A checkpoint (``--checkpoint``) also stores the scaler and the station network, so that it can be used without
 the training data: ``sheafgraph air evaluate --checkpoint ck.pt`` scores it again on its dataset, and
