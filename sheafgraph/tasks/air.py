@@ -15,7 +15,9 @@ on K trajectories per window sampled from the latent initial state (:class:`~she
 fair CRPS and the coverage of the central 80% and 90% intervals per horizon
 (:mod:`sheafgraph.metrics.forecasting`), and the plot draws the intervals. The point forecast (MAE / RMSE) is the
 trajectory of the latent mean either way. Default 0 (off): sampling multiplies the final evaluation's cost by
-about K + 1; 20 to 50 samples give stable 80% / 90% intervals.
+about K + 1; use K of a few tens (with K = 20 the 10% quantile lies between the 2nd and 3rd smallest member). The
+spread is only the uncertainty of the latent initial state: on PRSA (diff_adv, 6 epochs, K = 20) the validation
+80% intervals covered 12% / 7% / 6% of the observations at 24 / 48 / 72 h, far from calibrated.
 
 Threads: ``--threads`` defaults to 1 (``sheafgraph.utils.DEFAULT_THREADS``, as every command): the model is
 small, so extra threads barely help and slow everything down on a shared machine (one diff_adv epoch on a loaded
