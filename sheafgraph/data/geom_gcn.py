@@ -19,6 +19,8 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
+from sheafgraph.data.paths import as_mask, load_npz, reading
+
 SPLIT_KEYS = ("train_mask", "val_mask", "test_mask")
 
 
@@ -36,14 +38,16 @@ def read_node_features_labels(path: Path, num_index_features: Optional[int] = No
     Raises:
         ValueError: node ids are not a permutation of ``0..N-1``, rows differ in length, or an index is out of range.
     """
-    table = pd.read_csv(path, sep="\t", header=0, dtype=str)
-    if table.shape[1] != 3:
-        raise ValueError(f"{path}: expected 3 tab-separated columns (node_id, features, label), got {table.shape[1]}")
-    ids = table.iloc[:, 0].astype(np.int64).to_numpy()
+    with reading(path, "Geom-GCN node file (node_id, comma-separated features, label per line)"):
+        table = pd.read_csv(path, sep="\t", header=0, dtype=str)
+        if table.shape[1] != 3:
+            raise ValueError(f"expected 3 tab-separated columns (node_id, features, label), got {table.shape[1]}")
+        ids = table.iloc[:, 0].astype(np.int64).to_numpy()
+        fields = [np.array(s.split(","), dtype=np.int64) for s in table.iloc[:, 1]]
+        labels = table.iloc[:, 2].astype(np.int64).to_numpy()
     n = len(ids)
     if not np.array_equal(np.sort(ids), np.arange(n)):
         raise ValueError(f"{path}: node ids are not a permutation of 0..{n - 1}")
-    fields = [np.array(s.split(","), dtype=np.int64) for s in table.iloc[:, 1]]
     if num_index_features is None:
         widths = {len(f) for f in fields}
         if len(widths) != 1:
@@ -56,16 +60,20 @@ def read_node_features_labels(path: Path, num_index_features: Optional[int] = No
             raise ValueError(f"{path}: feature index {cols.max()} out of range for {num_index_features} features")
         x = np.zeros((n, num_index_features), dtype=np.float32)
         x[rows, cols] = 1.0
-    y = table.iloc[:, 2].astype(np.int64).to_numpy()
     order = np.argsort(ids)
-    return x[order], y[order]
+    return x[order], labels[order]
 
 
 def read_edge_list(path: Path) -> np.ndarray:
-    """Read ``out1_graph_edges.txt`` (header line, then ``src <TAB> dst``) as an int64 array of shape ``(2, E)``."""
-    table = pd.read_csv(path, sep="\t", header=0, dtype=np.int64)
-    if table.shape[1] != 2:
-        raise ValueError(f"{path}: expected 2 tab-separated columns (src, dst), got {table.shape[1]}")
+    """Read ``out1_graph_edges.txt`` (header line, then ``src <TAB> dst``) as an int64 array of shape ``(2, E)``.
+
+    A file cut inside a line is refused; one cut at a line end reads as a shorter list, which only the sha256 check
+    of :func:`~sheafgraph.data.heterophily.load_node_dataset` (``verify=True``) detects.
+    """
+    with reading(path, "Geom-GCN edge file (src <TAB> dst per line)"):
+        table = pd.read_csv(path, sep="\t", header=0, dtype=np.int64)
+        if table.shape[1] != 2:
+            raise ValueError(f"expected 2 tab-separated columns (src, dst), got {table.shape[1]}")
     return table.to_numpy().T.copy()
 
 
@@ -77,13 +85,12 @@ def read_split_masks(paths: Sequence[Path], num_nodes: int) -> Tuple[np.ndarray,
     """
     masks = {key: [] for key in SPLIT_KEYS}
     for path in paths:
-        with np.load(path) as split:
-            for key in SPLIT_KEYS:
-                if key not in split:
-                    raise ValueError(f"{path}: missing key {key!r} (has {sorted(split.files)})")
-                mask = split[key]
-                if mask.shape != (num_nodes,):
-                    raise ValueError(f"{path}: {key} has shape {mask.shape}, expected ({num_nodes},) for this graph")
-                masks[key].append(mask.astype(bool))
+        arrays = load_npz(path, "split file (.npz with train_mask, val_mask, test_mask)")
+        for key in SPLIT_KEYS:
+            if key not in arrays:
+                raise ValueError(f"{path}: missing key {key!r} (has {sorted(arrays)})")
+            if arrays[key].shape != (num_nodes,):
+                raise ValueError(f"{path}: {key} has shape {arrays[key].shape}, expected ({num_nodes},) for this graph")
+            masks[key].append(as_mask(arrays[key], f"{path}: {key}"))
     train, val, test = (np.stack(masks[key], axis=1) for key in SPLIT_KEYS)
     return train, val, test

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from sheafgraph.chem.encode import parse_smiles, smiles_to_dense
 from sheafgraph.chem.vocabulary import QM9_ATOMS, ZINC250K_ATOMS, AtomVocabulary
-from sheafgraph.data.paths import data_root, require_file, sha256
+from sheafgraph.data.paths import data_root, reading, require_file, sha256
 from sheafgraph.utils.checkpoint import load_checkpoint, save_checkpoint
 from sheafgraph.utils.checks import check_choice, positive_int
 
@@ -182,11 +182,12 @@ def _read_table(path: Path, column: str, index_column: Optional[str] = None, lim
                 ) -> Tuple[List[int], List[str]]:
     """Row indices (from ``index_column`` if the file has it, else positions) and stripped SMILES of a csv(.gz)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="") as f:
+    with reading(path, f"csv{'.gz' if path.suffix == '.gz' else ''} file with a {column!r} column"), \
+            opener(path, "rt", newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None or column not in header:
-            raise ValueError(f"{path} has no column {column!r} (header: {header})")
+            raise ValueError(f"no column {column!r} (header: {header})")
         c = header.index(column)
         i = header.index(index_column) if index_column is not None and index_column in header else None
         rows, smiles = [], []
@@ -200,7 +201,7 @@ def _read_table(path: Path, column: str, index_column: Optional[str] = None, lim
 
 def _test_rows(path: Path) -> Set[int]:
     """Test row indices from MoFlow/GDSS's json: ``{"valid_idxs": ["000123", ...]}`` or a plain list."""
-    with open(path) as f:
+    with reading(path, "json list of test row indices"), open(path) as f:
         content = json.load(f)
     idx = content.get("valid_idxs") if isinstance(content, dict) else content
     if not isinstance(idx, list):
@@ -227,6 +228,9 @@ def _checked(rows: List[int], smiles: List[str], path: Path) -> Tuple[List[int],
             continue
         kept_rows.append(r)
         kept.append(s)
+    if bad and not kept:
+        raise ValueError(f"{path}: none of its {len(rows)} SMILES can be read (RDKit parse, valence check and "
+                         f"kekulisation; first: row {bad[0][0]} {bad[0][1]!r})")
     if bad:
         r, s = bad[0]
         warnings.warn(f"{path}: skipped {len(bad)} of {len(rows)} rows whose SMILES RDKit cannot parse, valence-check "

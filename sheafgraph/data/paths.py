@@ -1,4 +1,5 @@
-"""Where datasets (and statistics derived from them) live on disk, and checks that a file is there and unchanged.
+"""Where datasets (and statistics derived from them) live on disk, and checks that a file is there, unchanged and
+readable.
 
 Every loader takes ``root``: an explicit directory, else the ``SHEAFGRAPH_DATA`` environment variable, else the
 project's ``datasets/`` folder (small real data shipped with the repository). Derived statistics that are slow to
@@ -8,8 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
+import zipfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional, Union
+from typing import Dict, Iterator, Optional, Union
+
+import numpy as np
 
 PathLike = Union[str, os.PathLike]
 
@@ -41,6 +47,43 @@ def require_file(path: PathLike, hint: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found; {hint}")
     return path
+
+
+#: what parsers raise on a damaged, truncated or wrong file (pandas' ParserError is a ValueError; gzip's
+#: BadGzipFile an OSError)
+PARSE_ERRORS = (ValueError, OSError, EOFError, KeyError, IndexError, UnicodeDecodeError, zipfile.BadZipFile,
+                pickle.UnpicklingError)
+
+
+@contextmanager
+def reading(path: PathLike, what: str) -> Iterator[None]:
+    """Around the parsing of one file: any parse error becomes a ValueError naming the file and what it should be
+    (a missing file stays a FileNotFoundError)."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except PARSE_ERRORS as err:
+        raise ValueError(f"{path}: not a readable {what} ({type(err).__name__}: {err})") from None
+
+
+def load_npz(path: PathLike, what: str) -> Dict[str, np.ndarray]:
+    """Every array of a ``.npz`` file (no pickles), or a ValueError naming the file and ``what`` it should be."""
+    with reading(path, what):
+        if not zipfile.is_zipfile(path):
+            raise ValueError("not a zip (.npz) archive")
+        with np.load(path) as f:
+            return {key: f[key] for key in f.files}
+
+
+def as_mask(array, what: str):
+    """A 0/1 (or boolean) array as a NumPy bool mask; any other value (2, -1, 0.5, NaN) is an error naming ``what``."""
+    array = np.asarray(array)
+    if array.dtype != bool:
+        bad = ~np.isin(array, (0, 1))
+        if bad.any():
+            raise ValueError(f"{what} must hold 0/1 (or booleans), found {array[bad][0].item()!r}")
+    return array.astype(bool)
 
 
 def sha256(path: PathLike) -> str:

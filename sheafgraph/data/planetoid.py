@@ -16,14 +16,33 @@ from typing import Mapping, Tuple
 
 import numpy as np
 
+from sheafgraph.data.paths import reading
+
 PLANETOID_PARTS = ("allx", "ally", "tx", "ty", "graph", "test.index")
 
 
+#: the only classes a Planetoid pickle may name: NumPy arrays, a SciPy CSR matrix, the adjacency dict and its lists
+SAFE_GLOBALS = {("numpy", "dtype"), ("numpy", "ndarray"), ("numpy.core.multiarray", "_reconstruct"),
+                ("numpy._core.multiarray", "_reconstruct"), ("scipy.sparse.csr", "csr_matrix"),
+                ("scipy.sparse._csr", "csr_matrix"), ("collections", "defaultdict"), ("__builtin__", "list"),
+                ("builtins", "list")}
+
+
+class _PlanetoidUnpickler(pickle.Unpickler):
+    """Unpickles only :data:`SAFE_GLOBALS`: a planted pickle cannot run code, whatever ``verify`` says."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in SAFE_GLOBALS:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: Planetoid files hold only NumPy/SciPy "
+                                         f"arrays and an adjacency dict")
+        return super().find_class(module, name)
+
+
 def _unpickle(path: Path):
-    with open(path, "rb") as f, warnings.catch_warnings():
+    with reading(path, "Planetoid pickle"), open(path, "rb") as f, warnings.catch_warnings():
         # files pickled with the old scipy.sparse.csr module path
         warnings.simplefilter("ignore", DeprecationWarning)
-        return pickle.load(f, encoding="latin1")
+        return _PlanetoidUnpickler(f, encoding="latin1").load()
 
 
 def read_planetoid(paths: Mapping[str, Path]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -40,7 +59,8 @@ def read_planetoid(paths: Mapping[str, Path]) -> Tuple[np.ndarray, np.ndarray, n
         ValueError: the parts have inconsistent sizes or the graph names a node outside ``0..N-1``.
     """
     allx, ally, tx, ty, graph = (_unpickle(paths[part]) for part in PLANETOID_PARTS[:5])
-    test_index = np.loadtxt(paths["test.index"], dtype=np.int64, ndmin=1)
+    with reading(paths["test.index"], "Planetoid test index (one node id per line)"):
+        test_index = np.loadtxt(paths["test.index"], dtype=np.int64, ndmin=1)
     if allx.shape[0] != ally.shape[0] or not tx.shape[0] == ty.shape[0] == len(test_index):
         raise ValueError(f"{paths['allx']}: inconsistent Planetoid parts (allx {allx.shape}, ally {ally.shape}, "
                          f"tx {tx.shape}, ty {ty.shape}, {len(test_index)} test indices)")

@@ -11,6 +11,8 @@ from typing import Tuple
 
 import numpy as np
 
+from sheafgraph.data.paths import as_mask, load_npz
+
 NPZ_KEYS = ("node_features", "node_labels", "edges", "train_masks", "val_masks", "test_masks")
 
 
@@ -24,19 +26,19 @@ def read_platonov_npz(path: Path) -> Tuple[np.ndarray, ...]:
     Raises:
         ValueError: a key is missing, ``edges`` is not ``(E, 2)`` or a mask's length is not N.
     """
-    with np.load(path) as f:
-        missing = [key for key in NPZ_KEYS if key not in f]
-        if missing:
-            raise ValueError(f"{path}: missing keys {missing} (has {sorted(f.files)})")
-        x = f["node_features"].astype(np.float32)
-        y = f["node_labels"].astype(np.int64)
-        edges = f["edges"].astype(np.int64)
-        if edges.ndim != 2 or edges.shape[1] != 2:
-            raise ValueError(f"{path}: edges has shape {edges.shape}, expected (num_edges, 2)")
-        masks = []
-        for key in NPZ_KEYS[3:]:
-            mask = f[key]
-            if mask.ndim != 2 or mask.shape[1] != len(y):
-                raise ValueError(f"{path}: {key} has shape {mask.shape}, expected (num_splits, {len(y)})")
-            masks.append(mask.astype(bool).T.copy())
+    arrays = load_npz(path, "dataset file (.npz of Platonov et al.)")
+    missing = [key for key in NPZ_KEYS if key not in arrays]
+    if missing:
+        raise ValueError(f"{path}: missing keys {missing} (has {sorted(arrays)})")
+    x = arrays["node_features"].astype(np.float32)
+    y = arrays["node_labels"].astype(np.int64)
+    edges = arrays["edges"].astype(np.int64)
+    if edges.ndim != 2 or edges.shape[1] != 2:
+        raise ValueError(f"{path}: edges has shape {edges.shape}, expected (num_edges, 2)")
+    masks = []
+    for key in NPZ_KEYS[3:]:
+        mask = arrays[key]
+        if mask.ndim != 2 or mask.shape[1] != len(y):
+            raise ValueError(f"{path}: {key} has shape {mask.shape}, expected (num_splits, {len(y)})")
+        masks.append(as_mask(mask, f"{path}: {key}").T.copy())
     return (x, y, edges.T.copy(), *masks)

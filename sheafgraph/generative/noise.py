@@ -64,4 +64,7 @@ def graph_noise(graphs: Graphs, generator: Optional[torch.Generator] = None) -> 
 
 def node_mask(num_nodes: Tensor, max_nodes: int) -> Tensor:
     """The mask ``(B, max_nodes)`` with ones on the first ``num_nodes[b]`` nodes of graph b."""
+    if not isinstance(num_nodes, Tensor) or num_nodes.dtype.is_floating_point or num_nodes.dtype == torch.bool:
+        kind = num_nodes.dtype if isinstance(num_nodes, Tensor) else type(num_nodes).__name__
+        raise TypeError(f"num_nodes must be an integer tensor of node counts, got {kind}")
     return (torch.arange(max_nodes, device=num_nodes.device) < num_nodes.unsqueeze(-1)).float()

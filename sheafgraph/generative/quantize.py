@@ -12,13 +12,18 @@ import torch
 from torch import Tensor
 
 from sheafgraph.generative.noise import Graphs
-from sheafgraph.ops.dense import mask_adjacency
+from sheafgraph.ops.dense import check_dense_batch, mask_adjacency
 
 MAX_BOND_ORDER = 3
 
 
 def quantize_bonds(adj: Tensor, mask: Tensor) -> Tensor:
-    """Bond orders ``(B, N, N)`` in {0, 1, 2, 3}: ``floor(A + 1/2)`` clipped, symmetric, zero diagonal and padding."""
+    """Bond orders ``(B, N, N)`` in {0, 1, 2, 3}: ``floor(A + 1/2)`` clipped, symmetric, zero diagonal and padding.
+
+    Raises:
+        ValueError: ``adj`` holds NaN or infinite values (they have no bond order).
+    """
+    check_dense_batch(adj, mask)
     upper = torch.floor(adj + 0.5).clamp(0, MAX_BOND_ORDER).triu(1)
     return mask_adjacency(upper + upper.transpose(-1, -2), mask).long()
 

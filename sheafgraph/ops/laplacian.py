@@ -50,6 +50,9 @@ def graph_laplacian(edge_index: StructureLike, edge_weight: Optional[Tensor] = N
         check_values(edge_weight, "edge_weight", (s.num_edges,), nonnegative=True)
         w = edge_weight
     deg = s.out_degree(w)
+    if edge_weight is not None and not bool(torch.isfinite(deg).all()):
+        raise ValueError(f"weighted degrees overflow {w.dtype} (largest edge weight {float(w.max()):.3g}); rescale "
+                         f"edge_weight or use float64")
     if normalization is None:
         off, diag = -w, deg
     else:

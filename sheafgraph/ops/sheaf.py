@@ -83,6 +83,19 @@ def sym_matrix_power(mats: Tensor, p: float, eps: float = 1e-10, *, chunk: Optio
     return _SymMatrixPower.apply(mats, p, eps, positive_int(chunk, "chunk"))
 
 
+def check_scaled_orthogonal(maps: Tensor, rtol: float = 1e-4) -> None:
+    r"""Raise a ValueError unless every map is a scaled orthogonal matrix, :math:`F^\top F = c I` (what
+    ``orthogonal=True`` promises), up to ``rtol`` relative to :math:`c = \lVert F\rVert_F^2 / d`."""
+    gram = maps.transpose(-1, -2) @ maps
+    c = gram.diagonal(dim1=-2, dim2=-1).mean(-1, keepdim=True).unsqueeze(-1)
+    eye = torch.eye(maps.size(-1), dtype=maps.dtype, device=maps.device)
+    error = (gram - c * eye).abs().amax((-2, -1)) / c.squeeze((-2, -1)).clamp_min(torch.finfo(maps.dtype).tiny)
+    worst = int(error.argmax()) if error.numel() else 0
+    if error.numel() and float(error[worst]) > rtol:
+        raise ValueError(f"orthogonal=True but maps[{worst}] is not a scaled orthogonal matrix (max |FᵀF - cI| / c = "
+                         f"{float(error[worst]):.2e}); pass orthogonal=False for general maps")
+
+
 def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional[int] = None,
                     normalization: Optional[str] = None, augmented: bool = True,
                     orthogonal: bool = False, *, validate: bool = True) -> SparseOperator:
@@ -100,8 +113,9 @@ def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional
         orthogonal: promise that every map is a scaled orthogonal matrix (:math:`F^\top F = c I`, NSD's O(d)
             bundles, with edge weights folded in). Then :math:`D_i = \sum_e \tfrac{1}{d}\lVert F_e\rVert_F^2 I`
             is scalar per node, and the normalisation needs no eigendecomposition (about 3× faster end to end).
-        validate: check the dtype, shape and finiteness of ``maps`` (one host synchronisation). Layers that compute
-            the maps themselves pass False, so a forward pass on a GPU never waits for the host.
+        validate: check the dtype, shape and finiteness of ``maps`` and, with ``orthogonal``, that they are scaled
+            orthogonal (:func:`check_scaled_orthogonal`; host synchronisations). Layers that compute the maps
+            themselves pass False, so a forward pass on a GPU never waits for the host.
 
     Shapes:
         maps: ``(|E|, d)`` or ``(|E|, d, d)``; the operator: ``(|V| d, |V| d)``, symmetric.
@@ -116,6 +130,8 @@ def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional
     full = maps.dim() == 3
     if validate:
         check_values(maps, "maps", (s.num_edges, d, d) if full else (s.num_edges, d))
+        if orthogonal and full:
+            check_scaled_orthogonal(maps)
     if s.has_self_loops():
         raise ValueError("edge_index contains self-loops, which have no meaning for a sheaf Laplacian; "
                          "remove them (torch_geometric.utils.remove_self_loops)")

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from sheafgraph.ops.structure import GraphStructure
 from sheafgraph.sheaf.orthogonal import num_orthogonal_params, orthogonal_map
-from sheafgraph.utils.checks import check_choice
+from sheafgraph.utils.checks import check_choice, positive_int
 
 MAP_KINDS = ("diag", "orthogonal", "general")
 LEARNER_INPUTS = ("concat", "stalk_sum")
@@ -49,6 +49,10 @@ def restriction_maps(params: Tensor, kind: str, d: int, orthogonal: str = "house
     Shapes:
         returns ``(|E|, d)`` for ``"diag"``, else ``(|E|, d, d)``.
     """
+    width = num_map_params(kind, positive_int(d, "d"))
+    if not isinstance(params, Tensor) or params.dim() != 2 or params.size(1) != width:
+        shape = tuple(params.shape) if isinstance(params, Tensor) else type(params).__name__
+        raise ValueError(f"params for {kind!r} maps with d={d} must have shape (|E|, {width}), got {shape}")
     if kind == "diag":
         return params
     if kind == "orthogonal":

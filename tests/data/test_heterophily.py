@@ -191,3 +191,35 @@ def test_wrong_mask_length_npz(tmp_path):
              edges=np.array([[0, 1], [2, 3]]), train_masks=masks, val_masks=masks, test_masks=masks)
     with pytest.raises(ValueError, match=r"train_masks has shape \(10, 5\), expected \(num_splits, 4\)"):
         load_node_dataset("minesweeper", root=tmp_path, verify=False)
+
+
+def test_damaged_files_are_named_not_misread(texas_copy):
+    base = texas_copy / "heterophily" / "geom-gcn"
+    split = base / "splits" / "texas_split_0.6_0.2_3.npz"
+    masks = {k: np.zeros(183, np.uint8) for k in ("train_mask", "val_mask", "test_mask")}
+    np.savez(split, **{**masks, "train_mask": np.full(183, 2, np.uint8)})
+    with pytest.raises(ValueError, match=r"texas_split_0\.6_0\.2_3\.npz: train_mask must hold 0/1 .*found 2"):
+        load_node_dataset("texas", root=texas_copy, verify=False)
+    split.write_bytes(b"not a zip archive")
+    with pytest.raises(ValueError, match=r"texas_split_0\.6_0\.2_3\.npz: not a readable split file .*not a zip"):
+        load_node_dataset("texas", root=texas_copy, verify=False)
+    np.savez(split, **masks)
+    edges = base / "new_data" / "texas" / "out1_graph_edges.txt"
+    text = edges.read_text()
+    edges.write_text(text[: len(text) // 2].rsplit("\t", 1)[0] + "\t")             # cut inside a line
+    with pytest.raises(ValueError, match=r"out1_graph_edges\.txt: not a readable Geom-GCN edge file"):
+        load_node_dataset("texas", root=texas_copy, verify=False)
+
+
+def test_a_planted_planetoid_pickle_cannot_run_code(tmp_path):
+    from sheafgraph.data.planetoid import _unpickle
+
+    class Exploit:
+        def __reduce__(self):
+            return (Path.touch, (tmp_path / "pwned",))
+
+    path = tmp_path / "ind.cora.allx"
+    path.write_bytes(pickle.dumps(Exploit(), protocol=2))
+    with pytest.raises(ValueError, match=r"ind\.cora\.allx: not a readable Planetoid pickle .*refusing to load"):
+        _unpickle(path)
+    assert not (tmp_path / "pwned").exists()

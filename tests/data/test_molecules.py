@@ -105,3 +105,25 @@ def test_dense_cache_is_keyed_by_content(tmp_path, monkeypatch):
         cached_smiles_to_dense(smiles[:3], QM9_ATOMS, 9, cache_dir=tmp_path)
     with pytest.raises(AssertionError, match="not used"):
         cached_smiles_to_dense(smiles, QM9_ATOMS, 8, cache_dir=tmp_path)
+
+
+def test_unreadable_molecule_files_are_named(tmp_path):
+    folder = tmp_path / "molecules" / "qm9"
+    folder.mkdir(parents=True)
+    (folder / "qm9.csv").write_text("row,SMILES1\n0,C(\n1,X\n")
+    (folder / "valid_idx_qm9.json").write_text(json.dumps({"valid_idxs": ["000001"]}))
+    with pytest.raises(ValueError, match=r"qm9\.csv: none of its 2 SMILES can be read"):
+        load_qm9(tmp_path, verify=False)
+    (folder / "qm9.csv").write_text("row,SMILES1\n0,C\n,N\n")
+    with pytest.raises(ValueError, match=r"qm9\.csv: not a readable csv file .*invalid literal"):
+        load_qm9(tmp_path, verify=False)
+    (folder / "qm9.csv").write_text("row,SMILES1\n0,C\n1,N\n")
+    (folder / "valid_idx_qm9.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"valid_idx_qm9\.json: not a readable json list"):
+        load_qm9(tmp_path, verify=False)
+    moses = tmp_path / "molecules" / "moses"
+    moses.mkdir(parents=True)
+    (moses / "train.csv.gz").write_bytes(b"plain text, not gzip")
+    (moses / "test.csv.gz").write_bytes(gzip.compress(b"SMILES\nCCO\n"))
+    with pytest.raises(ValueError, match=r"train\.csv\.gz: not a readable csv\.gz file .*BadGzipFile"):
+        load_moses(tmp_path, verify=False)

@@ -226,3 +226,14 @@ def test_option_schema_comes_from_the_signatures():
     check_sampler_options("pc", {"snr": 0.3, "steps": 4})
     with pytest.raises(ValueError, match="sampler 's4' does not take order, method; its options: steps, eps"):
         check_sampler_options("s4", {"order": 2, "method": "heun"})
+
+
+def test_quantisation_and_masks_refuse_what_has_no_meaning():
+    from sheafgraph.generative import Graphs, quantize_graphs
+    mask = node_mask(torch.tensor([2]), 3)
+    adj = torch.zeros(1, 3, 3)
+    adj[0, 0, 1] = adj[0, 1, 0] = float("nan")
+    with pytest.raises(ValueError, match="adj contains NaN or infinite values"):
+        quantize_graphs(Graphs(torch.zeros(1, 3, 4), adj, mask))
+    with pytest.raises(TypeError, match="num_nodes must be an integer tensor of node counts, got torch.float32"):
+        node_mask(torch.tensor([3.5]), 4)

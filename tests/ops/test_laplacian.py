@@ -112,3 +112,10 @@ def test_mismatched_num_nodes_and_operand():
         graph_laplacian(s) @ torch.randn(3, 2)
     with pytest.raises(TypeError, match="float64"):
         graph_laplacian(s) @ torch.randn(4, 2, dtype=torch.float64)
+
+
+def test_degree_overflow_is_named():
+    ei = torch.tensor([[0, 0, 1, 2], [1, 2, 0, 0]])
+    with pytest.raises(ValueError, match="weighted degrees overflow torch.float32"):
+        graph_laplacian(ei, torch.full((4,), 3e38), normalization="sym")
+    graph_laplacian(ei, torch.full((4,), 3e38, dtype=torch.float64), normalization="sym")

@@ -228,3 +228,14 @@ def test_orthogonal_fast_path_equals_general_path(normalization, augmented):
     x = torch.randn(10, 2, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(
         lambda m, x: sheaf_laplacian(small, m, 5, normalization=normalization, orthogonal=True) @ x, (maps, x))
+
+
+def test_orthogonal_promise_is_checked():
+    ei = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    q = random_orthogonal(4, 3, 5) * torch.tensor([1.0, 2.0, 0.5, 0.0], dtype=torch.float64)[:, None, None]
+    sheaf_laplacian(ei, q, orthogonal=True)                               # scaled (and zero) maps are fine
+    bad = q.clone()
+    bad[2, 0, 1] += 0.1
+    with pytest.raises(ValueError, match=r"orthogonal=True but maps\[2\] is not a scaled orthogonal matrix"):
+        sheaf_laplacian(ei, bad, orthogonal=True)
+    sheaf_laplacian(ei, bad, orthogonal=True, validate=False)            # trusted callers skip the check
