@@ -68,11 +68,15 @@ def load_generator(checkpoint=None, device: str = "cpu") -> MoleculeGenerator:
     missing = [k for k in ("model_config", "sde_config", "ema", "node_counts", "atom_types") if k not in state]
     if missing:
         raise ValueError(f"{path} is not a GDSS checkpoint: missing {missing}")
-    model = GDSSNoiseModel.from_config(state["model_config"])
-    model.load_state_dict(state["ema"])
+    try:
+        model = GDSSNoiseModel.from_config(state["model_config"])
+        sde = GraphSDE.from_config(state["sde_config"])
+        model.load_state_dict(state["ema"])
+    except (TypeError, RuntimeError) as err:           # a config this version cannot build, or weights of another
+        raise ValueError(f"{path}: its weights do not fit its model config ({str(err).splitlines()[0]})") from None
     model.to(device).eval()
     info = {k: state[k] for k in ("dataset", "epoch", "history", "train_config") if k in state}
-    return MoleculeGenerator(model, GraphSDE.from_config(state["sde_config"]), state["node_counts"].float(),
+    return MoleculeGenerator(model, sde, state["node_counts"].float(),
                              AtomVocabulary(state["atom_types"]), info)
 
 

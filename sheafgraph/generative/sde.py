@@ -21,6 +21,7 @@ from torch import Tensor
 
 from sheafgraph.generative.noise import Graphs, batch_view, standard_normal
 from sheafgraph.ops.dense import mask_adjacency, mask_nodes
+from sheafgraph.utils.checks import Registry
 
 ScoreFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -224,14 +225,12 @@ class VESDE(SDE):
         return {"sigma_min": self.sigma_min, "sigma_max": self.sigma_max}
 
 
-SDES: Dict[str, Type[SDE]] = {"vp": VPSDE, "subvp": SubVPSDE, "ve": VESDE}
+SDES: Registry[Type[SDE]] = Registry("SDE", {"vp": VPSDE, "subvp": SubVPSDE, "ve": VESDE})
 
 
 def get_sde(name: str, **params: float) -> SDE:
     """Build an SDE by name: ``"vp"`` (beta_min, beta_max), ``"subvp"`` (same), ``"ve"`` (sigma_min, sigma_max)."""
     key = str(name).lower().replace("-", "").replace("_", "")
-    if key not in SDES:
-        raise ValueError(f"unknown SDE {name!r}; valid names: {sorted(SDES)}")
     try:
         return SDES[key](**params)
     except TypeError as err:
@@ -269,6 +268,9 @@ class GraphSDE(NamedTuple):
 
     @classmethod
     def from_config(cls, config: Dict[str, Dict[str, float]]) -> "GraphSDE":
+        """The system of a :meth:`config` dict."""
+        if not isinstance(config, dict) or any(not isinstance(config.get(k), dict) for k in ("x", "adj")):
+            raise ValueError(f"an SDE config needs 'x' and 'adj' entries, each {{'name': ..., params}}, got {config!r}")
         return cls(*(get_sde(**dict(config[k])) for k in ("x", "adj")))
 
 

@@ -33,6 +33,9 @@ def _consume_csr_beta_warning() -> None:
 _consume_csr_beta_warning()
 
 
+LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
 def _csr(pattern_crow: Tensor, pattern_col: Tensor, values: Tensor, size: int) -> Tensor:
     return torch.sparse_csr_tensor(pattern_crow, pattern_col, values, (size, size), check_invariants=False)
 
@@ -82,7 +85,12 @@ def block_spmm(blocks: Tensor, x: Tensor, sp: ScalarPattern, symmetric: bool = F
         sp: the scalar expansion of the block pattern (:meth:`BlockPattern.scalar`).
         symmetric: the caller guarantees ``A = Aᵀ`` (then the backward reuses the forward structure).
 
+    float16 / bfloat16 operands are multiplied in float32 and the result cast back (the vendor sparse kernels
+    have no half-precision versions on CPU); gradients flow through the casts.
+
     Shapes:
         blocks: ``(B, d, d)`` or ``(B, d)``; x: ``(|V| d, F)``; returns ``(|V| d, F)``.
     """
+    if x.dtype in LOW_PRECISION:
+        return _BlockSpmm.apply(blocks.float(), x.float(), sp, symmetric).to(x.dtype)
     return _BlockSpmm.apply(blocks, x, sp, symmetric)

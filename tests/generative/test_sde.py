@@ -110,6 +110,8 @@ def test_registry_and_bad_parameters():
         VPSDE(0.1, float("nan"))
     with pytest.raises(TypeError, match="bad parameters"):
         get_sde("ve", beta_min=0.1)
+    with pytest.raises(ValueError, match="an SDE config needs 'x' and 'adj' entries"):
+        GraphSDE.from_config({"x": {"name": "ve"}})
 
 
 def test_symmetrize_noise_keeps_upper_triangle():

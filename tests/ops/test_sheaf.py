@@ -239,3 +239,16 @@ def test_orthogonal_promise_is_checked():
     with pytest.raises(ValueError, match=r"orthogonal=True but maps\[2\] is not a scaled orthogonal matrix"):
         sheaf_laplacian(ei, bad, orthogonal=True)
     sheaf_laplacian(ei, bad, orthogonal=True, validate=False)            # trusted callers skip the check
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_runs_in_float32_and_returns_its_dtype(dtype):
+    ei = random_undirected_graph(8, 12, seed=16)
+    maps = make_maps("general", ei.size(1), 2, 16).float()
+    x = torch.randn(16, 3)
+    ref = sheaf_laplacian(ei, maps, 8, normalization="sym") @ x
+    low_maps = maps.to(dtype).requires_grad_()
+    y = sheaf_laplacian(ei, low_maps, 8, normalization="sym") @ x.to(dtype)
+    y.float().sum().backward()
+    assert y.dtype == dtype and low_maps.grad.dtype == dtype and torch.isfinite(low_maps.grad.float()).all()
+    torch.testing.assert_close(y.float(), ref, atol=0.1, rtol=0.05)

@@ -144,3 +144,16 @@ def test_cli_outputs_and_training_flags_are_checked_before_any_work(tmp_path, ca
     for flag, value in (("--epochs", "0"), ("--lr", "-1"), ("--threads", "-1")):
         assert main(["molgen", "train", "--checkpoint", str(tmp_path / "c.pt"), flag, value]) == 2
         assert flag in capsys.readouterr().err
+
+
+def test_a_checkpoint_whose_weights_do_not_fit_its_config_is_named(tmp_path):
+    from sheafgraph.utils import save_checkpoint
+    state = load_checkpoint(PRETRAINED)
+    state["model_config"] = {**state["model_config"], "num_features": 7}
+    save_checkpoint(state, tmp_path / "odd.pt")
+    with pytest.raises(ValueError, match=r"odd\.pt: its weights do not fit its model config \(Error"):
+        load_generator(tmp_path / "odd.pt")
+    state.pop("sde_config")
+    save_checkpoint(state, tmp_path / "partial.pt")
+    with pytest.raises(ValueError, match=r"partial\.pt is not a GDSS checkpoint: missing \['sde_config'\]"):
+        load_generator(tmp_path / "partial.pt")
