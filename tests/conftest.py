@@ -1,11 +1,13 @@
 """Shared test fixtures: paths to the shipped and shared data, small random graphs."""
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+#: the data root of the tests that need more than datasets/: $SHEAFGRAPH_DATA, else ../shared/data beside the checkout
+SHARED_DATA = Path(os.environ.get("SHEAFGRAPH_DATA") or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +23,7 @@ def one_thread():
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data folder {SHARED_DATA} not present")
+        pytest.skip(f"data root {SHARED_DATA} not present (set SHEAFGRAPH_DATA or put shared/ beside the checkout)")
     return SHARED_DATA
 
 

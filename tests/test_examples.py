@@ -15,6 +15,7 @@ def run_example(name, args, capsys, monkeypatch):
     return capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_node_classification_example(capsys, monkeypatch):
     out = run_example("node_classification.py", [], capsys, monkeypatch)
     accuracy = float(re.search(r"test accuracy ([0-9.]+)", out).group(1))
@@ -23,6 +24,7 @@ def test_node_classification_example(capsys, monkeypatch):
     assert len(energies) == 2 and all(0.0 <= e <= 2.0 for e in energies)
 
 
+@pytest.mark.slow
 def test_generate_molecules_example(tmp_path, capsys, monkeypatch):
     png = tmp_path / "grid.png"
     out = run_example("generate_molecules.py", ["--num", "8", "--png", str(png)], capsys, monkeypatch)

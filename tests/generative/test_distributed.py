@@ -34,6 +34,7 @@ def _worker(rank, world, store, data, folder):
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_ranks_stay_in_sync_checkpoint_once_and_resume_exactly(tmp_path, shared_data):
     data = qm9_slice(shared_data, 40)
     mp.spawn(_worker, args=(2, tmp_path / "store", data, tmp_path), nprocs=2, join=True)

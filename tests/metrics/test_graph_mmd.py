@@ -59,6 +59,7 @@ def test_orbit_counts_follow_node_order_and_labels():
     assert (orbit_counts(graph) == brute_force_orbits(graph)).all()
 
 
+@pytest.mark.slow
 def test_orbit_counts_on_a_grid_and_its_graphlets():
     grid = nx.grid_2d_graph(5, 6)
     counts = orbit_counts(grid)

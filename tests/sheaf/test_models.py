@@ -151,6 +151,7 @@ def test_docs_list_every_registered_name():
         assert f'``"{name}"``' in stalks.__doc__
 
 
+@pytest.mark.slow
 def test_general_nsd_on_200k_nodes_runs_the_chunked_sym_normalisation(monkeypatch):
     # 200k diagonal blocks are beyond one batched cuSOLVER eigh (fails above ~32k on a GPU); on CPU the same path
     # runs in chunks of EIGH_CHUNK = 32768, forward and backward, and every gradient stays finite
