@@ -30,8 +30,7 @@ import networkx as nx
 import torch
 from torch import Tensor
 
-from sheafgraph.data.paths import PathLike, data_root, require_file
-from sheafgraph.data.prsa import _check_sha256
+from sheafgraph.data.paths import PathLike, data_root, require_file, verify_sha256
 from sheafgraph.utils.checks import positive_int
 
 TEST_FRACTION = 0.2
@@ -110,7 +109,7 @@ def load_generic_graphs(name: str, root: Optional[PathLike] = None, *, verify: b
     key = _canonical_name(name)
     path = require_file(data_root(root) / "molecules" / "generic" / f"{key}.json", GENERIC_HINT)
     if verify:
-        _check_sha256(path, SHA256_PREFIX[key])
+        verify_sha256(path, SHA256_PREFIX[key])
     graphs = _read_graphs(path, key)
     test_size = int(TEST_FRACTION * len(graphs))
     return GraphSplits(train=graphs[test_size:], test=graphs[:test_size])

@@ -36,7 +36,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import remove_self_loops, to_undirected
 
 from sheafgraph.data.geom_gcn import read_edge_list, read_node_features_labels, read_split_masks
-from sheafgraph.data.paths import DATASETS_DIR, PathLike, data_root, require_file, sha256
+from sheafgraph.data.paths import DATASETS_DIR, PathLike, data_root, require_file, verify_sha256
 from sheafgraph.data.planetoid import PLANETOID_PARTS, read_planetoid
 from sheafgraph.data.platonov import read_platonov_npz
 
@@ -138,10 +138,7 @@ def _locator(root: Path, verify: bool) -> Locate:
                 f"or set SHEAFGRAPH_DATA to a folder that contains heterophily/{rel}")
         path = require_file(root / "heterophily" / rel, hint)
         if rel in known:
-            digest = sha256(path)
-            if digest != known[rel]:
-                raise ValueError(f"{path}: sha256 {digest} differs from the published file's {known[rel]}; "
-                                 "restore the original file or pass verify=False to load it anyway")
+            verify_sha256(path, known[rel])
         return path
 
     return locate

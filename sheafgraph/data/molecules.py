@@ -31,7 +31,7 @@ from torch import Tensor
 
 from sheafgraph.chem.encode import parse_smiles, smiles_to_dense
 from sheafgraph.chem.vocabulary import QM9_ATOMS, ZINC250K_ATOMS, AtomVocabulary
-from sheafgraph.data.paths import data_root, reading, require_file, sha256
+from sheafgraph.data.paths import data_root, reading, require_file, verify_sha256
 from sheafgraph.utils.checkpoint import load_checkpoint, save_checkpoint
 from sheafgraph.utils.checks import check_choice, positive_int
 
@@ -172,10 +172,7 @@ def cached_smiles_to_dense(smiles: Sequence[str], vocab: AtomVocabulary, max_ato
 
 def _verify(base: Path, keys: Sequence[str]) -> None:
     for key in keys:
-        digest = sha256(base / key)
-        if digest != SHA256[key]:
-            raise ValueError(f"{base / key} has sha256 {digest[:16]}..., expected {SHA256[key][:16]}...: it differs "
-                             "from the released file; pass verify=False to load it anyway")
+        verify_sha256(base / key, SHA256[key])
 
 
 def _read_table(path: Path, column: str, index_column: Optional[str] = None, limit: Optional[int] = None

@@ -67,6 +67,14 @@ def reading(path: PathLike, what: str) -> Iterator[None]:
         raise ValueError(f"{path}: not a readable {what} ({type(err).__name__}: {err})") from None
 
 
+def verify_sha256(path: PathLike, expected: str) -> None:
+    """Raise a ValueError unless the file's sha256 starts with ``expected`` (the full digest or a prefix of it)."""
+    digest = sha256(path)
+    if not digest.startswith(expected):
+        raise ValueError(f"{path} has sha256 {digest[:16]}..., expected {expected[:16]}...: it differs from the "
+                         "released file; restore the original or pass verify=False to load it anyway")
+
+
 def load_npz(path: PathLike, what: str) -> Dict[str, np.ndarray]:
     """Every array of a ``.npz`` file (no pickles), or a ValueError naming the file and ``what`` it should be."""
     with reading(path, what):

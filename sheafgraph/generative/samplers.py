@@ -137,6 +137,11 @@ def _pair(update, graphs: Graphs, *per_component) -> Tuple[Graphs, Graphs]:
     return Graphs(x, a, graphs.mask), Graphs(mx, ma, graphs.mask)
 
 
+def langevin_step(graphs: Graphs, s: Tuple[Tensor, Tensor], z: Graphs, snr: float, scale: float) -> Graphs:
+    """One Langevin step (:func:`langevin_update`) of both components with scores ``s`` and noise ``z``."""
+    return _pair(partial(langevin_update, snr=snr, scale_eps=scale), graphs, graphs[:2], s, z[:2])[0]
+
+
 class LangevinCorrector(NamedTuple):
     """Langevin corrector (Song et al., 2021, Alg. 4) with ``n_steps`` model calls per time step and the noise
     scale of :func:`langevin_noise_scale`."""
@@ -150,8 +155,8 @@ class LangevinCorrector(NamedTuple):
     def __call__(self, model, sde: GraphSDE, graphs: Graphs, t: Tensor, time: float, generator) -> Tuple[Graphs, int]:
         scale = langevin_noise_scale(time, self.scale_eps, self.scale_eps_early, self.switch_time)
         for _ in range(self.n_steps):
-            s, z = scores(model, sde, graphs, t), graph_noise(graphs, generator)
-            graphs, _ = _pair(partial(langevin_update, snr=self.snr, scale_eps=scale), graphs, graphs[:2], s, z[:2])
+            s = scores(model, sde, graphs, t)
+            graphs = langevin_step(graphs, s, graph_noise(graphs, generator), self.snr, scale)
         return graphs, self.n_steps
 
 
@@ -212,9 +217,8 @@ def sample_s4(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1
         s = scores(model, sde, graphs, t)
         score_step = [batch_view(c.sde(v, t)[1].pow(2) * h, v) * si for c, v, si in zip(sde, graphs[:2], s)]
         # correction with the same scores
-        z = graph_noise(graphs, generator)
         scale = langevin_noise_scale(times[i], scale_eps, scale_eps_early, switch_time)
-        graphs, _ = _pair(partial(langevin_update, snr=snr, scale_eps=scale), graphs, graphs[:2], s, z[:2])
+        graphs = langevin_step(graphs, s, graph_noise(graphs, generator), snr, scale)
         # half linear step t -> t - h/2, score step, half linear step t - h/2 -> t - h
         graphs, _ = _pair(transition_update, graphs, sde, graphs[:2], (t, t), (h / 2, h / 2),
                           graph_noise(graphs, generator)[:2])
