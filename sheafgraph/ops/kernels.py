@@ -86,11 +86,21 @@ def block_spmm(blocks: Tensor, x: Tensor, sp: ScalarPattern, symmetric: bool = F
         symmetric: the caller guarantees ``A = Aᵀ`` (then the backward reuses the forward structure).
 
     float16 / bfloat16 operands are multiplied in float32 and the result cast back (the vendor sparse kernels
-    have no half-precision versions on CPU); gradients flow through the casts.
+    have no half-precision versions on CPU); gradients flow through the casts. Under ``torch.compile`` the product
+    is a gather / multiply / ``index_add`` that the compiler fuses (same values, no graph break).
 
     Shapes:
         blocks: ``(B, d, d)`` or ``(B, d)``; x: ``(|V| d, F)``; returns ``(|V| d, F)``.
     """
+    if torch.compiler.is_compiling():
+        return _gather_scatter(blocks, x, sp)
     if x.dtype in LOW_PRECISION:
         return _BlockSpmm.apply(blocks.float(), x.float(), sp, symmetric).to(x.dtype)
     return _BlockSpmm.apply(blocks, x, sp, symmetric)
+
+
+def _gather_scatter(blocks: Tensor, x: Tensor, sp: ScalarPattern) -> Tensor:
+    """``y_r = Σ_k a_k x_{col_k}`` over the scalar pattern with plain gathers and ``index_add``: what
+    ``torch.compile`` traces and fuses (it has no sparse tensors), differentiated by autograd."""
+    values = blocks.reshape(-1).index_select(0, sp.gather)
+    return x.new_zeros(sp.size, x.size(1)).index_add(0, sp.row, values.unsqueeze(1) * x.index_select(0, sp.col))

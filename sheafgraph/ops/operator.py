@@ -47,6 +47,10 @@ class SparseOperator:
                 f"dtype={self.dtype}, device={self.device})")
 
     def __matmul__(self, x: Tensor) -> Tensor:
+        return self.matmul(x)
+
+    def matmul(self, x: Tensor) -> Tensor:
+        """``self @ x`` (the method form traces under ``torch.compile``, which does not dispatch ``@`` to it)."""
         if not isinstance(x, Tensor):
             raise TypeError(f"can only multiply by a torch.Tensor, got {type(x).__name__}")
         n, d = self.pattern.num_nodes, self.d

@@ -96,7 +96,9 @@ class GraphStructure:
     def device(self) -> torch.device:
         return self.edge_index.device
 
-    def _cached(self, key, build):
+    def cached(self, key, build):
+        """``build()``, computed once per structure and ``key`` (for anything derived from the structure alone, e.g.
+        a fixed operator; the structure is immutable, so the value never goes stale)."""
         if key not in self._cache:
             self._cache[key] = build()
         return self._cache[key]
@@ -105,10 +107,10 @@ class GraphStructure:
         return self.row * max(self.num_nodes, 1) + self.col
 
     def has_self_loops(self) -> bool:
-        return self._cached("self_loops", lambda: bool((self.row == self.col).any()))
+        return self.cached("self_loops", lambda: bool((self.row == self.col).any()))
 
     def has_duplicates(self) -> bool:
-        return self._cached("dup", lambda: self._keys().unique().numel() != self.num_edges)
+        return self.cached("dup", lambda: self._keys().unique().numel() != self.num_edges)
 
     def reverse_index(self) -> Tensor:
         """``rev`` with ``edge_index[:, rev[e]] == edge_index.flip(0)[:, e]``.
@@ -134,23 +136,23 @@ class GraphStructure:
                 raise ValueError(f"edge_index is not symmetric: {missing} edge(s) lack their reverse, e.g. ({i}, {j}) "
                                  f"without ({j}, {i}); add both directions (torch_geometric.utils.to_undirected)")
             return order[pos]
-        return self._cached("rev", build)
+        return self.cached("rev", build)
 
     def out_degree(self, weight: Optional[Tensor] = None) -> Tensor:
         """Weighted out-degree ``deg_i = Σ_{(i,j)∈E} w_ij`` (count when ``weight`` is None), shape ``(|V|,)``."""
         if weight is None:
-            return self._cached("deg", lambda: torch.zeros(self.num_nodes, device=self.device).index_add_(
+            return self.cached("deg", lambda: torch.zeros(self.num_nodes, device=self.device).index_add_(
                 0, self.row, torch.ones(self.num_edges, device=self.device)))
         return weight.new_zeros((self.num_nodes,) + weight.shape[1:]).index_add_(0, self.row, weight)
 
     def transposed(self) -> "GraphStructure":
         """The structure of the reversed graph ``edge_index.flip(0)`` (cached)."""
-        return self._cached("T", lambda: GraphStructure(self.edge_index.flip(0), self.num_nodes))
+        return self.cached("T", lambda: GraphStructure(self.edge_index.flip(0), self.num_nodes))
 
     # --- operator patterns --------------------------------------------------------------------------
     def block_pattern(self) -> "BlockPattern":
         """The coalesced block pattern of ``edges ∪ {(i, i)}`` in CSR (row-major) order."""
-        return self._cached("pattern", lambda: BlockPattern(self))
+        return self.cached("pattern", lambda: BlockPattern(self))
 
 
 class BlockPattern:

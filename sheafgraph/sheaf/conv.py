@@ -112,10 +112,10 @@ class SheafDiffusionTerm(nn.Module):
         lap = self.laplacian(x if maps_input is None else maps_input, structure)
         h = self.mix(x)
         d = self.d
-        out = lap @ h[:, :d].reshape(-1, self.channels)
+        out = lap.matmul(h[:, :d].reshape(-1, self.channels))
         if self.extra_stalks:
             fixed = fixed_stalk_laplacian(structure, self.extra_stalks, self.normalization, h.dtype)
-            out = torch.cat([out.view(-1, d, self.channels), fixed @ h[:, d:].contiguous()], dim=1)
+            out = torch.cat([out.view(-1, d, self.channels), fixed.matmul(h[:, d:].contiguous())], dim=1)
         return out.view_as(h)
 
     def extra_repr(self) -> str:

@@ -13,8 +13,7 @@ per :class:`GraphStructure` object (structures are immutable, so the cache never
 """
 from __future__ import annotations
 
-import weakref
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -23,8 +22,6 @@ from sheafgraph.ops import GraphStructure, SparseOperator, sheaf_laplacian
 
 FIXED_STALKS = {"signless": "signless Laplacian D + A (NSD's add_lp)",
                 "laplacian": "graph Laplacian D - A (NSD's add_hp)"}
-
-_CACHE: "weakref.WeakKeyDictionary[GraphStructure, Dict[tuple, SparseOperator]]" = weakref.WeakKeyDictionary()
 
 
 def check_fixed_stalks(names: Sequence[str]) -> Tuple[str, ...]:
@@ -56,9 +53,6 @@ def fixed_stalk_laplacian(structure: GraphStructure, names: Sequence[str], norma
     Shapes:
         the operator: ``(|V| k, |V| k)`` with k = ``len(names)`` diagonal blocks.
     """
-    key = (tuple(names), normalization, dtype)
-    per_graph = _CACHE.setdefault(structure, {})
-    if key not in per_graph:
-        per_graph[key] = sheaf_laplacian(structure, fixed_stalk_maps(structure, names, dtype),
-                                         normalization=normalization, augmented=True)
-    return per_graph[key]
+    return structure.cached(("fixed_stalks", tuple(names), normalization, dtype),
+                            lambda: sheaf_laplacian(structure, fixed_stalk_maps(structure, names, dtype),
+                                                    normalization=normalization, augmented=True, validate=False))
