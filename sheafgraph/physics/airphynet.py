@@ -28,61 +28,26 @@ coefficient is learned, and the decoder is learned. Variants (``VARIANTS``): ``d
 """
 from __future__ import annotations
 
-from typing import Dict, NamedTuple, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 from torchdiffeq import odeint
 
+from sheafgraph.physics.forecaster import Forecast, ForecastInputs, Forecaster, station_sequences
 from sheafgraph.physics.odefunc import AdvectionDiffusionODE, clock_features
 from sheafgraph.physics.transport import PhysicsGraph, advection_operators, station_laplacian
-from sheafgraph.physics.wind import WIND_MODES, forecast_wind
+from sheafgraph.physics.wind import WIND_SCHEDULES, forecast_wind
+from sheafgraph.utils.checks import Registry, positive_float, positive_int, probability
 from sheafgraph.utils.seed import randn
 
-# variant name -> (diffusion, advection)
-VARIANTS: Dict[str, Tuple[bool, bool]] = {
-    "diff": (True, False), "adv": (False, True), "diff_adv": (True, True), "nophy": (False, False)}
+#: variant name -> (diffusion, advection)
+VARIANTS: Registry[Tuple[bool, bool]] = Registry("AirPhyNet variant", {
+    "diff": (True, False), "adv": (False, True), "diff_adv": (True, True), "nophy": (False, False)})
 FIXED_STEP_METHODS = ("euler", "midpoint", "rk4", "explicit_adams", "implicit_adams")
 
 
-class Forecast(NamedTuple):
-    """A forecaster's output: the point forecast, the KL term of the latent state (0 if none), ODE evaluations
-    (0 if none), and sampled forecasts (None unless asked for and the model has a latent distribution).
-
-    Shapes:
-        mean: ``(B, T_out, |V|)``; kl: scalar; samples: ``(K, B, T_out, |V|)``.
-    """
-    mean: Tensor
-    kl: Tensor
-    nfe: int
-    samples: Optional[Tensor] = None
-
-
-def check_inputs(x: Tensor, mask: Tensor, in_channels: Optional[int] = None) -> None:
-    """Validate an input window ``x (B, T_in, |V|, C)`` (floating, NaN allowed where masked) and ``mask`` (bool)."""
-    if not isinstance(x, Tensor) or not x.is_floating_point():
-        raise TypeError(f"x must be a floating torch.Tensor, got {getattr(x, 'dtype', type(x).__name__)}")
-    if x.dim() != 4:
-        raise ValueError(f"x must have shape (B, T_in, |V|, C), got {tuple(x.shape)}")
-    if in_channels is not None and x.size(-1) != in_channels:
-        raise ValueError(f"x has {x.size(-1)} channels but the model was built for in_channels={in_channels}")
-    if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != x.shape:
-        got = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, Tensor) else type(mask).__name__
-        raise ValueError(f"mask must be a bool tensor of the shape of x {tuple(x.shape)}, got {got}")
-
-
-def station_sequences(x: Tensor, mask: Tensor) -> Tensor:
-    """Per-station input sequences for a GRU: values (missing ones set to 0) next to their masks.
-
-    Shapes:
-        x, mask: ``(B, T_in, |V|, C)``; returns ``(B |V|, T_in, 2C)``, station i of sample b at row ``b|V| + i``.
-    """
-    b, t, n, c = x.shape
-    inputs = torch.cat([torch.where(mask, x, 0.0), mask.to(x.dtype)], dim=-1)
-    return inputs.permute(0, 2, 1, 3).reshape(b * n, t, 2 * c)
-
-
-class AirPhyNet(nn.Module):
+class AirPhyNet(Forecaster):
     r"""The latent advection-diffusion ODE forecaster of the module docstring.
 
     Args:
@@ -95,7 +60,7 @@ class AirPhyNet(nn.Module):
         ode_time_scale: :math:`\tau` in hours, the time scale of the graph network's output (1 makes its O(1)
             initial output move the latent state by O(72) over a 72-hour forecast and trains much worse).
         step_hours: :math:`\Delta`, hours between steps (the ODE runs in hours; wind in km/h, positions in km).
-        wind_mode: wind schedule over the forecast, one of ``WIND_MODES`` (:mod:`sheafgraph.physics.wind`).
+        wind_mode: wind schedule over the forecast, a key of ``WIND_SCHEDULES`` (:mod:`sheafgraph.physics.wind`).
         method: torchdiffeq solver (``"rk4"``, ``"dopri5"``, ...).
         step_size: solver step in hours for fixed-step methods (default :math:`\Delta`, one step per output).
         rtol, atol: tolerances of adaptive methods.
@@ -105,9 +70,10 @@ class AirPhyNet(nn.Module):
         readout: add the per-lead-time linear readout of the encoder state to the decoded ODE states.
         dropout: dropout probability on the encoder state and the decoder's hidden layer while training.
 
-    The call takes the data (keyword-only besides x, mask) and ``samples``, the number K of sampled trajectories
-    to return besides the point forecast (0: none), drawn with ``generator``. ``nfe`` counts the evaluations of all
-    integrations.
+    The call is :class:`~sheafgraph.physics.forecaster.Forecaster`'s: the data (keyword-only besides x, mask; this
+    model reads ``graph``, ``wind_in``, ``wind_out`` and ``hour``) and ``samples``, the number K of sampled
+    trajectories to return besides the point forecast (0: none), drawn with ``generator``. ``nfe`` counts the
+    evaluations of all integrations.
 
     Shapes:
         x, mask: ``(B, T_in, |V|, C)``; wind_in: ``(B, T_in, |V|, 2)`` m/s; wind_out: ``(B, T_out, |V|, 2)`` m/s;
@@ -122,26 +88,21 @@ class AirPhyNet(nn.Module):
                  init_alpha: float = 0.05, laplacian_normalization: Optional[str] = None, clock: bool = False,
                  readout: bool = False, dropout: float = 0.0):
         super().__init__()
-        if variant not in VARIANTS:
-            raise ValueError(f"unknown AirPhyNet variant {variant!r}; valid variants: {', '.join(VARIANTS)}")
-        if wind_mode not in WIND_MODES:
-            raise ValueError(f"unknown wind mode {wind_mode!r}; valid modes: {', '.join(WIND_MODES)}")
-        if min(in_channels, output_steps, hidden_dim, latent_dim, ode_hidden_dim) < 1 or not step_hours > 0:
-            raise ValueError("in_channels, output_steps, hidden_dim, latent_dim, ode_hidden_dim and step_hours must "
-                             "be positive")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.in_channels, self.output_steps, self.variant = in_channels, output_steps, variant
-        self.step_hours, self.wind_mode, self.normalization = float(step_hours), wind_mode, laplacian_normalization
-        self.method, self.rtol, self.atol = method, rtol, atol
-        self.step_size = float(step_size) if step_size is not None else self.step_hours
         diffusion, advection = VARIANTS[variant]
+        WIND_SCHEDULES[wind_mode]                                    # the registry names a wrong wind mode
+        for name, value in (("in_channels", in_channels), ("output_steps", output_steps), ("hidden_dim", hidden_dim),
+                            ("latent_dim", latent_dim), ("ode_hidden_dim", ode_hidden_dim)):
+            positive_int(value, name)
+        self.in_channels, self.output_steps, self.variant = in_channels, output_steps, variant
+        self.step_hours, self.wind_mode = positive_float(step_hours, "step_hours"), wind_mode
+        self.normalization, self.method, self.rtol, self.atol = laplacian_normalization, method, rtol, atol
+        self.step_size = positive_float(step_size, "step_size") if step_size is not None else self.step_hours
         self.encoder = nn.GRU(2 * in_channels, hidden_dim, batch_first=True)
         self.to_latent = nn.Linear(hidden_dim, 2 * latent_dim)
         self.func = AdvectionDiffusionODE(latent_dim, ode_hidden_dim, diffusion=diffusion, advection=advection,
                                           init_k=init_k, init_alpha=init_alpha, time_scale=ode_time_scale,
                                           clock=clock)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(probability(dropout, "dropout"))
         self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, 1))
         self.decoder_clock = nn.Linear(2, hidden_dim, bias=False) if clock else None
         self.readout = nn.Linear(hidden_dim, output_steps) if readout else None
@@ -170,18 +131,13 @@ class AirPhyNet(nn.Module):
         mean, logvar = self.to_latent(h).view(shape[0], shape[2], -1).chunk(2, dim=-1)
         return mean, logvar
 
-    def forward(self, x: Tensor, mask: Tensor, *, graph: Optional[PhysicsGraph] = None,
-                wind_in: Optional[Tensor] = None, wind_out: Optional[Tensor] = None,
-                hour: Optional[Tensor] = None, samples: int = 0, generator: Optional[torch.Generator] = None,
-                **unused) -> Forecast:
-        check_inputs(x, mask, self.in_channels)
+    def predict(self, x: Tensor, mask: Tensor, inputs: ForecastInputs) -> Forecast:
+        graph, hour, samples, generator = inputs.graph, inputs.hour, inputs.samples, inputs.generator
         if not isinstance(graph, PhysicsGraph):
             raise TypeError("AirPhyNet needs graph=PhysicsGraph (sheafgraph.physics.physics_graph)")
         n = x.size(2)
         if graph.num_nodes != n:
             raise ValueError(f"x has {n} stations but the graph has {graph.num_nodes} nodes")
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
-            raise ValueError(f"samples must be a non-negative int, got {samples!r}")
         if self.func.clock:
             if hour is None:
                 raise ValueError("AirPhyNet(clock=True) needs hour (B,), the clock hour at the forecast origin "
@@ -198,23 +154,22 @@ class AirPhyNet(nn.Module):
             noise = randn(mean.shape, generator, dtype=mean.dtype, device=mean.device)
             z0 = mean + (0.5 * logvar).exp() * noise
         # 2. the wind over the forecast (km/h) when the field advects
-        velocity = None
+        velocity, wind_in = None, inputs.wind_in
         if self.func.advection:
             if wind_in is None:
                 raise ValueError("AirPhyNet with advection needs wind_in (B, T_in, |V|, 2) in m/s")
             if wind_in.shape[:3] != x.shape[:3]:
                 raise ValueError(f"wind_in {tuple(wind_in.shape)} does not match x {tuple(x.shape)} in (B, T_in, |V|)")
-            velocity = forecast_wind(wind_in, wind_out, self.wind_mode)
+            velocity = forecast_wind(wind_in, inputs.wind_out, self.wind_mode)
         # 3. integrate and decode the point forecast, then the sampled trajectories
         laplacian = station_laplacian(graph, self.normalization)
-        y = self._trajectories(z0, graph, laplacian, velocity, hour)
-        nfe = self.func.nfe
+        y, nfe = self._trajectories(z0, graph, laplacian, velocity, hour)
         ensemble = None
         if samples:
             noise = randn((samples, *mean.shape), generator, dtype=mean.dtype, device=mean.device)
             zk = (mean + (0.5 * logvar).exp() * noise).flatten(0, 1)                # (K B, |V|, D), row k B + b
-            ensemble = self._trajectories(zk, graph, laplacian, velocity, hour, samples).view(samples, *y.shape)
-            nfe += self.func.nfe
+            ensemble, more = self._trajectories(zk, graph, laplacian, velocity, hour, samples)
+            ensemble, nfe = ensemble.view(samples, *y.shape), nfe + more
         if self.readout is not None:
             lead = self.readout(h).view(x.size(0), n, self.output_steps).transpose(1, 2)
             y = y + lead
@@ -222,9 +177,9 @@ class AirPhyNet(nn.Module):
         return Forecast(y, kl, nfe, ensemble)
 
     def _trajectories(self, z0: Tensor, graph: PhysicsGraph, laplacian, velocity: Optional[Tensor],
-                      hour: Optional[Tensor], copies: int = 1) -> Tensor:
+                      hour: Optional[Tensor], copies: int = 1) -> Tuple[Tensor, int]:
         r"""Integrate the latent ODE from ``z0`` (``copies`` stacked copies of the batch, row ``c B + b`` for copy c
-        of sample b) and decode every forecast time (without the readout).
+        of sample b) and decode every forecast time (without the readout); also returns the evaluations of the field.
 
         Shapes:
             z0: ``(copies B, |V|, D)``; velocity: ``(B, T_w, |V|, 2)`` km/h; hour: ``(B,)``;
@@ -234,13 +189,13 @@ class AirPhyNet(nn.Module):
             velocity = velocity.repeat(copies, 1, 1, 1) if velocity is not None else None
             hour = hour.repeat(copies) if hour is not None else None
         advection = advection_operators(graph, velocity) if velocity is not None else None
-        self.func.condition(laplacian, advection, self.step_hours, hour)
+        field = self.func.bind(laplacian, advection, self.step_hours, hour)
         times = torch.arange(self.output_steps + 1, dtype=z0.dtype, device=z0.device) * self.step_hours
         options = {"step_size": self.step_size} if self.method in FIXED_STEP_METHODS else None
-        zs = odeint(self.func, z0, times, method=self.method, options=options, rtol=self.rtol, atol=self.atol)
+        zs = odeint(field, z0, times, method=self.method, options=options, rtol=self.rtol, atol=self.atol)
         # decode every forecast time (T_out, B, |V|, D) -> (B, T_out, |V|)
         hidden = self.decoder[0](zs[1:])
         if self.decoder_clock is not None:
             phase = clock_features(hour + times[1:, None])                          # (T_out, B, 2)
             hidden = hidden + self.decoder_clock(phase).unsqueeze(2)
-        return self.decoder[2](self.dropout(self.decoder[1](hidden))).squeeze(-1).permute(1, 0, 2)
+        return self.decoder[2](self.dropout(self.decoder[1](hidden))).squeeze(-1).permute(1, 0, 2), field.nfe

@@ -1,4 +1,5 @@
-r"""Forecasting baselines with the AirPhyNet call signature ``model(x, mask, **data) -> Forecast``.
+r"""Forecasting baselines with the forecasters' shared call (:class:`~sheafgraph.physics.forecaster.Forecaster`):
+``model(x, mask, *, graph, wind_in, wind_out, start, hour, samples, generator) -> Forecast``.
 
 * :class:`Persistence`: each station's last observed target value, repeated over the horizon.
 * :class:`HistoricalAverage`: the training mean of each station's target at the target's hour of day.
@@ -10,16 +11,15 @@ All work in the scaled units of their inputs; the target is channel 0.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import Tensor, nn
 
-from sheafgraph.physics.airphynet import Forecast, check_inputs, station_sequences
+from sheafgraph.physics.forecaster import Forecast, ForecastInputs, Forecaster, station_sequences
 from sheafgraph.physics.wind import MS_TO_KMH, forecast_wind, forward_fill
+from sheafgraph.utils.checks import positive_int
 
 
-class Persistence(nn.Module):
+class Persistence(Forecaster):
     r""":math:`\hat y_{t_k, i} = y_{\tau_i, i}` with :math:`\tau_i` the last input step at which station i's target
     is observed (0, the training mean after scaling, if it never is).
 
@@ -29,16 +29,15 @@ class Persistence(nn.Module):
 
     def __init__(self, output_steps: int = 24):
         super().__init__()
-        self.output_steps = output_steps
+        self.output_steps = positive_int(output_steps, "output_steps")
 
-    def forward(self, x: Tensor, mask: Tensor, **unused) -> Forecast:
-        check_inputs(x, mask)
+    def predict(self, x: Tensor, mask: Tensor, inputs: ForecastInputs) -> Forecast:
         target = torch.where(mask[..., :1], x[..., :1], float("nan"))                  # (B, T_in, |V|, 1)
         last = forward_fill(target)[:, -1, :, 0]                                          # (B, |V|)
         return Forecast(last.unsqueeze(1).expand(-1, self.output_steps, -1), x.new_zeros(()), 0)
 
 
-class HistoricalAverage(nn.Module):
+class HistoricalAverage(Forecaster):
     r""":math:`\hat y_{t, i} = \mathrm{mean}\{y_{s, i} : s \text{ a training step}, h(s) = h(t)\}`, h the hour of day.
 
     A (station, hour) pair without training observations falls back to the station's training mean, then to 0.
@@ -68,10 +67,10 @@ class HistoricalAverage(nn.Module):
         table = torch.where(count > 0, total / count.clamp_min(1), station_mean)
         self.register_buffer("table", table.to(target.dtype))        # (24, |V|)
         self.register_buffer("hour", hour.long())                     # (T,)
-        self.output_steps = output_steps
+        self.output_steps = positive_int(output_steps, "output_steps")
 
-    def forward(self, x: Tensor, mask: Tensor, *, start: Optional[Tensor] = None, **unused) -> Forecast:
-        check_inputs(x, mask)
+    def predict(self, x: Tensor, mask: Tensor, inputs: ForecastInputs) -> Forecast:
+        start = inputs.start
         if start is None:
             raise ValueError("HistoricalAverage needs start (B,), the series index of each window's first step")
         steps = torch.as_tensor(start).view(-1, 1) + x.size(1) + torch.arange(self.output_steps)
@@ -81,7 +80,7 @@ class HistoricalAverage(nn.Module):
         return Forecast(self.table[self.hour[steps]].to(x.dtype), x.new_zeros(()), 0)
 
 
-class GRUForecaster(nn.Module):
+class GRUForecaster(Forecaster):
     r"""GRU without graph: :math:`h_i = \mathrm{GRU}([x_i \odot m_i, m_i])`, :math:`\hat y_i = W [h_i, w_i] + b`
     (all T_out steps at once), one network shared by all stations.
 
@@ -103,13 +102,15 @@ class GRUForecaster(nn.Module):
     def __init__(self, in_channels: int, output_steps: int = 24, hidden_dim: int = 32, num_layers: int = 1,
                  future_wind: bool = False):
         super().__init__()
+        for name, value in (("in_channels", in_channels), ("output_steps", output_steps), ("hidden_dim", hidden_dim),
+                            ("num_layers", num_layers)):
+            positive_int(value, name)
         self.in_channels, self.output_steps, self.future_wind = in_channels, output_steps, future_wind
         self.gru = nn.GRU(2 * in_channels, hidden_dim, num_layers=num_layers, batch_first=True)
         self.head = nn.Linear(hidden_dim + (2 * output_steps if future_wind else 0), output_steps)
 
-    def forward(self, x: Tensor, mask: Tensor, *, wind_in: Optional[Tensor] = None,
-                wind_out: Optional[Tensor] = None, **unused) -> Forecast:
-        check_inputs(x, mask, self.in_channels)
+    def predict(self, x: Tensor, mask: Tensor, inputs: ForecastInputs) -> Forecast:
+        wind_in, wind_out = inputs.wind_in, inputs.wind_out
         b, _, n, _ = x.shape
         _, h = self.gru(station_sequences(x, mask))
         features = h[-1]                                                              # (B |V|, H)

@@ -24,14 +24,15 @@ an autonomous field would have to carry the phase of the day in its latent state
 from __future__ import annotations
 
 import math
-from typing import List, Optional
+from typing import NamedTuple, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from sheafgraph.ops import SparseOperator
-from sheafgraph.physics.transport import advection_term, shared_matmul
+from sheafgraph.physics.transport import AdvectionSchedule, advection_term, shared_matmul
+from sheafgraph.utils.checks import positive_float
 
 
 def clock_features(hour: Tensor) -> Tensor:
@@ -46,15 +47,29 @@ def clock_features(hour: Tensor) -> Tensor:
 
 def inverse_softplus(y: float) -> float:
     r""":math:`x` with :math:`\mathrm{softplus}(x) = y` for :math:`y > 0`."""
-    if not y > 0:
-        raise ValueError(f"softplus takes only positive values, got {y}")
+    y = positive_float(y, "the value of softplus")
     return y + math.log(-math.expm1(-y))
 
 
-class AdvectionDiffusionODE(nn.Module):
-    r"""The vector field of the module docstring, a torchdiffeq ``func(t, z)`` that counts its evaluations.
+class FieldOperators(NamedTuple):
+    r"""What the vector field needs from one batch: the station graph's Laplacian, the advection operators per wind
+    interval (:class:`~sheafgraph.physics.transport.AdvectionSchedule`; None without advection) and the clock hour
+    :math:`h_0` of each sample at t = 0 (None without clock forcing).
 
-    Call :meth:`condition` with the batch's operators before integrating; it also resets :attr:`nfe`.
+    Shapes:
+        laplacian: ``(|V|, |V|)``; advection: ``(B|V|, B|V|)`` operators; origin_hour: ``(B,)``.
+    """
+    laplacian: SparseOperator
+    advection: Optional[AdvectionSchedule] = None
+    origin_hour: Optional[Tensor] = None
+
+
+class AdvectionDiffusionODE(nn.Module):
+    r"""The vector field of the module docstring, a pure function of its parameters and the call.
+
+    ``field(t, z, operators)`` evaluates :math:`f(t, z)` with the batch's :class:`FieldOperators`; it keeps no
+    per-batch state. For torchdiffeq, :meth:`bind` wraps it with one batch's operators into a ``func(t, z)`` that
+    counts its evaluations (as NSD builds its vector field per forward).
 
     Args:
         latent_dim: D, channels of the latent field.
@@ -63,18 +78,16 @@ class AdvectionDiffusionODE(nn.Module):
         init_k: initial diffusion coefficient k (1/h).
         init_alpha: initial advection scale alpha.
         time_scale: :math:`\tau`, hours per unit of the graph network's output.
-        clock: add the clock forcing :math:`W_c\,\phi(h_0 + t)` (then :meth:`condition` needs ``origin_hour``).
+        clock: add the clock forcing :math:`W_c\,\phi(h_0 + t)` (then :meth:`bind` needs ``origin_hour``).
 
     Shapes:
-        z: ``(B, |V|, D)``; t: scalar (hours since the last input step); returns ``(B, |V|, D)``.
+        z: ``(B, |V|, D)``; t: scalar tensor (hours since the last input step); returns ``(B, |V|, D)``.
     """
 
     def __init__(self, latent_dim: int, hidden_dim: int = 32, *, diffusion: bool = True, advection: bool = True,
                  init_k: float = 0.05, init_alpha: float = 0.05, time_scale: float = 1.0, clock: bool = False):
         super().__init__()
-        if not time_scale > 0:
-            raise ValueError(f"time_scale must be positive, got {time_scale}")
-        self.time_scale = float(time_scale)
+        self.time_scale = positive_float(time_scale, "time_scale")
         self.diffusion, self.advection = diffusion, advection
         self.raw_k = nn.Parameter(torch.tensor(inverse_softplus(init_k))) if diffusion else None
         self.diffusion_gate = nn.Parameter(torch.zeros(latent_dim)) if diffusion else None
@@ -83,11 +96,6 @@ class AdvectionDiffusionODE(nn.Module):
         self.lin_in = nn.Linear(2 * latent_dim, hidden_dim)          # [z, L z] -> hidden: W_s, W_n and b in one
         self.lin_out = nn.Linear(hidden_dim, latent_dim)
         self.lin_clock = nn.Linear(2, hidden_dim, bias=False) if clock else None      # W_c
-        self.nfe = 0
-        self._laplacian: Optional[SparseOperator] = None
-        self._advection: List[SparseOperator] = []
-        self._interval = 1.0
-        self._origin_hour: Optional[Tensor] = None
 
     @property
     def k(self) -> Optional[Tensor]:
@@ -104,9 +112,9 @@ class AdvectionDiffusionODE(nn.Module):
         r"""Whether the field has the clock forcing :math:`W_c\,\phi(h_0 + t)`."""
         return self.lin_clock is not None
 
-    def condition(self, laplacian: SparseOperator, advection: Optional[List[SparseOperator]] = None,
-                  interval: float = 1.0, origin_hour: Optional[Tensor] = None) -> None:
-        r"""Set the batch's operators and reset the evaluation count.
+    def bind(self, laplacian: SparseOperator, advection: Optional[Sequence[SparseOperator]] = None,
+             interval: float = 1.0, origin_hour: Optional[Tensor] = None) -> "BoundField":
+        r"""This field with one batch's operators, as a torchdiffeq ``func(t, z)``.
 
         Args:
             laplacian: the station graph's ``(|V|, |V|)`` Laplacian.
@@ -120,25 +128,37 @@ class AdvectionDiffusionODE(nn.Module):
             raise ValueError("this vector field has an advection term: pass at least one advection operator")
         if self.clock and origin_hour is None:
             raise ValueError("this vector field has clock forcing: pass origin_hour (B,), the clock hour at t = 0")
-        self._laplacian, self._advection, self._interval, self.nfe = laplacian, list(advection or []), interval, 0
-        self._origin_hour = origin_hour
+        schedule = AdvectionSchedule(advection, interval) if advection else None
+        return BoundField(self, FieldOperators(laplacian, schedule, origin_hour))
 
-    def forward(self, t: Tensor, z: Tensor) -> Tensor:
-        if self._laplacian is None:
-            raise RuntimeError("call condition(laplacian, advection) before integrating the vector field")
-        self.nfe += 1
-        lz = shared_matmul(self._laplacian, z)
+    def forward(self, t: Tensor, z: Tensor, operators: FieldOperators) -> Tensor:
+        lz = shared_matmul(operators.laplacian, z)
         # graph network: learned local dynamics beyond the physics, forced by the clock
         pre = self.lin_in(torch.cat([z, lz], dim=-1))
         if self.clock:
-            pre = pre + self.lin_clock(clock_features(self._origin_hour + t)).unsqueeze(-2)
+            pre = pre + self.lin_clock(clock_features(operators.origin_hour + t)).unsqueeze(-2)
         dz = self.lin_out(torch.tanh(pre)) / self.time_scale
         # diffusion: -k g_D ⊙ L z
         if self.diffusion:
             dz = dz - self.k * torch.sigmoid(self.diffusion_gate) * lz
         # advection: -alpha g_A ⊙ A(v(t)) z, with v piecewise constant on wind intervals
         if self.advection:
-            step = int(math.ceil(float(t.detach()) / self._interval - 1e-6)) - 1
-            op = self._advection[min(max(step, 0), len(self._advection) - 1)]
-            dz = dz + self.alpha * torch.sigmoid(self.advection_gate) * advection_term(op, z)
+            dz = dz + self.alpha * torch.sigmoid(self.advection_gate) * advection_term(operators.advection.at(t), z)
         return dz
+
+
+class BoundField(nn.Module):
+    """:class:`AdvectionDiffusionODE` with one batch's :class:`FieldOperators`: the ``func(t, z)`` that torchdiffeq
+    integrates, built per forward; :attr:`nfe` counts its evaluations.
+
+    Shapes:
+        as :class:`AdvectionDiffusionODE`.
+    """
+
+    def __init__(self, field: AdvectionDiffusionODE, operators: FieldOperators):
+        super().__init__()
+        self.field, self.operators, self.nfe = field, operators, 0
+
+    def forward(self, t: Tensor, z: Tensor) -> Tensor:
+        self.nfe += 1
+        return self.field(t, z, self.operators)

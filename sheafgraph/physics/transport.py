@@ -10,16 +10,18 @@ both conservative (:math:`\mathbf 1^\top L = \mathbf 1^\top A = 0`), and :math:`
 along edges the wind blows towards. A batch of B fields on one graph uses the graph's operator for every sample
 (:func:`shared_matmul` folds the batch into the feature dimension). Winds differ between samples, so advection
 acts on the block-diagonal graph of B disjoint copies (:func:`batch_structure`), one operator per wind interval,
-each built for the whole batch in one call (:func:`advection_operators`).
+each built for the whole batch in one call (:func:`advection_operators`); :class:`AdvectionSchedule` picks the one
+acting at a time t on the device, without a host synchronisation.
 """
 from __future__ import annotations
 
-from typing import List, NamedTuple, Optional
+from typing import List, NamedTuple, Optional, Sequence
 
 import torch
 from torch import Tensor
 
 from sheafgraph.ops import GraphStructure, SparseOperator, advection_operator, check_values, graph_laplacian
+from sheafgraph.utils.checks import positive_float
 
 
 class PhysicsGraph(NamedTuple):
@@ -115,3 +117,40 @@ def advection_operators(graph: PhysicsGraph, velocity: Tensor) -> List[SparseOpe
     structure = batch_structure(graph.structure, b)
     pos = graph.pos_km.repeat(b, 1)
     return [advection_operator(structure, velocity[:, k].reshape(b * n, 2).to(pos.dtype), pos) for k in range(t)]
+
+
+class AdvectionSchedule:
+    r"""Advection operators of consecutive wind intervals and the rule that picks one at time t.
+
+    Operator k (0-based) acts on :math:`t \in (k\,\Delta, (k+1)\,\Delta]`, the first one also before and the last
+    one beyond: :math:`k(t) = \min(\max(\lceil t/\Delta - 10^{-6} \rceil - 1, 0), T_w - 1)` (the tolerance keeps a
+    solver time a rounding error past a boundary in the earlier interval). The operators of one batch share their
+    sparsity pattern (only the wind, and so the values, differ), so :meth:`at` selects the values on the device from
+    a tensor t: integrating on a GPU needs no host synchronisation per evaluation. ``k(t)`` is computed in float64,
+    as Python would compute it from ``float(t)``.
+
+    Args:
+        operators: the ``T_w`` operators of :func:`advection_operators`, on one pattern.
+        interval: :math:`\Delta`, the length of a wind interval in ODE time units (hours).
+    """
+
+    def __init__(self, operators: Sequence[SparseOperator], interval: float):
+        if len(operators) == 0:
+            raise ValueError("an advection schedule needs at least one operator")
+        self.operators, self.interval = list(operators), positive_float(interval, "interval")
+        first = self.operators[0]
+        self.values = torch.stack([op.values for op in self.operators]) if len(self.operators) > 1 else None
+        self._interval = torch.full((), self.interval, dtype=torch.float64, device=first.device)
+
+    def index(self, t: Tensor) -> Tensor:
+        """``k(t)`` as a ``(1,)`` long tensor on the operators' device."""
+        t = torch.as_tensor(t).detach().to(device=self._interval.device, dtype=torch.float64)
+        step = torch.ceil(t / self._interval - 1e-6) - 1
+        return step.clamp(0, len(self.operators) - 1).long().view(1)
+
+    def at(self, t: Tensor) -> SparseOperator:
+        """The operator acting at time t (a 0-d tensor of the solver)."""
+        if self.values is None:
+            return self.operators[0]
+        first = self.operators[0]
+        return SparseOperator(first.pattern, self.values.index_select(0, self.index(t))[0], first.d)

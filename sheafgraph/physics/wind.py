@@ -1,7 +1,7 @@
 r"""Wind over the forecast: which velocity field drives the advection term, and in which units.
 
 A forecast issued at time 0 (the last input step) needs the wind at every time :math:`t \in (0, T_{out}\Delta]`.
-Three schedules (``WIND_MODES``):
+Three schedules (``WIND_SCHEDULES``, names ``WIND_MODES``):
 
 * ``"last"`` (default; uses only what is known at forecast time): each station's last observed input wind, held
   constant over the whole forecast.
@@ -14,12 +14,13 @@ A station whose wind is never observed gets calm air (zero velocity). Velocities
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor
 
-WIND_MODES = ("last", "mean", "future")
+from sheafgraph.utils.checks import Registry
+
 MS_TO_KMH = 3.6
 
 
@@ -43,27 +44,17 @@ def forward_fill(wind: Tensor) -> Tensor:
     return torch.where((last >= 0).unsqueeze(-1), filled, torch.zeros_like(filled))
 
 
-def forecast_wind(wind_in: Tensor, wind_out: Optional[Tensor] = None, mode: str = "last") -> Tensor:
-    r"""The wind schedule over the forecast in km/h (module docstring), one velocity per station and interval.
+def _held_last(wind_in: Tensor, wind_out: Optional[Tensor]) -> Tensor:
+    return km_per_hour(forward_fill(wind_in)[:, -1:])
 
-    Args:
-        wind_in: observed input winds in m/s (u east, v north), NaN where missing.
-        wind_out: observed output-step winds in m/s; required for ``mode="future"`` only.
-        mode: one of ``WIND_MODES``.
 
-    Shapes:
-        wind_in: ``(B, T_in, |V|, 2)``; wind_out: ``(B, T_out, |V|, 2)``; returns ``(B, 1, |V|, 2)`` for the held
-        modes and ``(B, T_out, |V|, 2)`` for ``"future"``.
-    """
-    if mode not in WIND_MODES:
-        raise ValueError(f"unknown wind mode {mode!r}; valid modes: {', '.join(WIND_MODES)}")
-    _check_wind(wind_in, "wind_in")
-    if mode == "last":
-        return km_per_hour(forward_fill(wind_in)[:, -1:])
-    if mode == "mean":
-        observed = torch.isfinite(wind_in).all(-1, keepdim=True)
-        total = torch.where(observed, wind_in, 0.0).sum(1, keepdim=True)
-        return km_per_hour(total / observed.sum(1, keepdim=True).clamp_min(1))
+def _held_mean(wind_in: Tensor, wind_out: Optional[Tensor]) -> Tensor:
+    observed = torch.isfinite(wind_in).all(-1, keepdim=True)
+    total = torch.where(observed, wind_in, 0.0).sum(1, keepdim=True)
+    return km_per_hour(total / observed.sum(1, keepdim=True).clamp_min(1))
+
+
+def _observed_future(wind_in: Tensor, wind_out: Optional[Tensor]) -> Tensor:
     if wind_out is None:
         raise ValueError("wind mode 'future' needs the observed output winds (wind_out)")
     _check_wind(wind_out, "wind_out")
@@ -72,6 +63,29 @@ def forecast_wind(wind_in: Tensor, wind_out: Optional[Tensor] = None, mode: str 
                          "size or number of stations")
     filled = forward_fill(torch.cat([wind_in, wind_out], dim=1))
     return km_per_hour(filled[:, wind_in.size(1):])
+
+
+#: wind mode -> schedule ``(wind_in, wind_out) -> velocity (km/h)``; the one place that knows the valid modes
+WIND_SCHEDULES: Registry[Callable[[Tensor, Optional[Tensor]], Tensor]] = Registry(
+    "wind mode", {"last": _held_last, "mean": _held_mean, "future": _observed_future})
+WIND_MODES = tuple(WIND_SCHEDULES)
+
+
+def forecast_wind(wind_in: Tensor, wind_out: Optional[Tensor] = None, mode: str = "last") -> Tensor:
+    r"""The wind schedule over the forecast in km/h (module docstring), one velocity per station and interval.
+
+    Args:
+        wind_in: observed input winds in m/s (u east, v north), NaN where missing.
+        wind_out: observed output-step winds in m/s; required for ``mode="future"`` only.
+        mode: one of ``WIND_MODES`` (the keys of ``WIND_SCHEDULES``).
+
+    Shapes:
+        wind_in: ``(B, T_in, |V|, 2)``; wind_out: ``(B, T_out, |V|, 2)``; returns ``(B, 1, |V|, 2)`` for the held
+        modes and ``(B, T_out, |V|, 2)`` for ``"future"``.
+    """
+    schedule = WIND_SCHEDULES[mode]
+    _check_wind(wind_in, "wind_in")
+    return schedule(wind_in, wind_out)
 
 
 def _check_wind(wind: Tensor, name: str) -> None:

@@ -4,8 +4,8 @@ import torch
 
 import sheafgraph.physics.airphynet as airphynet_module
 from sheafgraph.physics.odefunc import clock_features
-from sheafgraph.physics import (VARIANTS, AdvectionDiffusionODE, AirPhyNet, GRUForecaster, HistoricalAverage,
-                                Persistence, physics_graph, station_laplacian)
+from sheafgraph.physics import (VARIANTS, AdvectionDiffusionODE, AirPhyNet, BoundField, Forecaster, GRUForecaster,
+                                HistoricalAverage, Persistence, advection_operators, physics_graph, station_laplacian)
 from sheafgraph.utils import seed_everything
 
 B, T_IN, T_OUT, N, C = 3, 5, 4, 6, 4
@@ -104,7 +104,7 @@ def test_clock_forcing():
     with pytest.raises(ValueError, match=r"hour must be \(3,\) finite clock hours, got shape \(2,\)"):
         model(clock=True)(x, mask, graph=graph, wind_in=wind_in, hour=HOUR[:2])
     with pytest.raises(ValueError, match="pass origin_hour"):
-        AdvectionDiffusionODE(8, advection=False, clock=True).condition(station_laplacian(graph))
+        AdvectionDiffusionODE(8, advection=False, clock=True).bind(station_laplacian(graph))
 
 
 def test_lead_time_readout():
@@ -141,7 +141,7 @@ def test_dropout_acts_only_while_training():
         runs.append(module(x, mask, graph=graph, wind_in=wind_in, generator=torch.Generator().manual_seed(0)).mean)
     torch.testing.assert_close(runs[0], runs[1])                 # same masks, same forecast
     assert not torch.allclose(runs[0], runs[2], atol=1e-3)       # the masks change the training forecast
-    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
+    with pytest.raises(ValueError, match=r"dropout must be a finite number in \[0.0, 1.0\), got 1.0"):
         model(dropout=1.0)
 
 
@@ -225,7 +225,7 @@ def test_missing_inputs_are_masked_not_propagated():
 def test_registry_and_docs_in_step():
     for name in VARIANTS:
         assert f"``{name}``" in airphynet_module.__doc__
-    with pytest.raises(ValueError, match="unknown AirPhyNet variant 'physics'; valid variants: diff, adv, "
+    with pytest.raises(ValueError, match="unknown AirPhyNet variant 'physics'; valid names: diff, adv, "
                                          "diff_adv, nophy"):
         AirPhyNet(C, variant="physics")
     with pytest.raises(ValueError, match="unknown wind mode 'storm'"):
@@ -302,13 +302,74 @@ def test_graph_network_time_scale():
     fast = AdvectionDiffusionODE(8, 8, diffusion=False, advection=False, time_scale=1.0)
     slow = AdvectionDiffusionODE(8, 8, diffusion=False, advection=False, time_scale=24.0)
     slow.load_state_dict(fast.state_dict())
-    for f in (fast, slow):
-        f.condition(station_laplacian(graph))
-    torch.testing.assert_close(fast(torch.tensor(0.0), z), 24.0 * slow(torch.tensor(0.0), z))
-    assert fast.nfe == 1 and slow.nfe == 1
-    with pytest.raises(ValueError, match="time_scale must be positive, got 0"):
+    bound_fast, bound_slow = (f.bind(station_laplacian(graph)) for f in (fast, slow))
+    torch.testing.assert_close(bound_fast(torch.tensor(0.0), z), 24.0 * bound_slow(torch.tensor(0.0), z))
+    assert bound_fast.nfe == 1 and bound_slow.nfe == 1
+    with pytest.raises(ValueError, match=r"time_scale must be a finite number in \(0.0, inf\], got 0"):
         AdvectionDiffusionODE(8, time_scale=0)
     with pytest.raises(ValueError, match="advection term: pass at least one advection operator"):
-        AdvectionDiffusionODE(8).condition(station_laplacian(graph))
-    with pytest.raises(RuntimeError, match="call condition"):
-        AdvectionDiffusionODE(8)(torch.tensor(0.0), z)
+        AdvectionDiffusionODE(8).bind(station_laplacian(graph))
+    with pytest.raises(TypeError, match="operators"):
+        AdvectionDiffusionODE(8)(torch.tensor(0.0), z)                # the operators come with every call
+
+
+def every_forecaster():
+    """One of each forecaster, with what its call needs."""
+    target, obs, hour = torch.zeros(48, N), torch.ones(48, N, dtype=torch.bool), torch.arange(48) % 24
+    return [model("diff_adv", clock=True), GRUForecaster(C, T_OUT, hidden_dim=8), Persistence(T_OUT),
+            HistoricalAverage(target, obs, hour, slice(0, 24), output_steps=T_OUT)]
+
+
+def test_one_explicit_call_for_every_forecaster_and_unknown_keywords_are_errors():
+    x, mask, wind_in, wind_out = batch()
+    data = dict(graph=ring_graph(), wind_in=wind_in, wind_out=wind_out, start=torch.tensor([0, 1, 2]), hour=HOUR,
+                samples=0, generator=torch.Generator().manual_seed(0))
+    for net in every_forecaster():
+        assert isinstance(net, Forecaster)
+        assert net.eval()(x, mask, **data).mean.shape == (B, T_OUT, N)        # the same call serves every model
+        with pytest.raises(TypeError, match="unexpected keyword argument 'wnd_in'"):
+            net(x, mask, **{**data, "wnd_in": wind_in})                       # a misspelling is not dropped
+        with pytest.raises(ValueError, match="samples must be a non-negative int, got -1"):
+            net(x, mask, **{**data, "samples": -1})
+
+
+def test_nan_observed_input_is_refused_and_masked_nan_is_missing():
+    x, mask, wind_in, wind_out = batch()
+    data = dict(graph=ring_graph(), wind_in=wind_in, wind_out=wind_out, start=torch.tensor([0, 1, 2]), hour=HOUR)
+    bad = x.clone()
+    position = mask.nonzero()[5]
+    bad[tuple(position)] = float("nan")                                          # NaN where the mask says observed
+    for net in every_forecaster():
+        with pytest.raises(ValueError) as err:
+            net.eval()(bad, mask, **data)
+        assert str(err.value) == (f"x has 1 NaN or infinite value(s) where mask marks them observed (the first at "
+                                  f"(b, t, station, channel) = {tuple(position.tolist())}); set mask False where a "
+                                  "value is missing")
+        hidden = mask.clone()
+        hidden[tuple(position)] = False                                           # the same NaN, marked missing
+        assert bool(torch.isfinite(net(bad, hidden, **data).mean).all())
+    with pytest.raises(ValueError, match="x has 1 NaN or infinite"):
+        model("diff").eval()(torch.where(mask, x, 0.0).index_put_(tuple(position), torch.tensor(float("inf"))),
+                             mask, graph=ring_graph())
+
+
+def test_vector_field_is_pure_per_call():
+    """The field keeps no batch state: fields bound to different batches interleave without disturbing each other,
+    and the model's forward leaves nothing on it."""
+    x, mask, wind_in, wind_out = batch()
+    graph, other = ring_graph(), ring_graph(dtype=torch.float32)._replace(edge_weight=torch.full((2 * N,), 0.1))
+    net = model("diff_adv").eval()
+    before = set(vars(net.func))
+    point = net(x, mask, graph=graph, hour=HOUR, wind_in=wind_in).mean
+    assert set(vars(net.func)) == before                                         # forward stored nothing on it
+    z = torch.randn(B, N, 8, generator=torch.Generator().manual_seed(1))
+    velocity = 3.6 * wind_out
+    first = net.func.bind(station_laplacian(graph), advection_operators(graph, velocity), 3.0)
+    second = net.func.bind(station_laplacian(other), advection_operators(other, -velocity), 3.0)
+    t = torch.tensor(4.5)
+    with torch.no_grad():
+        a = first(t, z)
+        second(t, z)
+        torch.testing.assert_close(first(t, z), a, rtol=0, atol=0)
+    assert isinstance(first, BoundField) and first.nfe == 2 and second.nfe == 1 and first.field is net.func
+    torch.testing.assert_close(net(x, mask, graph=graph, hour=HOUR, wind_in=wind_in).mean, point, rtol=0, atol=0)

@@ -7,8 +7,9 @@ import torch
 from torchdiffeq import odeint
 
 from sheafgraph.ops import advection_operator, graph_laplacian
-from sheafgraph.physics import (AdvectionDiffusionODE, advection_operators, batch_structure, forecast_wind,
-                                forward_fill, km_per_hour, physics_graph, shared_matmul, station_laplacian)
+from sheafgraph.physics import (AdvectionDiffusionODE, AdvectionSchedule, advection_operators, batch_structure,
+                                forecast_wind, forward_fill, km_per_hour, physics_graph, shared_matmul,
+                                station_laplacian)
 
 SPACING_KM = 10.0
 
@@ -39,11 +40,11 @@ def integrate(func, graph, wind_ms, hours, interval=3.0, step=0.05):
     """Tracer of unit mass at node 0 of every sample; wind (B, T_w, |V|, 2) in m/s; returns z(hours) (B, |V|)."""
     b, n = wind_ms.size(0), graph.num_nodes
     ops = advection_operators(graph, km_per_hour(wind_ms)) if func.advection else None
-    func.condition(station_laplacian(graph), ops, interval)
+    field = func.bind(station_laplacian(graph), ops, interval)
     z0 = torch.zeros(b, n, 1, dtype=torch.float64)
     z0[:, 0] = 1.0
     t = torch.tensor([0.0, hours], dtype=torch.float64)
-    return odeint(func, z0, t, method="rk4", options={"step_size": step})[-1, ..., 0]
+    return odeint(field, z0, t, method="rk4", options={"step_size": step})[-1, ..., 0]
 
 
 def centre_km(z, graph):
@@ -91,12 +92,11 @@ def test_time_varying_wind_switches_per_interval():
 
 def test_diffusion_spreads_symmetrically_and_conserves_mass():
     graph = line_graph(5)
-    func = transport_only(diffusion=True, advection=False, k=0.5)
-    func.condition(station_laplacian(graph), None, 3.0)
+    field = transport_only(diffusion=True, advection=False, k=0.5).bind(station_laplacian(graph), None, 3.0)
     z0 = torch.zeros(1, 5, 1, dtype=torch.float64)
     z0[0, 2] = 1.0
     with torch.no_grad():
-        z = odeint(func, z0, torch.tensor([0.0, 2.0], dtype=torch.float64), method="rk4",
+        z = odeint(field, z0, torch.tensor([0.0, 2.0], dtype=torch.float64), method="rk4",
                    options={"step_size": 0.05})[-1, 0, :, 0]
     expected = torch.linalg.matrix_exp(-0.5 * 2.0 * graph_laplacian(graph.structure, graph.edge_weight).to_dense())
     torch.testing.assert_close(z, expected[:, 2], rtol=1e-6, atol=1e-9)
@@ -136,7 +136,7 @@ def test_wind_units_and_schedules():
     future = forecast_wind(wind_in, wind_out, mode="future")
     assert future.shape == (1, 2, 2, 2)
     torch.testing.assert_close(future[0], 3.6 * torch.tensor([[[3.0, 2.0], [2.0, 0.0]], [[0.0, 4.0], [2.0, 0.0]]]))
-    with pytest.raises(ValueError, match="unknown wind mode 'gusty'.*last, mean, future"):
+    with pytest.raises(ValueError, match="unknown wind mode 'gusty'; valid names: last, mean, future"):
         forecast_wind(wind_in, mode="gusty")
     with pytest.raises(ValueError, match="needs the observed output winds"):
         forecast_wind(wind_in, mode="future")
@@ -155,3 +155,43 @@ def test_physics_graph_validation():
         physics_graph(ei, torch.ones(5), graph.pos_km)
     with pytest.raises(ValueError, match=r"pos_km must have shape \(\*, 2\)"):
         physics_graph(ei, None, graph.pos_km[:, :1])
+
+
+def old_interval(t: float, interval: float, count: int) -> int:
+    """The interval index as it was computed before, on the host: ceil(float(t) / interval - 1e-6) - 1, clamped."""
+    return min(max(int(math.ceil(float(t) / interval - 1e-6)) - 1, 0), count - 1)
+
+
+def test_advection_schedule_picks_the_interval_of_t_on_the_device(monkeypatch):
+    graph = line_graph(5)
+    wind = torch.randn(2, 4, 5, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ops = advection_operators(graph, km_per_hour(wind))
+    schedule = AdvectionSchedule(ops, 3.0)
+    just_past = torch.nextafter(torch.tensor(3.0, dtype=torch.float32), torch.tensor(4.0)).item()
+    times = [-1.0, 0.0, 1.0, 2.9999, 3.0, 3.0 + 1e-6, just_past, 3.1, 4.5, 6.0, 7.5, 9.0, 9.5, 12.0, 30.0]
+    for dtype in (torch.float32, torch.float64):
+        for t in times:
+            t = torch.tensor(t, dtype=dtype)
+            expected = ops[old_interval(t, 3.0, len(ops))]
+            assert torch.equal(schedule.at(t).values, expected.values), float(t)    # the same operator, bit for bit
+    assert schedule.at(torch.tensor(4.5)).pattern is ops[0].pattern
+    assert AdvectionSchedule(ops[:1], 3.0).at(torch.tensor(7.0)) is ops[0]          # held wind: nothing to pick
+
+    def host_sync(*args):
+        raise AssertionError("the vector field read a tensor on the host")
+
+    func = transport_only(diffusion=True)
+    field = func.bind(station_laplacian(graph), ops, 3.0)
+    z = torch.rand(2, 5, 1, dtype=torch.float64)
+    reference = [field(torch.tensor(t, dtype=torch.float64), z) for t in (1.0, 4.5, 11.0)]
+    for name in ("__float__", "__int__", "__bool__", "__index__", "item", "tolist"):
+        monkeypatch.setattr(torch.Tensor, name, host_sync)
+    with torch.no_grad():
+        results = [field(torch.tensor(t, dtype=torch.float64), z) for t in (1.0, 4.5, 11.0)]
+    monkeypatch.undo()
+    for result, expected in zip(results, reference):
+        torch.testing.assert_close(result, expected, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="at least one operator"):
+        AdvectionSchedule([], 3.0)
+    with pytest.raises(ValueError, match=r"interval must be a finite number in \(0.0, inf\], got 0"):
+        AdvectionSchedule(ops, 0)
