@@ -17,8 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
+
+from sheafgraph.utils.checks import finite_float
 
 INTERVAL_LEVELS = (0.8, 0.9)
 
@@ -125,15 +128,37 @@ def central_interval(samples: Tensor, level: float) -> Tuple[Tensor, Tensor]:
     Shapes:
         samples: ``(K, *)``; returns lower and upper bounds ``(*)``.
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+    level = interval_level(level, "level")
     lower, upper = ensemble_quantiles(samples, [(1 - level) / 2, (1 + level) / 2])
     return lower, upper
+
+
+def interval_level(level: float, name: str = "level") -> float:
+    """``level`` as a float if it is the probability of a central interval, in (0, 1)."""
+    return finite_float(level, name, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def level_name(level: float) -> str:
     """``0.8`` -> ``"80%"``, the key of a coverage level in reports."""
     return f"{100 * level:g}%"
+
+
+def paired_difference(scores: Sequence[float], baseline: Sequence[float]) -> Dict[str, Optional[float]]:
+    r"""Mean and standard error of paired differences, e.g. two models' MAE on the same seeds.
+
+    With :math:`d_s = a_s - b_s` over n pairs: :math:`\bar d = \frac1n \sum_s d_s` and
+    :math:`\mathrm{s.e.} = \sqrt{\sum_s (d_s - \bar d)^2 / (n - 1)} / \sqrt n` (None for n = 1): the
+    s.e. of the mean difference over the pairs (e.g. seeds), which is what decides whether one model is better.
+
+    Returns ``{"mean": d̄, "se": s.e., "n": n}``.
+    """
+    a, b = np.asarray(scores, dtype=np.float64), np.asarray(baseline, dtype=np.float64)
+    if a.ndim != 1 or a.shape != b.shape or a.size == 0:
+        raise ValueError(f"scores and baseline must be two equally long, non-empty sequences, got {a.size} and "
+                         f"{b.size} values")
+    d = a - b
+    se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else None
+    return {"mean": float(d.mean()), "se": se, "n": int(d.size)}
 
 
 @dataclass
@@ -209,10 +234,7 @@ class ForecastErrors:
     """
 
     def __init__(self, levels: Sequence[float] = INTERVAL_LEVELS):
-        self.levels = tuple(float(p) for p in levels)
-        for p in self.levels:
-            if not 0 < p < 1:
-                raise ValueError(f"interval levels must be in (0, 1), got {p}")
+        self.levels = tuple(interval_level(p, "interval levels") for p in levels)
         self.sums: Dict[str, Tensor] = {}
         self.samples = 0
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sheafgraph.metrics.forecasting import (ForecastErrors, central_interval, crps_ensemble, ensemble_quantiles,
-                                            masked_mae, masked_rmse)
+                                            masked_mae, masked_rmse, paired_difference)
 
 NAN = float("nan")
 
@@ -139,7 +139,7 @@ def test_quantiles_and_coverage_of_a_known_ensemble():
     assert r.coverage == {0.8: pytest.approx(3 / 5), 0.5: pytest.approx(1 / 5)}   # [1, 9] and [2.5, 7.5]
     assert r.samples == 11 and r.coverage_by_step[0.8].tolist() == [pytest.approx(0.6)]
     assert math.isnan(float(r.crps_by_station[5])) and not math.isnan(r.crps)
-    with pytest.raises(ValueError, match=r"level must be in \(0, 1\), got 1.0"):
+    with pytest.raises(ValueError, match=r"level must be a finite number in \(0.0, 1.0\), got 1.0"):
         central_interval(members, 1.0)
     with pytest.raises(ValueError, match=r"q must be a sequence of levels in \[0, 1\]"):
         ensemble_quantiles(members, [1.5])
@@ -177,5 +177,14 @@ def test_ensemble_scores_per_horizon_and_report_layout():
         plain.update(pred, target, mask, members)
     with pytest.raises(ValueError, match="K >= 2"):
         ForecastErrors().update(pred, target, mask, members[:1])
-    with pytest.raises(ValueError, match=r"interval levels must be in \(0, 1\), got 80.0"):
+    with pytest.raises(ValueError, match=r"interval levels must be a finite number in \(0.0, 1.0\), got 80"):
         ForecastErrors(levels=(80,))
+
+
+def test_paired_difference_by_hand():
+    d = paired_difference([10.0, 12.0, 11.0], [11.0, 12.5, 12.5])                  # differences -1, -0.5, -1.5
+    assert d["n"] == 3 and d["mean"] == pytest.approx(-1.0)
+    assert d["se"] == pytest.approx(math.sqrt(((0.0 + 0.25 + 0.25) / 2) / 3))       # sample sd 0.5, over sqrt(3)
+    assert paired_difference([3.0], [1.0]) == {"mean": 2.0, "se": None, "n": 1}
+    with pytest.raises(ValueError, match="two equally long, non-empty sequences, got 2 and 1 values"):
+        paired_difference([1.0, 2.0], [1.0])
