@@ -20,8 +20,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from sheafgraph.metrics import masked_mae
-from sheafgraph.tasks.air import AirConfig, build_model, data_graph, forecast, load_air_data, split_windows, to_device
-from sheafgraph.utils import resolve_device
+from sheafgraph.physics.experiment import data_graph, load_air_data, split_windows
+from sheafgraph.physics.recipes import AirConfig, build_model
+from sheafgraph.physics.training import forecast, to_device
+from sheafgraph.utils import DEFAULT_THREADS, resolve_device, set_threads
 
 ROWS = (("gru", "last"), ("nophy", "last"), ("diff", "last"), ("adv", "last"), ("diff_adv", "last"),
         ("diff_adv", "future"))
@@ -74,12 +76,12 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--full-epoch", action="store_true", help="time whole epochs (slow)")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help="torch CPU threads (default %(default)s, as sheafgraph air)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"],
                         help="where to time the models (default %(default)s; auto: CUDA when available)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     args.device = resolve_device(args.device)
     data = load_air_data("prsa", args.root)
     windows, scaler = split_windows(data, AirConfig(train_stride=args.train_stride))

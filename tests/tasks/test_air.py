@@ -12,8 +12,13 @@ import torch
 
 from tests.data.test_air import write_airphynet_folder
 
-from sheafgraph.tasks.air import MODELS, AirConfig, evaluate, forecast_figure, forecast_from_csv, latest_window, \
-    load_air_data, load_forecaster, model_label, prepare_experiment, run_air, sample_generator, train_model
+import sheafgraph.tasks.air as air_cli
+from sheafgraph.physics.checkpoints import load_forecaster
+from sheafgraph.physics.experiment import load_air_data, prepare_experiment, run_air
+from sheafgraph.physics.inference import forecast_from_csv, latest_window
+from sheafgraph.physics.plots import forecast_figure
+from sheafgraph.physics.recipes import MODELS, AirConfig, model_label
+from sheafgraph.physics.training import evaluate, sample_generator, train_model
 from sheafgraph.utils import load_checkpoint, save_checkpoint
 
 SLICE = 1200                 # first 150 days (3-hour steps): 840 train / 120 val / 240 test steps
@@ -90,7 +95,7 @@ def test_weight_average_is_what_is_validated_and_kept(root):
     val, _ = evaluate(averaged.model, averaged.loaders["val"], averaged.graph, averaged.scaler)
     assert val.mae == pytest.approx(best)
     assert not torch.equal(averaged.model.head.weight, plain.model.head.weight)
-    with pytest.raises(ValueError, match=r"ema must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"ema must be a finite number in \[0.0, 1.0\)"):
         AirConfig(ema=1.0)
 
 
@@ -104,10 +109,10 @@ def test_bad_arguments_fail_cleanly(root, capsys):
     with pytest.raises(SystemExit):
         main(["air", "--model", "transformer"])
     assert "invalid choice: 'transformer'" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="unknown model 'transformer'; valid models: persistence, historical_average, "
+    with pytest.raises(ValueError, match="unknown model 'transformer'; valid names: persistence, historical_average, "
                                          "gru, diff, adv, diff_adv, nophy"):
         AirConfig(model="transformer")
-    assert MODELS == ("persistence", "historical_average", "gru", "diff", "adv", "diff_adv", "nophy")
+    assert tuple(MODELS) == ("persistence", "historical_average", "gru", "diff", "adv", "diff_adv", "nophy")
     assert main(["air", "--root", root, "--model", "persistence", "--steps", "600", "--station", "Atlantis",
                  "--no-progress"]) == 2
     assert "unknown station 'Atlantis'; stations: Aotizhongxin" in capsys.readouterr().err
@@ -120,7 +125,7 @@ def test_bad_arguments_fail_cleanly(root, capsys):
     assert main(["air", "--root", root, "--model", "persistence", "--device", "tpu"]) == 2
     assert "device must be 'cpu', 'cuda' or 'auto', got 'tpu'" in capsys.readouterr().err
     assert main(["air", "--root", root, "--model", "diff_adv", "--dropout", "1.5"]) == 2
-    assert "dropout must be in [0, 1), got 1.5" in capsys.readouterr().err
+    assert "dropout must be a finite number in [0.0, 1.0), got 1.5" in capsys.readouterr().err
     assert main(["air", "--root", root, "--model", "diff_adv", "--samples", "1"]) == 2
     assert "samples must be 0 (point forecasts only) or at least 2, got 1" in capsys.readouterr().err
     assert main(["air", "--root", root, "--model", "gru", "--samples", "8"]) == 2
@@ -291,3 +296,29 @@ def test_checkpoint_evaluates_again_and_forecasts_from_csvs(root, tmp_path, caps
     assert main(["air", "evaluate", "--checkpoint", str(tmp_path / "missing.pt")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
     assert isinstance(load_forecaster(str(ckpt)).model, torch.nn.Module)
+
+
+def test_every_option_is_a_flag_generated_from_the_config(capsys):
+    with pytest.raises(SystemExit):
+        main(["air", "--help"])
+    text = capsys.readouterr().out
+    for name in AirConfig.__dataclass_fields__:
+        if name not in ("wind_mode", "show_progress"):
+            assert f"--{name.replace('_', '-')}" in text, name
+    assert "--wind {last,mean,future}" in text and "--wind-mode" not in text
+    assert "model (default diff_adv)" in text and "--clock, --no-clock" in text
+
+
+def test_outputs_are_checked_before_any_work(root, tmp_path, capsys, monkeypatch):
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started before the outputs were checked")
+
+    for name in ("prepare_experiment", "evaluate_checkpoint", "forecast_from_csv"):
+        monkeypatch.setattr(air_cli, name, no_work)
+    for args, flag in (([], "--json"), ([], "--plot"), ([], "--checkpoint"),
+                       (["evaluate", "--checkpoint", "x.pt"], "--json"),
+                       (["forecast", "--checkpoint", "x.pt", "--csv-dir", "d"], "--out"),
+                       (["forecast", "--checkpoint", "x.pt", "--csv-dir", "d"], "--plot")):
+        assert main(["air", "--root", root, *args, flag, str(tmp_path)]) == 2
+        assert f"{flag} {tmp_path} is a folder; give a file name" in capsys.readouterr().err
+

@@ -1,0 +1,141 @@
+r"""Training and evaluation of the forecasters on batches of :class:`~sheafgraph.data.windows.Window`.
+
+Training (:func:`train_model`): Adam, a cosine learning-rate schedule, gradient-norm clipping, early stopping on the
+validation MAE (:class:`~sheafgraph.utils.early_stopping.EarlyStopping`), and the best epoch's weights reloaded at
+the end. Loss: masked MAE of the scaled target plus ``kl_weight`` times the latent KL term (AirPhyNet models).
+
+Evaluation (:func:`evaluate`): masked MAE / RMSE in original units (ug/m3) per horizon and station; with
+``samples`` = K >= 2, the model's K sampled trajectories per window are also scored by fair CRPS and the coverage
+of the central 80% and 90% intervals (:class:`~sheafgraph.metrics.forecasting.ForecastErrors`). The point forecast
+is the trajectory of the latent mean either way.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from sheafgraph.data import ChannelScaler
+from sheafgraph.metrics.forecasting import ForecastErrors, ForecastReport, masked_mae
+from sheafgraph.physics.forecaster import Forecast
+from sheafgraph.physics.recipes import AirConfig
+from sheafgraph.physics.transport import PhysicsGraph
+from sheafgraph.utils import EMA, progress, save_checkpoint
+from sheafgraph.utils.early_stopping import EarlyStopping
+
+
+def to_device(batch, device):
+    """A batch of :class:`~sheafgraph.data.windows.Window` with its tensors moved to ``device``."""
+    return type(batch)(*(x.to(device) if isinstance(x, torch.Tensor) else x for x in batch))
+
+
+def forecast(model: nn.Module, batch, graph: PhysicsGraph, generator: Optional[torch.Generator] = None,
+             samples: int = 0) -> Forecast:
+    """Run any forecaster on a batch of :class:`~sheafgraph.data.windows.Window` (the shared call of
+    :class:`~sheafgraph.physics.forecaster.Forecaster`); ``samples`` sampled trajectories from models that have them."""
+    return model(batch.x_in, batch.mask_in, graph=graph, wind_in=batch.wind_in, wind_out=batch.wind_out,
+                 start=batch.start, hour=batch.hour, samples=samples, generator=generator)
+
+
+def sample_generator(seed: int) -> torch.Generator:
+    """The CPU generator that draws an evaluation's sampled trajectories (noise moves to the model's device)."""
+    return torch.Generator().manual_seed(seed)
+
+
+@torch.no_grad()
+def physics_summary(model: nn.Module) -> Dict[str, float]:
+    """Learned physical coefficients of an AirPhyNet model (empty for the others)."""
+    func = getattr(model, "func", None)
+    if func is None:
+        return {}
+    out: Dict[str, float] = {}
+    if func.diffusion:
+        out.update(k=float(func.k), diffusion_gate=float(torch.sigmoid(func.diffusion_gate).mean()))
+    if func.advection:
+        out.update(alpha=float(func.alpha), advection_gate=float(torch.sigmoid(func.advection_gate).mean()))
+    return out
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: DataLoader, graph: PhysicsGraph, scaler: ChannelScaler,
+             device: str = "cpu", show_progress: Optional[bool] = None, desc: str = "eval", samples: int = 0,
+             generator: Optional[torch.Generator] = None) -> Tuple[ForecastReport, float]:
+    """Masked scores in original units (ug/m3) over a loader, and the mean NFE per batch.
+
+    With ``samples`` = K >= 2 the model also returns K sampled trajectories per window (drawn with ``generator``),
+    scored by CRPS and interval coverage (:class:`~sheafgraph.metrics.forecasting.ForecastErrors`).
+    """
+    model.eval()
+    errors, nfe, batches = ForecastErrors(), 0, 0
+    for batch in progress(loader, desc=desc, enabled=show_progress):
+        batch = to_device(batch, device)
+        out = forecast(model, batch, graph, generator, samples)
+        if samples and out.samples is None:
+            raise ValueError(f"{type(model).__name__} gives point forecasts only: it cannot be sampled")
+        pred = scaler.inverse_transform_target(out.mean.double().cpu())
+        target = scaler.inverse_transform_target(batch.y_out.double().cpu())
+        members = scaler.inverse_transform_target(out.samples.double().cpu()) if samples else None
+        errors.update(pred, target, batch.mask_out.cpu(), members)
+        nfe, batches = nfe + out.nfe, batches + 1
+    return errors.report(), nfe / max(batches, 1)
+
+
+def train_model(model: nn.Module, loaders: Dict[str, DataLoader], graph: PhysicsGraph, scaler: ChannelScaler,
+                config: AirConfig, generator: torch.Generator, log: Callable[[str], None] = print,
+                meta: Optional[Dict[str, object]] = None) -> List[Dict]:
+    r"""Adam + cosine schedule + gradient clipping; early stopping on validation MAE; reloads the best weights.
+
+    With ``config.checkpoint`` every new best state is saved there, with the config, the epoch and ``meta``
+    (:func:`sheafgraph.physics.checkpoints.forecaster_state`: what a forecast needs besides the weights).
+    With ``config.ema`` > 0 an exponential moving average of the weights (updated every batch) is what is validated,
+    kept as the best state and tested.
+    Returns one record per epoch (train loss, validation MAE in ug/m3, seconds, mean NFE, physics coefficients).
+    """
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs, eta_min=config.lr / 20)
+    stopper, initial, history = EarlyStopping(config.patience), copy.deepcopy(model.state_dict()), []
+    ema = EMA(model, config.ema) if config.ema > 0 else None
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        start, total, count, nfe = time.perf_counter(), 0.0, 0, 0
+        for batch in progress(loaders["train"], desc=f"epoch {epoch}/{config.epochs}", enabled=config.show_progress):
+            batch = to_device(batch, config.device)
+            out = forecast(model, batch, graph, generator)
+            loss = masked_mae(out.mean, batch.y_out, batch.mask_out) + config.kl_weight * out.kl
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite training loss at epoch {epoch}; lower --lr or --step-size")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            opt.step()
+            if ema is not None:
+                ema.update(model)
+            total, count, nfe = total + float(loss.detach()), count + 1, nfe + out.nfe
+        sched.step()
+        seconds = time.perf_counter() - start
+        live = None
+        if ema is not None:                        # validate (and keep) the averaged weights
+            live = copy.deepcopy(model.state_dict())
+            model.load_state_dict(ema.state_dict())
+        val, _ = evaluate(model, loaders["val"], graph, scaler, config.device, config.show_progress, "val")
+        record = {"epoch": epoch, "train_loss": total / count, "val_mae": val.mae, "val_rmse": val.rmse,
+                  "seconds": seconds, "seconds_per_batch": seconds / count, "nfe": nfe / count,
+                  **physics_summary(model)}
+        history.append(record)
+        log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        if stopper.step(val.mae, epoch, lambda: copy.deepcopy(model.state_dict())):
+            if config.checkpoint:
+                save_checkpoint({"model": stopper.best_state, "config": dataclasses.asdict(config), "epoch": epoch,
+                                 **(meta or {})}, config.checkpoint)
+        elif stopper.should_stop:
+            log(f"early stop after epoch {epoch}: no validation improvement for {stopper.stale} epochs")
+            break
+        if live is not None:                       # back to the live weights for the next epoch
+            model.load_state_dict(live)
+    model.load_state_dict(stopper.best_state if stopper.best_state is not None else initial)
+    return history
