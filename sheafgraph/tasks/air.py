@@ -9,6 +9,10 @@ early stopping on validation MAE, best weights reloaded): :mod:`sheafgraph.physi
 ``--samples K`` (AirPhyNet variants) also scores K trajectories per window sampled from the latent initial state:
 CRPS and the coverage of the central 80% / 90% intervals per horizon; the plot draws the intervals.
 
+``--seeds 0-9`` trains the model and ``--baseline`` (default gru) on each seed and prints their paired MAE
+differences per horizon with standard errors, on validation (to choose on) and test (reported only)
+(:mod:`sheafgraph.physics.seeds`).
+
 A checkpoint (``--checkpoint``) stores the scaler and the station network too: ``sheafgraph air evaluate
 --checkpoint ck.pt`` scores it again on its dataset, and ``sheafgraph air forecast --checkpoint ck.pt --csv-dir
 recent/`` forecasts the next 24 steps at every station from the latest 24 steps of PRSA-layout CSVs
@@ -32,7 +36,8 @@ from typing import Dict, Optional
 from sheafgraph.physics.experiment import prepare_experiment, run_experiment
 from sheafgraph.physics.inference import evaluate_checkpoint, forecast_from_csv
 from sheafgraph.physics.plots import plot_forecast, plot_latest_forecast, station_index
-from sheafgraph.physics.recipes import AirConfig, model_label
+from sheafgraph.physics.recipes import MODELS, AirConfig, model_label
+from sheafgraph.physics.seeds import compare_seeds, format_comparison, parse_seeds
 from sheafgraph.physics.training import sample_generator
 from sheafgraph.tasks import TASKS
 from sheafgraph.utils import DEFAULT_THREADS, set_threads
@@ -67,6 +72,10 @@ def add_subcommand(subparsers) -> None:
     wind = FIELDS["wind_mode"]                                  # the flag is --wind, as it always was
     group.add_argument("--wind", dest="wind_mode", default=None, choices=list(wind.metadata["choices"]),
                        help=f"{wind.metadata['help']} (default {wind.default})")
+    seeds = p.add_argument_group("paired comparison over seeds (sheafgraph.physics.seeds)")
+    seeds.add_argument("--seeds", default=None, help="train the model and --baseline on each of these seeds (e.g. "
+                                                     "0-9, 0,3,5) and print their paired MAE differences")
+    seeds.add_argument("--baseline", default="gru", choices=list(MODELS), help="model to compare with (default gru)")
     _common(p, {"json": "write the results as JSON here", "plot": "save a PNG of forecast vs observation here"})
     p.add_argument("--station", default=None, help="station to plot (default the first)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -103,6 +112,13 @@ def _start(args: argparse.Namespace, *outputs: str) -> None:
 def run(args: argparse.Namespace) -> int:
     _start(args, "json", "plot", "checkpoint")
     config = AirConfig(**given(args, args.config_flags), show_progress=False if args.no_progress else None)
+    if args.seeds is not None:
+        if args.plot or args.seed is not None:
+            raise ValueError("--seeds runs many seeds: it does not go with --seed or --plot")
+        result = compare_seeds(config, parse_seeds(args.seeds), args.baseline)
+        print(format_comparison(result))
+        _write_json(result, args.json)
+        return 0
     exp = prepare_experiment(config)
     station = station_index(exp.data, args.station or exp.data.stations[0])
     result = run_experiment(exp)
@@ -129,6 +145,10 @@ def _report(result: Dict[str, object], path: Optional[str]) -> None:
     test = result["test"]
     print(f"test {result['model']}: {_scores(test)} ug/m3 overall; " + "; ".join(
         f"{h}: {_scores(v)}" for h, v in test["headline"].items()))
+    _write_json(result, path)
+
+
+def _write_json(result: Dict[str, object], path: Optional[str]) -> None:
     if path:
         Path(path).write_text(json.dumps(result, indent=1))
         print(f"results: {path}")

@@ -18,6 +18,7 @@ from sheafgraph.physics.experiment import load_air_data, prepare_experiment, run
 from sheafgraph.physics.inference import forecast_from_csv, latest_window
 from sheafgraph.physics.plots import forecast_figure
 from sheafgraph.physics.recipes import MODELS, AirConfig, model_label
+from sheafgraph.physics.seeds import parse_seeds
 from sheafgraph.physics.training import evaluate, sample_generator, train_model
 from sheafgraph.utils import load_checkpoint, save_checkpoint
 
@@ -313,12 +314,49 @@ def test_outputs_are_checked_before_any_work(root, tmp_path, capsys, monkeypatch
     def no_work(*args, **kwargs):
         raise AssertionError("work started before the outputs were checked")
 
-    for name in ("prepare_experiment", "evaluate_checkpoint", "forecast_from_csv"):
+    for name in ("prepare_experiment", "compare_seeds", "evaluate_checkpoint", "forecast_from_csv"):
         monkeypatch.setattr(air_cli, name, no_work)
-    for args, flag in (([], "--json"), ([], "--plot"), ([], "--checkpoint"),
+    for args, flag in (([], "--json"), ([], "--plot"), ([], "--checkpoint"), (["--seeds", "0-1"], "--json"),
                        (["evaluate", "--checkpoint", "x.pt"], "--json"),
                        (["forecast", "--checkpoint", "x.pt", "--csv-dir", "d"], "--out"),
                        (["forecast", "--checkpoint", "x.pt", "--csv-dir", "d"], "--plot")):
         assert main(["air", "--root", root, *args, flag, str(tmp_path)]) == 2
         assert f"{flag} {tmp_path} is a folder; give a file name" in capsys.readouterr().err
 
+
+def test_parse_seeds():
+    assert parse_seeds("0-9") == list(range(10)) and parse_seeds("0,3,5") == [0, 3, 5]
+    assert parse_seeds("0-2, 7") == [0, 1, 2, 7] and parse_seeds("4") == [4]
+    for bad, message in (("a", "seeds must look like 0-9, 0,3,5 or 0-4,7, got 'a'"), ("3-1", "runs backwards"),
+                         ("0-2,1", "name a seed twice"), ("-1", "seeds must look like")):
+        with pytest.raises(ValueError, match=message):
+            parse_seeds(bad)
+
+
+def test_seeds_pair_the_model_with_a_baseline_per_horizon(root, tmp_path, capsys):
+    out = tmp_path / "seeds.json"
+    args = ["air", "--root", root, "--model", "diff_adv", "--epochs", "1", *SMALL]
+    assert main([*args, "--seeds", "0-1", "--baseline", "gru", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "diff_adv - gru: paired MAE differences over 2 seed(s)" in printed and "choose on val" in printed
+    result = json.loads(out.read_text())
+    assert result["seeds"] == [0, 1] and result["baseline"] == "gru" and result["metric"] == "mae"
+    runs = result["runs"]
+    for split in ("val", "test"):
+        assert list(result["paired"][split]) == ["24h", "48h", "72h", "overall"]
+        for h, d in result["paired"][split].items():
+            diffs = np.array([r["diff_adv"][split][h] - r["gru"][split][h] for r in runs])
+            assert d["n"] == 2 and d["mean"] == pytest.approx(diffs.mean())
+            assert d["se"] == pytest.approx(diffs.std(ddof=1) / np.sqrt(2))
+    assert runs[0]["diff_adv"]["val"] != runs[1]["diff_adv"]["val"]              # the seeds differ
+    # each run is the one a single `sheafgraph air --seed s` makes
+    single = run_air(AirConfig(root=root, model="diff_adv", epochs=1, steps=SLICE, train_stride=2, hidden_dim=16,
+                               latent_dim=8, ode_hidden_dim=8, seed=1, show_progress=False), log=lambda s: None)
+    assert runs[1]["diff_adv"]["val"]["overall"] == single["val"]["mae"]
+    assert runs[1]["diff_adv"]["test"]["72h"] == single["test"]["headline"]["72h"]["mae"]
+    for bad, message in ((["--seeds", "0-1", "--baseline", "diff_adv"], "--baseline diff_adv is the model itself"),
+                         (["--seeds", "0-1", "--checkpoint", str(tmp_path / "c.pt")], "does not go with --seeds"),
+                         (["--seeds", "0-1", "--seed", "3"], "does not go with --seed"),
+                         (["--seeds", "2-1"], "runs backwards")):
+        assert main([*args, *bad]) == 2
+        assert message in capsys.readouterr().err
