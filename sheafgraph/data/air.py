@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from sheafgraph.ops import lonlat_to_km
+from sheafgraph.utils.checks import check_choice, int_in_range, positive_float
 
 GRAPH_METHODS = ("threshold", "knn")
 
@@ -42,9 +43,7 @@ def gaussian_kernel(distance_km: Tensor, sigma_km: Optional[float] = None) -> Te
     distance_km = torch.as_tensor(distance_km, dtype=torch.float64)
     if distance_km.numel() == 0:
         return distance_km.clone()
-    sigma = float(distance_km.mean()) if sigma_km is None else float(sigma_km)
-    if not sigma > 0:
-        raise ValueError(f"sigma_km must be positive, got {sigma}")
+    sigma = positive_float(float(distance_km.mean()) if sigma_km is None else float(sigma_km), "sigma_km")
     return torch.exp(-distance_km.square() / (2.0 * sigma * sigma))
 
 
@@ -68,19 +67,16 @@ def station_graph(lon: Tensor, lat: Tensor, method: str = "threshold", threshold
         lon, lat: ``(|V|,)``; returns edge_index ``(2, |E|)`` sorted by source then target, weights and
         distances ``(|E|,)``.
     """
-    if method not in GRAPH_METHODS:
-        raise ValueError(f"unknown graph method {method!r}; valid methods: {', '.join(GRAPH_METHODS)}")
+    check_choice(method, GRAPH_METHODS, "graph method")
     pos = lonlat_to_km(lon, lat)
     n = pos.size(0)
     dist = torch.cdist(pos, pos)
     dist.fill_diagonal_(float("inf"))
     if method == "threshold":
-        if not threshold_km > 0:
-            raise ValueError(f"threshold_km must be positive, got {threshold_km}")
+        positive_float(threshold_km, "threshold_km")
         adj = dist <= threshold_km
     else:
-        if not 1 <= k < n:
-            raise ValueError(f"k must be in [1, {n - 1}] for {n} stations, got {k}")
+        int_in_range(k, "k", 1, n - 1, f"for {n} stations")
         nearest = dist.topk(k, dim=1, largest=False).indices
         adj = torch.zeros(n, n, dtype=torch.bool).scatter_(1, nearest, True)
         adj |= adj.t().clone()

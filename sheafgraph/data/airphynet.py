@@ -33,6 +33,7 @@ from sheafgraph.data.paths import data_root, require_file
 from sheafgraph.data.prsa import wind_from_degrees
 from sheafgraph.data.windows import SPLITS, ChannelScaler, Window
 from sheafgraph.ops import lonlat_to_km
+from sheafgraph.utils.checks import check_choice, positive_int
 
 AIRPHYNET_CHANNELS = ("PM2.5", "temperature", "pressure", "humidity", "wind_speed", "wind_direction")
 STATION_COLUMNS = ("station", "longitude", "latitude")
@@ -174,10 +175,8 @@ class ArrayWindows(Dataset):
     """
 
     def __init__(self, data: WindowedAirData, split: str, scaler: ChannelScaler, stride: int = 1):
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
-        if stride < 1:
-            raise ValueError(f"stride must be >= 1, got {stride}")
+        check_choice(split, SPLITS, "split")
+        positive_int(stride, "stride")
         x, y = data.x[split][::stride], data.y[split][::stride]
         self.input_steps, self.stride = x.size(1), stride
         self.x, self.mask_x = scaler.transform(x), ~torch.isnan(x)

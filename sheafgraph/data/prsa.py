@@ -18,6 +18,7 @@ import torch
 
 from sheafgraph.data.air import AirQualityData, station_graph
 from sheafgraph.data.paths import data_root, require_file, sha256
+from sheafgraph.utils.checks import positive_int
 
 # PRSA station name -> KDD Cup 2018 station id (Changping is spelled "pingchang" in the KDD file).
 PRSA_STATIONS = {
@@ -124,8 +125,7 @@ def load_prsa_beijing(root: Optional[os.PathLike] = None, *, stations: Optional[
     unknown = [s for s in names if s not in PRSA_STATIONS]
     if unknown or not names or len(set(names)) != len(names):
         raise ValueError(f"stations must be distinct names among {', '.join(PRSA_STATIONS)}; got {names}")
-    if not (isinstance(step_hours, int) and step_hours >= 1):
-        raise ValueError(f"step_hours must be a positive integer, got {step_hours!r}")
+    positive_int(step_hours, "step_hours")
     base = data_root(root) / "air"
     station_file = require_file(base / "kdd2018_beijing" / "station.csv", STATION_HINT)
     files = [require_file(base / "prsa_beijing" / f"PRSA_Data_{s}_20130301-20170228.csv", PRSA_HINT) for s in names]

@@ -15,6 +15,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from sheafgraph.data.air import AirQualityData
+from sheafgraph.utils.checks import positive_int
 
 SPLITS = ("train", "val", "test")
 
@@ -104,9 +105,8 @@ class ForecastWindows(Dataset):
     def __init__(self, data: AirQualityData, steps: slice = slice(None), *, input_steps: int = 24,
                  output_steps: int = 24, scaler: Optional[ChannelScaler] = None, scale_target: bool = True,
                  stride: int = 1):
-        if min(input_steps, output_steps, stride) < 1:
-            raise ValueError(f"input_steps, output_steps and stride must be >= 1, got {input_steps}, "
-                             f"{output_steps}, {stride}")
+        for name, value in (("input_steps", input_steps), ("output_steps", output_steps), ("stride", stride)):
+            positive_int(value, name)
         lo, hi, step = steps.indices(data.num_steps)
         if step != 1:
             raise ValueError(f"steps must be a contiguous range, got {steps}")

@@ -195,9 +195,11 @@ def test_station_graph_knn(prsa):
     # Dingling's 2 nearest: Changping (8.4 km) and Wanliu (34.4 km)
     s = prsa.stations
     assert {int(j) for i, j in pairs if i == s.index("Dingling")} >= {s.index("Changping"), s.index("Wanliu")}
-    with pytest.raises(ValueError, match="k must be in"):
+    with pytest.raises(ValueError, match=r"k must be an int in 1..11 \(for 12 stations\), got 12"):
         station_graph(prsa.lon, prsa.lat, method="knn", k=12)
-    with pytest.raises(ValueError, match="threshold, knn"):
+    with pytest.raises(ValueError, match=r"threshold_km must be a finite number in \(0.0, inf\], got -1"):
+        station_graph(prsa.lon, prsa.lat, threshold_km=-1)
+    with pytest.raises(ValueError, match="unknown graph method 'radius'; valid names: threshold, knn"):
         station_graph(prsa.lon, prsa.lat, method="radius")
     with pytest.raises(ValueError, match="no pair"):
         station_graph(prsa.lon, prsa.lat, threshold_km=1.0)
@@ -206,7 +208,7 @@ def test_station_graph_knn(prsa):
 def test_gaussian_kernel():
     d = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)
     torch.testing.assert_close(gaussian_kernel(d, sigma_km=2.0), torch.exp(-d ** 2 / 8))
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match=r"sigma_km must be a finite number in \(0.0, inf\], got 0.0"):
         gaussian_kernel(d, sigma_km=0.0)
 
 
@@ -260,6 +262,11 @@ def test_window_longer_than_series(prsa):
         forecast_windows(prsa, input_steps=STEPS, output_steps=1)
     with pytest.raises(ValueError, match="does not fit in the range"):
         ForecastWindows(prsa, slice(0, 40))
+    for name in ("input_steps", "output_steps", "stride"):
+        with pytest.raises(ValueError, match=f"{name} must be a positive int, got 0"):
+            ForecastWindows(prsa, slice(0, 400), **{name: 0})
+    with pytest.raises(ValueError, match="step_hours must be a positive int, got 1.5"):
+        load_prsa_beijing(SHARED, step_hours=1.5)
 
 
 # ---------------------------------------------------------------------------------------------------- KnowAir layout
@@ -376,8 +383,10 @@ def test_airphynet_layout_round_trip(tmp_path):
     assert batch.x_in.shape == (4, 4, 4, 8) and batch.y_out.shape == (4, 3, 4) and batch.start.tolist() == [0, 1, 2, 3]
     with pytest.raises(IndexError, match="window 5 out of range for 5 windows"):
         windows["test"][5]
-    with pytest.raises(ValueError, match="unknown split 'dev'"):
+    with pytest.raises(ValueError, match="unknown split 'dev'; valid names: train, val, test"):
         ArrayWindows(data, "dev", scaler)
+    with pytest.raises(ValueError, match="stride must be a positive int, got 0"):
+        ArrayWindows(data, "val", scaler, stride=0)
 
 
 def test_airphynet_default_folder_and_options(tmp_path, monkeypatch):
