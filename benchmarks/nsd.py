@@ -4,7 +4,7 @@ and the end-to-end time of a 10-fold recipe.
     python benchmarks/nsd.py [--datasets chameleon squirrel film] [--models diag bundle general] [--d 3]
                              [--hidden 32] [--layers 4] [--threads 1] [--repeats 5] [--root /path/to/shared/data]
                              [--recipe texas] [--recipe-folds 10] [--device cpu|cuda]
-                             [--synthetic 1000000] [--synthetic-degree 20] [--synthetic-features 64]
+                             [--synthetic 1000000] [--synthetic-degree 20] [--synthetic-features 64] [--compile]
 
 One training epoch = forward + backward + Adam step on the full graph (the features as ``sheafgraph nodecls``
 feeds them: sparse CSR for these bag-of-words datasets); "eval" = one forward without gradients. The graph structure
@@ -13,6 +13,8 @@ wall clock and (in parentheses) process CPU time, which a shared machine inflate
 ``--synthetic N`` adds rows on a random graph of N nodes (about ``--synthetic-degree`` directed edges per node,
 random features and labels: a speed and memory probe, not a dataset) with the peak memory of the epoch (device
 memory on a GPU; on CPU the process's peak resident memory so far, so these rows come last).
+``--compile`` adds, per dataset and model, the epoch time of ``torch.compile(model)`` (inductor; dense features, as
+the compiler has no sparse tensors) next to eager mode with the same dense features, and the one-off compile time.
 The recipe row runs ``sheafgraph nodecls --preset paper`` on the dataset (all folds by default) and reports the wall
 time and the mean test accuracy.
 """
@@ -40,24 +42,32 @@ def synthetic_graph(n: int, degree: int, features: int, classes: int = 5, seed: 
                 num_nodes=n)
 
 
-def epoch_times(data, config: NodeClsConfig, graph: GraphStructure, repeats: int, device: torch.device):
+def epoch_times(data, config: NodeClsConfig, graph: GraphStructure, repeats: int, device: torch.device,
+                dense: bool = False, compile_model: bool = False):
+    """Median (wall, cpu) seconds of a training epoch and of an evaluation, with the features as the runner feeds
+    them or ``dense``; ``compile_model``: of ``torch.compile(model)`` (the first, compiling, call is the warm-up)."""
     torch.manual_seed(0)
     model = build_model(config, data.num_features, int(data.y.max()) + 1).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    x = model_features(data.x, config.model).to(device)
+    x = data.x.to(device) if dense else model_features(data.x, config.model).to(device)
     train = data.train_mask[:, 0].to(device)
     y = data.y.to(device)
+
+    run = model
+    if compile_model:
+        model(x, graph)                                  # builds the structure's caches outside the trace
+        run = torch.compile(model)
 
     def step():
         model.train()
         optimizer.zero_grad()
-        F.cross_entropy(model(x, graph)[train], y[train]).backward()
+        F.cross_entropy(run(x, graph)[train], y[train]).backward()
         optimizer.step()
 
     def evaluate():
         model.eval()
         with torch.no_grad():
-            model(x, graph)
+            run(x, graph)
 
     return median_s(step, repeats, device), median_s(evaluate, repeats, device)
 
@@ -86,6 +96,7 @@ def main() -> None:
     p.add_argument("--synthetic", type=int, default=0, help="nodes of the synthetic rows (default 0: none)")
     p.add_argument("--synthetic-degree", type=int, default=20)
     p.add_argument("--synthetic-features", type=int, default=64)
+    p.add_argument("--compile", action="store_true", help="add torch.compile rows (dense features)")
     args = p.parse_args()
     device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
@@ -104,6 +115,14 @@ def main() -> None:
             print(f"{name:<10} {data.num_nodes:>6} {data.edge_index.size(1):>8} {model:<8} {train_s:>8.3f} "
                   f"{train_cpu:>8.3f} {eval_s:>8.3f} {gcn:>11.3f} {train_s / gcn:>6.1f} {structure_s:>11.3f}",
                   flush=True)
+            if args.compile:
+                (dense_s, _), _ = epoch_times(data, config, graph, args.repeats, device, dense=True)
+                t0 = time.perf_counter()
+                (compiled_s, _), (compiled_eval, _) = epoch_times(data, config, graph, args.repeats, device,
+                                                                  dense=True, compile_model=True)
+                print(f"{'':<10} {'':>6} {'':>8} {'compiled':<8} {compiled_s:>8.3f} {'':>8} {compiled_eval:>8.3f}  "
+                      f"eager on dense features {dense_s:.3f} s, speed-up {dense_s / compiled_s:.2f}x, compile + "
+                      f"timing {time.perf_counter() - t0:.0f} s", flush=True)
     if args.synthetic:
         data = synthetic_graph(args.synthetic, args.synthetic_degree, args.synthetic_features)
         graph, structure_s = structure_of(data, device)

@@ -53,7 +53,7 @@ def test_sheaf_conv_forward_never_waits_for_the_host(maps):
     # (general maps need eigh, whose error check synchronises: not covered)
     n = 500
     structure = GraphStructure(random_undirected_graph(n, 2000, seed=2).cuda(), n)
-    conv = SheafConv(4, 3, maps).cuda()
+    conv = SheafConv(12, 12, 3, maps).cuda()
     x = torch.randn(n, 3, 4, device="cuda")
     conv(x, structure)                                     # builds the structure's caches
     torch.cuda.set_sync_debug_mode("error")

@@ -34,7 +34,15 @@ def test_generate_molecules_example(tmp_path, capsys, monkeypatch):
     assert valid >= 4
 
 
-@pytest.mark.parametrize("name", ["node_classification.py", "generate_molecules.py", "air_quality.py"])
+@pytest.mark.slow
+def test_pyg_model_example(capsys, monkeypatch):
+    out = run_example("pyg_model.py", [], capsys, monkeypatch)
+    assert "SheafConv(48, 48, d=3, maps='orthogonal'" in out
+    assert float(re.search(r"test accuracy ([0-9.]+)", out).group(1)) >= 0.65     # majority class: 0.55-0.6
+
+
+@pytest.mark.parametrize("name", ["node_classification.py", "generate_molecules.py", "air_quality.py",
+                                  "pyg_model.py"])
 def test_examples_have_a_usage_docstring(name):
     text = (REPO / "examples" / name).read_text()
     assert text.startswith('"""') and f"python examples/{name}" in text

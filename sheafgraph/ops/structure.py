@@ -54,7 +54,7 @@ def check_values(values: Tensor, name: str, shape: Tuple[Optional[int], ...], *,
         raise TypeError(f"{name} must be a floating tensor (float32 or float64), got {values.dtype}")
     ok = values.dim() == len(shape) and all(s is None or s == v for s, v in zip(shape, values.shape))
     if not ok:
-        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
         raise ValueError(f"{name} must have shape {want}, got {tuple(values.shape)}")
     # One reduction instead of an elementwise mask: the sum is non-finite whenever an entry is (or on overflow,
     # which the exact check below then clears).

@@ -19,12 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sheafgraph.ops import GraphStructure, SparseOperator, sheaf_laplacian
+from sheafgraph.ops import GraphStructure, SparseOperator, check_values, sheaf_laplacian
 from sheafgraph.ops.structure import StructureLike
 from sheafgraph.sheaf.cache import StructureCache
 from sheafgraph.sheaf.learners import EdgeWeightLearner, SheafLearner, fold_edge_weights
 from sheafgraph.sheaf.stalks import check_fixed_stalks, fixed_stalk_laplacian
-from sheafgraph.utils.checks import check_choice, positive_int
+from sheafgraph.utils.checks import check_choice, positive_int, probability
 
 NORMALIZATIONS = ("sym", None)
 
@@ -89,12 +89,15 @@ class SheafDiffusionTerm(nn.Module):
         if self.weight_learner is not None:
             yield from self.weight_learner.parameters()
 
-    def laplacian(self, x: Tensor, structure: GraphStructure) -> SparseOperator:
-        """The learned sheaf Laplacian :math:`\\Delta_{\\mathcal{F}(X)}` on the first d stalk dimensions."""
+    def laplacian(self, x: Tensor, structure: GraphStructure, edge_weight: Optional[Tensor] = None) -> SparseOperator:
+        """The learned sheaf Laplacian :math:`\\Delta_{\\mathcal{F}(X)}` on the first d stalk dimensions; a given
+        (trusted) ``edge_weight`` w scales each edge's coupling (maps times :math:`\\sqrt{w}`)."""
         maps = self.learner(x, structure)
         orthogonal = self.maps == "orthogonal"
         if orthogonal and self.weight_learner is not None:
             maps = fold_edge_weights(maps, self.weight_learner(x, structure))
+        if edge_weight is not None:
+            maps = fold_edge_weights(maps, edge_weight.to(maps.dtype).sqrt())
         return sheaf_laplacian(structure, maps, normalization=self.normalization, augmented=True,
                                orthogonal=orthogonal, validate=False)
 
@@ -107,9 +110,10 @@ class SheafDiffusionTerm(nn.Module):
         w2 = self.right.weight if self.right is not None else torch.eye(self.channels, **kw)
         return (x.flatten(1) @ torch.kron(w1, w2).t()).view_as(x)
 
-    def forward(self, x: Tensor, structure: GraphStructure, maps_input: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, structure: GraphStructure, maps_input: Optional[Tensor] = None,
+                edge_weight: Optional[Tensor] = None) -> Tensor:
         """``maps_input`` (default x) is what the sheaf is learned from, e.g. a dropout of x."""
-        lap = self.laplacian(x if maps_input is None else maps_input, structure)
+        lap = self.laplacian(x if maps_input is None else maps_input, structure, edge_weight)
         h = self.mix(x)
         d = self.d
         out = lap.matmul(h[:, :d].reshape(-1, self.channels))
@@ -125,19 +129,26 @@ class SheafDiffusionTerm(nn.Module):
 
 class SheafConv(nn.Module):
     r"""Discrete sheaf diffusion layer, :math:`X \leftarrow (1 + \tanh\varepsilon) \odot X - \sigma(\Delta_{\mathcal{F}(X)}
-    (I \otimes W_1) X W_2)` (Bodnar et al., NeurIPS 2022, Eq. 13).
+    (I \otimes W_1) X W_2)` (Bodnar et al., NeurIPS 2022, Eq. 13), between optional input and output projections.
 
-    A plain :class:`torch.nn.Module` with the PyG calling convention ``conv(x, edge_index)`` (it does not message-pass
-    through ``propagate``: the sheaf Laplacian is one block-sparse product from :mod:`sheafgraph.ops`). Works in
-    ``torch_geometric.nn.Sequential``, on ``Batch`` objects (a batch is one disconnected graph) and on mini-batch
-    subgraphs; nothing about a graph is stored unless ``cached=True``. A sheaf Laplacian needs both directions of
-    every edge: induced subgraphs (``ClusterLoader``, GraphSAINT, ``subgraph``) qualify as they are, sampled
-    neighbourhoods (``NeighborLoader``) after ``torch_geometric.utils.to_undirected``.
+    The diffusion runs on D = d + len(extra_stalks) stalk dimensions of C channels (``channels``; default
+    ``out_channels / D``). ``in_channels`` is projected to D·C and D·C to ``out_channels`` by linear layers where
+    they differ; ``SheafConv(D * C, D * C, d)`` is the paper's layer with no projection.
+
+    A plain :class:`torch.nn.Module` with the PyG calling convention ``conv(x, edge_index, edge_weight=None)`` (the
+    sheaf Laplacian is one block-sparse product from :mod:`sheafgraph.ops`, not ``propagate``). Works in
+    ``torch_geometric.nn.Sequential``, on ``Batch`` objects (a batch is one disconnected graph), on mini-batch
+    subgraphs and under ``torch.compile`` (no graph break with a prebuilt structure after one eager call); nothing
+    about a graph is stored unless ``cached=True``. A sheaf Laplacian needs both directions of every edge: induced
+    subgraphs (``ClusterLoader``, GraphSAINT, ``subgraph``) qualify as they are, sampled neighbourhoods
+    (``NeighborLoader``) after ``torch_geometric.utils.to_undirected``.
 
     Args:
-        channels: C, channels per stalk dimension; the layer maps ``(|V|, D·C)`` to ``(|V|, D·C)``.
+        in_channels: input features per node.
+        out_channels: output features per node.
         d: learned stalk dimension.
         maps: ``"diag"``, ``"orthogonal"`` or ``"general"``.
+        channels: C, channels per stalk dimension (default ``out_channels // D``, which must then divide evenly).
         dropout: dropout on the diffused signal (training only).
         learner_dropout: dropout on the sheaf learner's input (training only).
         act: apply ELU (σ) to the diffusion term.
@@ -147,16 +158,34 @@ class SheafConv(nn.Module):
             ``normalization``).
 
     Shapes:
-        x: ``(|V|, D·C)`` (or ``(|V|, D, C)``, returned in the same shape); edge_index: ``(2, |E|)`` with both
-        directions of every edge and no self-loops, or a :class:`~sheafgraph.ops.GraphStructure`.
+        x: ``(|V|, in_channels)`` (or ``(|V|, D, C)`` when ``in_channels == D·C``); edge_index: ``(2, |E|)`` with
+        both directions of every edge and no self-loops, a :class:`~sheafgraph.ops.GraphStructure`, or a sparse
+        ``(|V|, |V|)`` adjacency (torch COO/CSR or ``torch_sparse.SparseTensor``; its values are edge weights);
+        edge_weight: ``(|E|,)`` non-negative, scaling the coupling of each edge (:math:`L_{ij} = -w_{ij}
+        F_{i}^\top F_{j}`; folded into the maps as :math:`\sqrt{w}`); returns ``(|V|, out_channels)`` (or
+        ``(|V|, D, C)`` for 3-D input without projections).
     """
 
-    def __init__(self, channels: int, d: int, maps: str = "diag", *, dropout: float = 0.0,
-                 learner_dropout: float = 0.0, act: bool = True, cached: bool = False, **term_kwargs):
+    def __init__(self, in_channels: int, out_channels: int, d: int = 2, maps: str = "diag", *,
+                 channels: Optional[int] = None, dropout: float = 0.0, learner_dropout: float = 0.0, act: bool = True,
+                 cached: bool = False, **term_kwargs):
         super().__init__()
-        self.term = SheafDiffusionTerm(channels, d, maps, **term_kwargs)
+        self.in_channels = positive_int(in_channels, "in_channels")
+        self.out_channels = positive_int(out_channels, "out_channels")
+        stalk_dim = positive_int(d, "d") + len(check_fixed_stalks(term_kwargs.get("extra_stalks", ())))
+        if channels is None:
+            if out_channels % stalk_dim:
+                raise ValueError(f"out_channels={out_channels} is not a multiple of the stalk dimension D={stalk_dim}; "
+                                 f"pass channels=C (the diffusion then runs on D·C features)")
+            channels = out_channels // stalk_dim
+        self.term = SheafDiffusionTerm(positive_int(channels, "channels"), d, maps, **term_kwargs)
+        width = self.term.stalk_dim * self.term.channels
+        self.lin_in = nn.Linear(in_channels, width) if in_channels != width else None
+        self.lin_out = nn.Linear(width, out_channels) if out_channels != width else None
         self.epsilon = nn.Parameter(torch.zeros(self.term.stalk_dim))
-        self.dropout, self.learner_dropout, self.act = dropout, learner_dropout, act
+        self.dropout = probability(dropout, "dropout")
+        self.learner_dropout = probability(learner_dropout, "learner_dropout")
+        self.act = act
         self._structures = StructureCache(cached)
 
     @property
@@ -170,6 +199,9 @@ class SheafConv(nn.Module):
     def reset_parameters(self) -> None:
         self.term.reset_parameters()
         nn.init.zeros_(self.epsilon)
+        for lin in (self.lin_in, self.lin_out):
+            if lin is not None:
+                lin.reset_parameters()
 
     def sheaf_parameters(self):
         return self.term.sheaf_parameters()
@@ -178,32 +210,59 @@ class SheafConv(nn.Module):
         D, C = self.stalk_dim, self.channels
         if not isinstance(x, Tensor) or not x.is_floating_point():
             raise TypeError(f"x must be a floating tensor, got {getattr(x, 'dtype', type(x).__name__)}")
-        if x.dim() == 2 and x.size(1) == D * C:
-            return x.view(-1, D, C)
-        if x.dim() == 3 and x.shape[1:] == (D, C):
+        if x.dim() == 3 and self.lin_in is None and x.shape[1:] == (D, C):
             return x
-        raise ValueError(f"x must have shape (|V|, {D * C}) or (|V|, {D}, {C}) (stalk dimension {D}, {C} channels), "
-                         f"got {tuple(x.shape)}")
+        if x.dim() != 2 or x.size(1) != self.in_channels:
+            shape = f" or (|V|, {D}, {C})" if self.lin_in is None else ""
+            raise ValueError(f"x must have shape (|V|, {self.in_channels}){shape}, got {tuple(x.shape)}")
+        return (x if self.lin_in is None else self.lin_in(x)).view(-1, D, C)
 
     def structure(self, x: Tensor, edge_index: StructureLike) -> GraphStructure:
         """The (validated, possibly cached) structure of ``edge_index`` for the nodes of x."""
         return self._structures(edge_index, x.size(0))
 
-    def laplacian(self, x: Tensor, edge_index: StructureLike) -> SparseOperator:
+    def laplacian(self, x: Tensor, edge_index, edge_weight: Optional[Tensor] = None) -> SparseOperator:
         """The learned sheaf Laplacian this layer diffuses x with (for diagnostics)."""
-        return self.term.laplacian(self._as_stalks(x), self.structure(x, edge_index))
+        edge_index, edge_weight = split_adjacency(edge_index, edge_weight)
+        structure = self.structure(x, edge_index)
+        return self.term.laplacian(self._as_stalks(x), structure, checked_weight(edge_weight, structure))
 
-    def forward(self, x: Tensor, edge_index: StructureLike) -> Tensor:
+    def forward(self, x: Tensor, edge_index, edge_weight: Optional[Tensor] = None) -> Tensor:
+        edge_index, edge_weight = split_adjacency(edge_index, edge_weight)
         h = self._as_stalks(x)
         structure = self.structure(x, edge_index)
         maps_input = F.dropout(h, self.learner_dropout, self.training)
-        y = self.term(F.dropout(h, self.dropout, self.training), structure, maps_input)
+        y = self.term(F.dropout(h, self.dropout, self.training), structure, maps_input,
+                      checked_weight(edge_weight, structure))
         if self.act:
             y = F.elu(y)
         out = (1 + torch.tanh(self.epsilon)).unsqueeze(-1) * h - y
-        return out.view_as(x)
+        if self.lin_out is not None:
+            return self.lin_out(out.flatten(1))
+        return out if x.dim() == 3 else out.flatten(1)
 
     def __repr__(self) -> str:
         t = self.term
-        return (f"{self.__class__.__name__}({t.channels}, d={t.d}, maps={t.maps}, "
-                f"extra_stalks={list(t.extra_stalks)}, dropout={self.dropout})")
+        return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, d={t.d}, maps={t.maps!r}, "
+                f"channels={t.channels}, extra_stalks={list(t.extra_stalks)}, dropout={self.dropout})")
+
+
+def split_adjacency(adjacency, edge_weight: Optional[Tensor] = None):
+    """``(edge_index or structure, edge_weight)`` from what a layer was given: an ``edge_index``, a
+    :class:`GraphStructure`, a torch sparse ``(|V|, |V|)`` adjacency (COO or CSR) or a ``torch_sparse.SparseTensor``
+    (their stored values become the edge weights unless ``edge_weight`` is given)."""
+    if isinstance(adjacency, Tensor) and adjacency.layout in (torch.sparse_coo, torch.sparse_csr):
+        coo = adjacency.to_sparse_coo().coalesce()
+        return coo.indices(), coo.values() if edge_weight is None else edge_weight
+    if hasattr(adjacency, "coo") and not isinstance(adjacency, (Tensor, GraphStructure)):     # torch_sparse
+        row, col, value = adjacency.coo()
+        return torch.stack([row, col]), value if edge_weight is None else edge_weight
+    return adjacency, edge_weight
+
+
+def checked_weight(edge_weight: Optional[Tensor], structure: GraphStructure) -> Optional[Tensor]:
+    """``edge_weight`` validated against the structure (finite, non-negative, one per edge); skipped under
+    ``torch.compile``, whose graphs take trusted values."""
+    if edge_weight is not None and not torch.compiler.is_compiling():
+        check_values(edge_weight, "edge_weight", (structure.num_edges,), nonnegative=True)
+    return edge_weight

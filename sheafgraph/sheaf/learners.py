@@ -151,6 +151,6 @@ def fold_edge_weights(maps: Tensor, weights: Optional[Tensor]) -> Tensor:
     :math:`F_i^\\top F_j` scale by :math:`w^2` and orthogonal maps stay scaled-orthogonal.
 
     Shapes:
-        maps: ``(|E|, d, d)``; weights: ``(|E|,)``; returns ``(|E|, d, d)``.
+        maps: ``(|E|, d, d)`` or diagonal ``(|E|, d)``; weights: ``(|E|,)``; returns the shape of maps.
     """
-    return maps if weights is None else maps * weights[:, None, None]
+    return maps if weights is None else maps * weights.reshape(-1, *([1] * (maps.dim() - 1)))

@@ -129,9 +129,10 @@ class NSD(_NSDBase):
         super().__init__(in_channels, out_channels, hidden_channels, d, extra_stalks, input_dropout, dropout,
                          use_act, second_linear, cached)
         positive_int(num_layers, "num_layers")
+        width = self.stalk_dim * hidden_channels                   # the paper's layer: no projections
         self.convs = nn.ModuleList([
-            SheafConv(hidden_channels, d, maps, dropout=dropout, learner_dropout=dropout if k > 0 else 0.0,
-                      act=use_act, extra_stalks=extra_stalks, **conv_kwargs)
+            SheafConv(width, width, d, maps, channels=hidden_channels, dropout=dropout,
+                      learner_dropout=dropout if k > 0 else 0.0, act=use_act, extra_stalks=extra_stalks, **conv_kwargs)
             for k in range(num_layers)])
 
     def forward(self, x: Tensor, edge_index: StructureLike) -> Tensor:

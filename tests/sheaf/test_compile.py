@@ -18,8 +18,8 @@ def graph():
 
 @pytest.mark.parametrize("maps", ["diag", "orthogonal", "general"])
 def test_sheaf_conv_has_no_graph_break(graph, maps):
-    conv = SheafConv(4, 3, maps, extra_stalks=("signless",)).eval()
-    x = torch.randn(graph.num_nodes, 4, 4)
+    conv = SheafConv(10, 16, 3, maps, extra_stalks=("signless",)).eval()      # D = 4 stalks of 4 channels
+    x = torch.randn(graph.num_nodes, 10)
     conv(x, graph)                                       # builds the structure's caches (patterns, fixed stalks)
     dynamo.reset()
     assert dynamo.explain(conv)(x, graph).graph_break_count == 0

@@ -46,6 +46,12 @@ def dense_fixed(edge_index, n, sign):
     return s @ (torch.diag(deg) + sign * A) @ s
 
 
+def paper_conv(channels, d, maps="diag", **kwargs):
+    """The paper's layer (no projections): D = d + extra stalks dimensions of ``channels`` channels in and out."""
+    width = (d + len(kwargs.get("extra_stalks", ()))) * channels
+    return SheafConv(width, width, d, maps, channels=channels, **kwargs)
+
+
 def graph(n=9, pairs=14, seed=0):
     return random_undirected_graph(n, pairs, isolated=1, seed=seed)
 
@@ -55,7 +61,7 @@ def test_step_matches_dense_reference(kind, kw):
     torch.manual_seed(0)
     n, d, C = 9, 3, 4
     ei = graph(n)
-    conv = SheafConv(C, d, kind, extra_stalks=("signless", "laplacian"), **kw).double()
+    conv = paper_conv(C, d, kind, extra_stalks=("signless", "laplacian"), **kw).double()
     with torch.no_grad():
         conv.epsilon.uniform_(-1, 1)
         conv.term.left.weight.add_(0.1 * torch.randn(5, 5, dtype=torch.float64))
@@ -82,7 +88,7 @@ def test_permutation_equivariance(kind, kw):
     torch.manual_seed(1)
     n = 10
     ei = graph(n, 18, seed=3)
-    conv = SheafConv(4, 2, kind, extra_stalks=("signless",), **kw).eval()
+    conv = paper_conv(4, 2, kind, extra_stalks=("signless",), **kw).eval()
     x = torch.randn(n, 3 * 4)
     perm = torch.randperm(n)
     inv = torch.empty_like(perm)
@@ -96,7 +102,7 @@ def test_permutation_equivariance(kind, kw):
 def test_gradcheck_tiny_graph(kind, kw):
     torch.manual_seed(2)
     ei = torch.tensor([[0, 1, 1, 2, 0, 2, 2, 3], [1, 0, 2, 1, 2, 0, 3, 2]])
-    conv = SheafConv(2, 2, kind, extra_stalks=("laplacian",), **kw).double()
+    conv = paper_conv(2, 2, kind, extra_stalks=("laplacian",), **kw).double()
     x = torch.randn(5, 6, dtype=torch.float64, requires_grad=True)     # node 4 is isolated
     weight = conv.term.learner.pair.linear.weight
     assert torch.autograd.gradcheck(lambda x, w: conv(x, ei), (x, weight))
@@ -144,14 +150,14 @@ def test_fixed_stalk_laplacian_cached_per_structure():
 def test_structure_cache_keyed_on_tensor_and_version():
     ei = graph()
     x = torch.randn(9, 8)
-    conv = SheafConv(4, 2, cached=True)
+    conv = paper_conv(4, 2, cached=True)
     s1 = conv.structure(x, ei)
     assert conv.structure(x, ei) is s1
     assert conv.structure(x, ei.clone()) is not s1                  # another tensor
     s2 = conv.structure(x, ei)
     ei[:, :2] = ei[:, :2].flip(1)                                  # in-place change: version bump
     assert conv.structure(x, ei) is not s2
-    uncached = SheafConv(4, 2)
+    uncached = paper_conv(4, 2)
     assert uncached.structure(x, ei) is not uncached.structure(x, ei)
 
 
@@ -162,8 +168,8 @@ def test_inductive_batches_and_sequential():
     d2 = Data(x=torch.randn(6, 8), edge_index=g2, num_nodes=6)
     batch = Batch.from_data_list([d1, d2])
     model = Sequential("x, edge_index", [
-        (SheafConv(4, 2, "orthogonal"), "x, edge_index -> x"),
-        (SheafConv(4, 2, "general"), "x, edge_index -> x"),
+        (paper_conv(4, 2, "orthogonal"), "x, edge_index -> x"),
+        (paper_conv(4, 2, "general"), "x, edge_index -> x"),
     ]).eval()
     out = model(batch.x, batch.edge_index)
     torch.testing.assert_close(out[:7], model(d1.x, g1), rtol=1e-5, atol=1e-6)
@@ -174,7 +180,7 @@ def test_inductive_batches_and_sequential():
 
 def test_bad_inputs():
     ei = graph()
-    conv = SheafConv(4, 2)
+    conv = paper_conv(4, 2)
     with pytest.raises(ValueError, match=r"\(\|V\|, 8\)"):
         conv(torch.randn(9, 7), ei)
     with pytest.raises(ValueError, match="not symmetric"):
@@ -184,28 +190,28 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="out of range"):
         conv(torch.randn(3, 8), ei)
     with pytest.raises(ValueError, match="diag, orthogonal, general"):
-        SheafConv(4, 2, "sparse")
+        paper_conv(4, 2, "sparse")
     with pytest.raises(ValueError, match="signless, laplacian"):
-        SheafConv(4, 2, extra_stalks=("lowpass",))
+        paper_conv(4, 2, extra_stalks=("lowpass",))
     with pytest.raises(ValueError, match="orthogonal' only"):
-        SheafConv(4, 2, "diag", edge_weights=True)
+        paper_conv(4, 2, "diag", edge_weights=True)
     with pytest.raises(ValueError, match="d >= 2"):
-        SheafConv(4, 1, "orthogonal")
+        paper_conv(4, 1, "orthogonal")
     with pytest.raises(ValueError, match="tanh, elu, id"):
-        SheafConv(4, 2, sheaf_act="relu")
+        paper_conv(4, 2, sheaf_act="relu")
 
 
 def test_mix_is_kron_of_present_weights():
     torch.manual_seed(6)
     x = torch.randn(5, 3, 4)
-    both = SheafConv(4, 3).term
+    both = paper_conv(4, 3).term
     w1, w2 = torch.randn(3, 3), torch.randn(4, 4)
     with torch.no_grad():
         both.left.weight.copy_(w1)
         both.right.weight.copy_(w2)
     torch.testing.assert_close(both.mix(x), w1 @ x @ w2.t())
-    torch.testing.assert_close(SheafConv(4, 3, left_weights=False, right_weights=False).term.mix(x), x)
-    only_right = SheafConv(4, 3, left_weights=False).term
+    torch.testing.assert_close(paper_conv(4, 3, left_weights=False, right_weights=False).term.mix(x), x)
+    only_right = paper_conv(4, 3, left_weights=False).term
     torch.testing.assert_close(only_right.mix(x), x @ only_right.right.weight.t())
 
 
@@ -213,7 +219,7 @@ def test_mini_batch_subgraphs():
     from torch_geometric.utils import subgraph, to_undirected
     torch.manual_seed(7)
     n, ei = 30, graph(30, 60, seed=8)
-    conv = SheafConv(4, 2, "diag").eval()
+    conv = paper_conv(4, 2, "diag").eval()
     x = torch.randn(n, 8)
     nodes = torch.arange(0, n, 2)
     sub_ei, _ = subgraph(nodes, ei, relabel_nodes=True, num_nodes=n)             # induced: symmetric as is
@@ -222,3 +228,61 @@ def test_mini_batch_subgraphs():
     with pytest.raises(ValueError, match="not symmetric"):
         conv(x, sampled)
     assert conv(x, to_undirected(sampled, num_nodes=n)).shape == (n, 8)
+
+
+def test_pyg_style_projections_repr_and_reset():
+    torch.manual_seed(8)
+    ei = graph()
+    conv = SheafConv(5, 6, d=3, maps="general")                   # D = 3 stalks of 2 channels, projected in and out
+    assert (conv.channels, conv.lin_in.in_features, conv.lin_out) == (2, 5, None)
+    assert repr(conv) == "SheafConv(5, 6, d=3, maps='general', channels=2, extra_stalks=[], dropout=0.0)"
+    assert conv(torch.randn(9, 5), ei).shape == (9, 6)
+    wide = SheafConv(6, 3, d=2, channels=4)                       # 8 diffused features, projected to 3
+    assert wide(torch.randn(9, 6), ei).shape == (9, 3)
+    before = [p.detach().clone() for p in wide.parameters()]
+    wide.reset_parameters()
+    assert any(not torch.equal(a, b) for a, b in zip(before, wide.parameters()))
+    with pytest.raises(ValueError, match="out_channels=7 is not a multiple of the stalk dimension D=3"):
+        SheafConv(4, 7, d=3)
+    with pytest.raises(ValueError, match=r"x must have shape \(\|V\|, 5\)"):
+        conv(torch.randn(9, 3, 2), ei)                            # 3-D input only without an input projection
+
+
+def test_edge_weight_scales_coupling_and_sparse_adjacency_is_accepted():
+    torch.manual_seed(9)
+    ei = graph()
+    conv = SheafConv(6, 6, d=3, maps="diag", left_weights=False, right_weights=False).double().eval()
+    x = torch.randn(9, 6, dtype=torch.float64)
+    ones = torch.ones(ei.size(1), dtype=torch.float64)
+    torch.testing.assert_close(conv(x, ei, ones), conv(x, ei))
+    s = GraphStructure(ei, 9)
+    w = torch.rand(ei.size(1), dtype=torch.float64)
+    w = 0.5 * (w + w[s.reverse_index()])                              # symmetric weights
+    plain = SheafConv(6, 6, d=3, maps="diag", normalization=None).double()
+    maps = plain.term.learner(x.view(9, 3, 2), s)                    # F_e, (|E|, 3)
+    expected = torch.zeros(9, 3, 9, 3, dtype=torch.float64)
+    for e, (i, j) in enumerate(ei.t().tolist()):                      # L_ij = -w_ij F_i F_j, L_ii = sum w_ij F_i^2
+        expected[i, :, j, :] -= torch.diag(w[e] * maps[e] * maps[s.reverse_index()[e]])
+        expected[i, :, i, :] += torch.diag(w[e] * maps[e] ** 2)
+    got = plain.laplacian(x, ei, w).to_dense().view(9, 3, 9, 3)
+    torch.testing.assert_close(got, expected)
+    adj = torch.sparse_coo_tensor(ei, w, (9, 9))
+    torch.testing.assert_close(conv(x, adj), conv(x, ei, w))
+    torch.testing.assert_close(conv(x, adj.to_sparse_csr()), conv(x, ei, w))
+    with pytest.raises(ValueError, match="edge_weight must be non-negative"):
+        conv(x, ei, -ones)
+    with pytest.raises(ValueError, match=r"edge_weight must have shape \(" + str(ei.size(1)) + r",\)"):
+        conv(x, ei, ones[:3])
+
+
+def test_sheaf_conv_beside_gcn_in_a_pyg_sequential():
+    from torch_geometric.nn import GCNConv
+    torch.manual_seed(10)
+    model = Sequential("x, edge_index", [
+        (GCNConv(7, 12), "x, edge_index -> x"),
+        (SheafConv(12, 12, d=3, maps="orthogonal"), "x, edge_index -> x"),
+        (SheafConv(12, 4, d=2, maps="general", channels=3), "x, edge_index -> x"),
+    ])
+    out = model(torch.randn(9, 7), graph())
+    out.sum().backward()
+    assert out.shape == (9, 4) and all(p.grad is not None for p in model.parameters())
