@@ -151,7 +151,7 @@ def test_physics_graph_validation():
         physics_graph(torch.cat([ei, torch.tensor([[1], [1]])], 1), None, graph.pos_km)
     with pytest.raises(ValueError, match="not symmetric"):
         physics_graph(ei[:, :3], None, graph.pos_km)
-    with pytest.raises(ValueError, match=r"edge_weight must have shape \(6\)"):
+    with pytest.raises(ValueError, match=r"edge_weight must have shape \(6,\), got \(5,\)"):
         physics_graph(ei, torch.ones(5), graph.pos_km)
     with pytest.raises(ValueError, match=r"pos_km must have shape \(\*, 2\)"):
         physics_graph(ei, None, graph.pos_km[:, :1])
