@@ -48,7 +48,7 @@ class ForecastInputs(NamedTuple):
 
 def check_inputs(x: Tensor, mask: Tensor, in_channels: Optional[int] = None) -> None:
     """Validate an input window ``x (B, T_in, |V|, C)`` (floating; NaN allowed only where masked) and ``mask``
-    (bool, the shape of x)."""
+    (bool, the shape of x). Finding a non-finite observed value reads one boolean on the host per call."""
     if not isinstance(x, Tensor) or not x.is_floating_point():
         raise TypeError(f"x must be a floating torch.Tensor, got {getattr(x, 'dtype', type(x).__name__)}")
     if x.dim() != 4:
