@@ -1,6 +1,6 @@
 """Generate molecules with the shipped GDSS model (trained on QM9) and draw them.
 
-    python examples/generate_molecules.py [--num 64] [--png molecules.png]
+    python examples/generate_molecules.py [--num 64] [--png runs/molecules.png]
 
 Part 1 is the one-call path the CLI uses; part 2 runs the pieces by hand: prior sample, a reverse-time sampler,
 quantisation to bond orders and atom types, and decoding with RDKit.
@@ -15,7 +15,7 @@ from sheafgraph.generative.molecules import draw_grid, load_generator, sample_mo
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--num", type=int, default=64)
-parser.add_argument("--png", default="molecules.png")
+parser.add_argument("--png", default="runs/molecules.png")
 args = parser.parse_args()
 
 # 1. one call: atom counts drawn from QM9, the default sampler (predictor-corrector, 100 steps), valency correction,

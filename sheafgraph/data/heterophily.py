@@ -134,8 +134,8 @@ def _locator(root: Path, verify: bool) -> Locate:
 
     def locate(rel: str) -> Path:
         hint = (f"it comes from {SOURCES[rel.split('/', 1)[0]]}; see datasets/heterophily/SOURCES.md. The data root "
-                f"searched was {root} (the project's datasets/ ships only {shipped}); pass root=/path/to/shared/data "
-                f"or set SHEAFGRAPH_DATA to a folder that contains heterophily/{rel}")
+                f"searched was {root} (the project's datasets/ ships only {shipped}); pass --root /path/to/shared/data "
+                f"(root= in Python) or set SHEAFGRAPH_DATA to a folder that contains heterophily/{rel}")
         path = require_file(root / "heterophily" / rel, hint)
         if rel in known:
             verify_sha256(path, known[rel])

@@ -21,11 +21,11 @@ from sheafgraph.metrics.molecules import fcd, novelty, nspdk_mmd, sanitized_mol,
 from sheafgraph.tasks import TASKS
 from sheafgraph.utils import DEFAULT_THREADS, init_distributed, resolve_device, set_threads
 from sheafgraph.utils.checks import MissingExtraError, positive_float, positive_int, writable_file
-from sheafgraph.utils.options import add_flag, given, keyword_options
+from sheafgraph.utils.options import add_flag, given, keyword_options, plain_text
 
 
-def evaluate_smiles(smiles: Sequence[Optional[str]], dataset: str = "qm9", root=None,
-                    cache=None) -> Dict[str, float]:
+def evaluate_smiles(smiles: Sequence[Optional[str]], dataset: str = "qm9", root=None, cache=None,
+                    device: str = "cpu") -> Dict[str, float]:
     """GDSS's molecule metrics of generated SMILES against ``dataset``: validity, uniqueness, novelty (vs the
     training split), FCD and NSPDK MMD (vs the test split), the last four on the valid molecules. The test split's
     ChemNet statistics are cached in :func:`sheafgraph.data.paths.cache_dir` (``cache``) after the first call.
@@ -43,7 +43,7 @@ def evaluate_smiles(smiles: Sequence[Optional[str]], dataset: str = "qm9", root=
     scores = {"num": len(smiles), "validity": validity(list(smiles)), "uniqueness": uniqueness(valid),
               "novelty": novelty(valid, splits.train), "nspdk": nspdk_mmd(valid, test)}
     try:
-        scores["fcd"] = fcd(valid, test, cache_dir=cache_dir(cache))
+        scores["fcd"] = fcd(valid, test, cache_dir=cache_dir(cache), device=device)
     except ImportError as err:
         raise MissingExtraError(str(err), partial={**scores, "fcd": None}) from None
     return scores
@@ -52,24 +52,26 @@ def evaluate_smiles(smiles: Sequence[Optional[str]], dataset: str = "qm9", root=
 # ---------------------------------------------------------------- command line
 def add_subcommand(subparsers) -> None:
     parser = subparsers.add_parser("molgen", help=TASKS["molgen"],
-                                   description=__doc__.split("\n")[0])
+                                   description=plain_text(__doc__))
     sub = parser.add_subparsers(dest="molgen_command", metavar="{train,sample,evaluate}", required=True)
 
     train = sub.add_parser("train", help="train GDSS on a molecule dataset (resumable)")
-    train.add_argument("--dataset", default="qm9", choices=["qm9"])
+    train.add_argument("--dataset", default="qm9", choices=["qm9"], help="training molecules (default %(default)s)")
     train.add_argument("--root", default=None, help="data root (default: $SHEAFGRAPH_DATA or datasets/)")
-    train.add_argument("--checkpoint", default="runs/gdss/last.pt", help="checkpoint written every epoch")
+    train.add_argument("--checkpoint", default="runs/gdss/last.pt",
+                       help="checkpoint written every epoch and resumed from (default %(default)s)")
     train.add_argument("--export", default=None, help="also write a small sampling-only checkpoint here")
-    train.add_argument("--epochs", type=int, default=300)
-    train.add_argument("--batch-size", type=int, default=1024)
-    train.add_argument("--lr", type=float, default=5e-3)
-    train.add_argument("--sde-x", default="ve", help="SDE for node features: ve, vp or subvp")
-    train.add_argument("--sde-adj", default="ve", help="SDE for the adjacency: ve, vp or subvp")
+    train.add_argument("--epochs", type=int, default=300, help="total epochs, resumed ones included (default %(default)s)")
+    train.add_argument("--batch-size", type=int, default=1024, help="molecules per batch (default %(default)s)")
+    train.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate (default %(default)s)")
+    train.add_argument("--sde-x", default="ve", help="SDE for node features: ve, vp or subvp (default %(default)s)")
+    train.add_argument("--sde-adj", default="ve", help="SDE for the adjacency: ve, vp or subvp (default %(default)s)")
     train.add_argument("--time-conditioning", action="store_true", help="feed t to the score networks")
     train.add_argument("--no-resume", action="store_true", help="start over even if the checkpoint exists")
     train.add_argument("--resume-lr", type=float, default=None,
                        help="when resuming, continue with this learning rate instead of the saved one (to anneal)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffles, noise (default 0)")
+    train.add_argument("--json", default=None, help="write the loss history and checkpoint path as JSON here")
     train.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="torch threads (default %(default)s)")
     train.add_argument("--device", default="auto", help="cpu, cuda or auto (default: CUDA when available); under "
                                                         "torchrun --nproc_per_node P: P data-parallel processes")
@@ -78,7 +80,7 @@ def add_subcommand(subparsers) -> None:
     sample = sub.add_parser("sample", help="sample molecules to a SMILES file")
     sample.add_argument("--checkpoint", default=None, help=f"default: the shipped model {PRETRAINED.name}")
     sample.add_argument("--num", type=int, default=1000, help="molecules to sample (default %(default)s)")
-    sample.add_argument("--out", default="mols.smi", help="SMILES file to write (default %(default)s)")
+    sample.add_argument("--out", default="runs/mols.smi", help="SMILES file to write (default %(default)s)")
     sample.add_argument("--sampler", default=DEFAULT_SAMPLER["sampler"],
                         help=f"sampler: {', '.join(SAMPLERS)} (default %(default)s); its options below")
     add_sampler_flags(sample.add_argument_group("sampler options (default: the sampler's own)"))
@@ -94,11 +96,12 @@ def add_subcommand(subparsers) -> None:
 
     evaluate = sub.add_parser("evaluate", help="validity, uniqueness, novelty, FCD, NSPDK of a SMILES file")
     evaluate.add_argument("smiles", help="file with one SMILES per line")
-    evaluate.add_argument("--dataset", default="qm9", choices=["qm9"])
+    evaluate.add_argument("--dataset", default="qm9", choices=["qm9"], help="reference molecules (default %(default)s)")
     evaluate.add_argument("--root", default=None, help="data root (default: $SHEAFGRAPH_DATA or datasets/)")
     evaluate.add_argument("--json", default=None, help="write the scores here")
     evaluate.add_argument("--cache", default=None, help="where the test split's ChemNet statistics are kept "
                                                         "(default: $SHEAFGRAPH_CACHE or ~/.cache/sheafgraph)")
+    evaluate.add_argument("--device", default="cpu", help="where FCD's ChemNet runs: cpu, cuda or auto (default cpu)")
     evaluate.set_defaults(func=run_evaluate)
 
 
@@ -125,8 +128,9 @@ def run_train(args: argparse.Namespace) -> int:
     if args.resume_lr is not None:
         positive_float(args.resume_lr, "--resume-lr")
     writable_file(args.checkpoint, "--checkpoint")
-    if args.export:
-        writable_file(args.export, "--export")
+    for flag in ("export", "json"):
+        if getattr(args, flag):
+            writable_file(getattr(args, flag), f"--{flag}")
     sde_config = {"x": {**QM9_SDE["x"], "name": args.sde_x}, "adj": {**QM9_SDE["adj"], "name": args.sde_adj}}
     for part in sde_config.values():  # VP-type SDEs take betas; keep GDSS's ZINC250k betas (0.1, 1.0)
         if part["name"] != "ve":
@@ -146,6 +150,9 @@ def run_train(args: argparse.Namespace) -> int:
     if context.is_main:
         print(f"checkpoint: {args.checkpoint} (epoch {state['epoch']}); sample from it with "
               f"sheafgraph molgen sample --checkpoint {args.export or args.checkpoint}")
+        if args.json:
+            Path(args.json).write_text(json.dumps({"checkpoint": str(args.checkpoint), "export": args.export,
+                                                   "epoch": state["epoch"], "history": state["history"]}, indent=1))
     return 0
 
 
@@ -180,7 +187,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"{path} holds no SMILES")
     out = writable_file(args.json, "--json") if args.json else None
     try:
-        scores, missing = evaluate_smiles(smiles, args.dataset, root=args.root, cache=args.cache), None
+        scores = evaluate_smiles(smiles, args.dataset, root=args.root, cache=args.cache,
+                                 device=str(resolve_device(args.device)))
+        missing = None
     except MissingExtraError as err:
         scores, missing = err.partial, err
     for name, value in scores.items():

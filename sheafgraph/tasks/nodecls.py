@@ -19,11 +19,11 @@ from sheafgraph.sheaf.recipes import OWN_PRESETS, PAPER_PRESETS, PRESETS, NodeCl
 from sheafgraph.sheaf.training import FoldResult, run_folds
 from sheafgraph.tasks import TASKS
 from sheafgraph.utils import DEFAULT_THREADS, set_threads
-from sheafgraph.utils.options import add_dataclass_flags, describe, given
+from sheafgraph.utils.options import add_dataclass_flags, describe, given, plain_text
 
 
 def add_subcommand(subparsers) -> None:
-    p = subparsers.add_parser("nodecls", help=TASKS["nodecls"], description=__doc__,
+    p = subparsers.add_parser("nodecls", help=TASKS["nodecls"], description=plain_text(__doc__),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True, help="dataset name (e.g. texas, wisconsin, cornell, chameleon)")
     p.add_argument("--preset", default="none", choices=PRESETS,

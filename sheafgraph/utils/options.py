@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import re
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 _TYPES = (("bool", bool), ("int", int), ("float", float), ("str", str))
@@ -68,6 +69,16 @@ def given(args: argparse.Namespace, names: Iterable[str]) -> Dict[str, Any]:
     """The values of ``names`` the user set on the command line (flags left at ``None`` are dropped)."""
     values = vars(args)
     return {n: values[n] for n in names if values.get(n) is not None}
+
+
+def plain_text(doc: str) -> str:
+    """A docstring without reST markup, for ``--help``: a role ``:func:`a.b``` shows as Sphinx renders it (``a.b``;
+    ``name`` alone for ``~a.b.name``) and literal double backquotes are dropped."""
+    def shown(match: re.Match) -> str:
+        target = match.group(2)
+        return target.rsplit(".", 1)[-1] if match.group(1) else target
+
+    return re.sub(r":[a-z]+:`(~?)([^`]*)`", shown, doc).replace("``", "")
 
 
 def describe(options: Mapping[str, Any]) -> str:

@@ -162,7 +162,7 @@ def test_missing_file(tmp_path):
 
 
 def test_missing_from_default_root_says_how_to_fix(no_env):
-    with pytest.raises(FileNotFoundError, match=r"root=/path/to/shared/data or set SHEAFGRAPH_DATA"):
+    with pytest.raises(FileNotFoundError, match=r"--root /path/to/shared/data \(root= in Python\) or set SHEAFGRAPH_DATA"):
         load_node_dataset("film")
 
 

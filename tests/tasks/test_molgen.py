@@ -87,7 +87,10 @@ def test_train_cli_checkpoints_resumes_and_exports(tmp_path, monkeypatch, shared
     args = ["molgen", "train", "--checkpoint", str(ckpt), "--batch-size", "8"]
     assert main([*args, "--sde-x", "vp", "--epochs", "1"]) == 0
     # resumed without --sde-x / --time-conditioning: the stored SDE and model configuration go on
-    assert main([*args, "--epochs", "2", "--export", str(small), "--resume-lr", "1e-3"]) == 0
+    assert main([*args, "--epochs", "2", "--export", str(small), "--resume-lr", "1e-3",
+                 "--json", str(tmp_path / "train.json")]) == 0
+    record = json.loads((tmp_path / "train.json").read_text())
+    assert record["epoch"] == 2 and len(record["history"]) == 2 and record["checkpoint"] == str(ckpt)
     state = load_checkpoint(ckpt)
     assert state["epoch"] == 2 and len(state["history"]) == 2 and state["lr_resets"] == [[1, 1e-3]]
     assert state["sde_config"]["x"] == {"name": "vp", "beta_min": 0.1, "beta_max": 1.0}

@@ -42,3 +42,9 @@ def test_bool_flags_and_signatures():
         add_flag(parser, name, default, name, annotation=annotation)
     args = parser.parse_args(["--no-denoise", "--scale", "0.5"])
     assert given(args, options) == {"denoise": False, "scale": 0.5}
+
+
+def test_plain_text_drops_markup():
+    from sheafgraph.utils.options import plain_text
+    assert plain_text("See :class:`~sheafgraph.sheaf.NodeClsConfig` and :mod:`sheafgraph.sheaf.training`, "
+                      "``--preset paper``.") == "See NodeClsConfig and sheafgraph.sheaf.training, --preset paper."
