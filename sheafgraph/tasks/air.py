@@ -42,7 +42,7 @@ from sheafgraph.physics.training import sample_generator
 from sheafgraph.tasks import TASKS
 from sheafgraph.utils import DEFAULT_THREADS, set_threads
 from sheafgraph.utils.checks import writable_file
-from sheafgraph.utils.options import add_dataclass_flags, add_flag, given
+from sheafgraph.utils.options import add_dataclass_flags, add_flag, given, plain_text
 
 FIELDS = {f.name: f for f in dataclasses.fields(AirConfig)}
 
@@ -65,7 +65,7 @@ def _common(parser, outputs: Dict[str, str]) -> None:
 
 
 def add_subcommand(subparsers) -> None:
-    p = subparsers.add_parser("air", help=TASKS["air"], description=__doc__,
+    p = subparsers.add_parser("air", help=TASKS["air"], description=plain_text(__doc__),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     group = p.add_argument_group("run options (sheafgraph.physics.recipes.AirConfig; the default is shown)")
     names = add_dataclass_flags(group, AirConfig, exclude=("wind_mode", "show_progress"))
@@ -83,11 +83,11 @@ def add_subcommand(subparsers) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION",
                                help="use a checkpoint of a run (without ACTION: train and test a model)")
     e = actions.add_parser("evaluate", help="score a checkpoint on its dataset's validation and test windows",
-                           description=evaluate_checkpoint.__doc__)
+                           description=plain_text(evaluate_checkpoint.__doc__))
     e.add_argument("--root", default=None, help="where to read the data (default the run's --root)")
     e.add_argument("--no-progress", action="store_true", help="hide progress bars")
     f = actions.add_parser("forecast", help="forecast the next 72 h at every station from recent PRSA-layout CSVs",
-                           description=forecast_from_csv.__doc__)
+                           description=plain_text(forecast_from_csv.__doc__))
     f.add_argument("--csv-dir", required=True, help="folder with one PRSA_Data_<station>_*.csv per station")
     _config_flags(f, "seed", seed="seed of the sampled trajectories")
     for sub, outputs in ((e, {"json": "write the results as JSON here"}),

@@ -1,7 +1,6 @@
 """Air-quality data layer: PRSA Beijing loader, wind vectors, station graph, forecasting windows, KnowAir layout,
 AirPhyNet layout."""
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,8 +13,9 @@ from sheafgraph.data.airphynet import AIRPHYNET_CHANNELS, ArrayWindows, airphyne
 from sheafgraph.data.prsa import wind_from_degrees
 from sheafgraph.data.knowair import KNOWAIR_CHANNELS
 from sheafgraph.data.prsa import PRSA_CHANNELS, PRSA_STATIONS
+from tests.conftest import SHARED_DATA
 
-SHARED = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data").resolve()
+SHARED = SHARED_DATA
 AIR = SHARED / "air"
 HOURS_PER_STATION = 35_064          # SOURCES.md: hourly rows per station, 2013-03-01 00:00 .. 2017-02-28 23:00
 STEPS = HOURS_PER_STATION // 3      # 11,688 three-hour blocks
