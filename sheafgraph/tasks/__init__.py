@@ -8,6 +8,7 @@ that subcommand runs (so ``sheafgraph --help`` does not import torch). A new tas
 #: subcommand -> one-line help (the module is ``sheafgraph.tasks.<subcommand>``)
 TASKS = {
     "air": "air-quality forecasting (AirPhyNet variants and baselines)",
+    "graphgen": "GDSS generic graph generation (ego_small, community_small, ENZYMES, grid): train, sample, evaluate",
     "molgen": "GDSS molecule generation: train, sample, evaluate",
     "nodecls": "node classification: NSD models and MLP/GCN baselines on 10 splits",
 }
