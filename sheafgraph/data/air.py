@@ -60,7 +60,7 @@ def station_graph(lon: Tensor, lat: Tensor, method: str = "threshold", threshold
         lon, lat: station coordinates in degrees.
         method: ``"threshold"`` or ``"knn"``.
         threshold_km: maximum edge length for ``"threshold"``.
-        k: neighbours per station for ``"knn"`` (1 <= k < |V|).
+        k: neighbours per station for ``"knn"`` (1 <= k < ``|V|``).
         sigma_km: kernel width (default: mean edge length).
 
     Shapes:

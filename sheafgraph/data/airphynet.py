@@ -1,9 +1,9 @@
 r"""The data layout of the AirPhyNet paper (Hettige et al., ICLR 2024; https://github.com/kethmih/AirPhyNet):
 forecasting windows cut in advance, without the series they came from.
 
-Files, in one folder: ``train.npz``, ``val.npz`` and ``test.npz``, each holding ``x`` (S, T_in, |V|, C), the input
-windows, and ``y`` (S, T_out, |V|, C), the steps that follow each of them; and ``station.csv`` with the columns
-``station, longitude, latitude``, one row per station in the order of the |V| axis. The reference code reads
+Files, in one folder: ``train.npz``, ``val.npz`` and ``test.npz``, each holding ``x`` ``(S, T_in, |V|, C)``, the input
+windows, and ``y`` ``(S, T_out, |V|, C)``, the steps that follow each of them; and ``station.csv`` with the columns
+``station, longitude, latitude``, one row per station in the order of the ``|V|`` axis. The reference code reads
 T_in = T_out = 24 steps of 3 hours (72 h ahead) and C = 6 channels, listed in its ``config.yaml`` as PM2.5,
 temperature, pressure, humidity, wind speed and wind direction (``AIRPHYNET_CHANNELS``). Its Beijing stations are
 the 35 of the KDD Cup 2018 network. The reference does not state the units; this loader reads the wind as a

@@ -177,9 +177,11 @@ def sample_pc(model: nn.Module, graphs: Graphs, sde: GraphSDE, *, steps: int = 1
     """Predictor-corrector sampling (Song et al., 2021; GDSS's default sampler for QM9, Alg. 1).
 
     Args:
-        predictor: ``"reverse_diffusion"`` or ``"euler_maruyama"``. corrector: ``"langevin"`` or ``"none"``.
+        predictor: ``"reverse_diffusion"`` or ``"euler_maruyama"``.
+        corrector: ``"langevin"`` or ``"none"``.
         snr, scale_eps, corrector_steps, scale_eps_early, switch_time: Langevin options
-        (:func:`langevin_noise_scale`). denoise: return the last step's mean (no final noise).
+            (:func:`langevin_noise_scale`).
+        denoise: return the last step's mean (no final noise).
     """
     update = PREDICTORS[predictor]
     check_langevin_options(snr, scale_eps, scale_eps_early)

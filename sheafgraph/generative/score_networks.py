@@ -102,10 +102,11 @@ class GDSSNoiseModel(nn.Module):
     r"""The joint model :math:`(\hat\epsilon_X, \hat\epsilon_A) = (s_\theta(X_t, A_t, t), s_\phi(X_t, A_t, t))`.
 
     Args:
-        num_features: atom types F. x_params / adj_params: keyword arguments of :class:`ScoreNetworkX` and
-        :class:`ScoreNetworkA` (defaults: GDSS's QM9 configuration).
-        time_conditioning: feed t to both networks (GDSS does not). min_degree: degree clamp of every GCN
-        normalisation (module docstring).
+        num_features: atom types F.
+        x_params, adj_params: keyword arguments of :class:`ScoreNetworkX` and :class:`ScoreNetworkA` (defaults:
+            GDSS's QM9 configuration).
+        time_conditioning: feed t to both networks (GDSS does not).
+        min_degree: degree clamp of every GCN normalisation (module docstring).
 
     Shapes:
         x: ``(B, N, F)``; adj: ``(B, N, N)``; mask: ``(B, N)``; t: ``(B,)``; returns ``(B, N, F)``, ``(B, N, N)``.

@@ -230,7 +230,7 @@ class ForecastErrors:
 
     Shapes:
         :meth:`update` takes pred, target, mask of shape ``(B, T_out, |V|)`` and optional samples
-        ``(K, B, T_out, |V|)`` (K >= 2); the same T_out, |V| and K (or no samples) every time.
+        ``(K, B, T_out, |V|)`` (K >= 2); the same T_out, ``|V|`` and K (or no samples) every time.
     """
 
     def __init__(self, levels: Sequence[float] = INTERVAL_LEVELS):

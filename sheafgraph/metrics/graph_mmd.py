@@ -18,7 +18,7 @@ degree      degree histogram (degrees 0 .. max), normalised to a pmf Gaussian-EM
 clustering  histogram of the nodes' clustering coefficients in 100   Gaussian-EMD, bin distance     0.1
             equal bins of [0, 1], normalised to a pmf                1/100
 orbit       counts of the 15 node orbits of 2-4-node graphlets       Gaussian on the Euclidean      30.0
-            (ORCA's numbering) summed over nodes, divided by |V|     distance
+            (ORCA's numbering), averaged over the nodes              distance
 =========== ======================================================== ============================== ==========
 
 Gaussian-EMD: :math:`k(p, q) = \exp(-W(p, q)^2 / 2\sigma^2)`, with :math:`W` the earth mover's distance between

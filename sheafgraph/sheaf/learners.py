@@ -9,7 +9,7 @@ For the directed edge e = (i, j) the local-concatenation learner computes
 with σ ∈ {tanh, elu, identity} and ``map`` turning the raw parameters into a diagonal, orthogonal (O(d) bundle) or
 general d×d matrix (:data:`MAP_KINDS`). The reverse edge (j, i) gets its own map :math:`\Phi(x_j, x_i)`, so the
 sheaf is asymmetric in general. Because :math:`W [x_i \Vert x_j] = W_a x_i + W_b x_j`, the products are taken per
-node and gathered per edge (|V| instead of |E| matrix rows; mathematically identical).
+node and gathered per edge (``|V|`` instead of ``|E|`` matrix rows; mathematically identical).
 
 The ``"stalk_sum"`` input (the sparse learner of NSD's code, used by its Texas recipe) first sums each node's
 signal over its stalk dimensions, :math:`\bar x_i = \sum_a x_{i,a} \in \mathbb{R}^{C}`, and concatenates those.

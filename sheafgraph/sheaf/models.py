@@ -160,9 +160,11 @@ class _SheafVectorField(nn.Module):
 class ContinuousNSD(_NSDBase):
     r"""Continuous Neural Sheaf Diffusion, :math:`\dot X = -\Delta_{\mathcal{F}(X)} (I \otimes W_1) X W_2` on [0, T].
 
+    ``in_channels``, ``out_channels``, ``hidden_channels``, ``d``, ``maps``, ``input_dropout``, ``dropout``,
+    ``use_act``, ``second_linear``, ``extra_stalks`` and ``cached`` are as for :class:`NSD` (``dropout`` acts on the
+    embedding only).
+
     Args:
-        in_channels, out_channels, hidden_channels, d, maps, input_dropout, dropout, use_act, second_linear,
-            extra_stalks, cached: as for :class:`NSD` (``dropout`` acts on the embedding only).
         time: integration time T.
         method: a ``torchdiffeq`` solver (``"dopri5"``, ``"rk4"``, ``"euler"``, ...).
         step_size: step of fixed-step solvers (default: one step over [0, T]).

@@ -48,7 +48,7 @@ def skew_symmetric(params: Tensor, d: int) -> Tensor:
 def householder(params: Tensor, d: int) -> Tensor:
     r"""Product of d - 1 Householder reflections whose vectors are ``e_k`` plus the k-th lower column of ``params``.
 
-    Written entry by entry on (|E|,)-vectors (loops over the d² entries, never over edges): one contiguous
+    Written entry by entry on ``(|E|,)`` vectors (loops over the d² entries, never over edges): one contiguous
     elementwise product per term instead of a batched matmul of tiny matrices. :math:`H_1` starts the product and,
     as v_k vanishes above entry k, :math:`Q \leftarrow Q H_k = Q - \tau_k (Q v_k) v_k^\top` changes columns k.. only.
 

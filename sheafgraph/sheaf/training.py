@@ -137,8 +137,8 @@ def run_folds(data: Data, config: NodeClsConfig, *, folds: Optional[int] = None,
     fold's result as soon as it is done.
 
     Returns:
-        ``{"dataset", "model", "metric", "config", "homophily", "folds": [per-fold dicts], "summary": {"mean",
-        "std", "val_mean", "seconds", "seconds_per_epoch"}}`` with metrics in [0, 1].
+        a dict with keys ``dataset``, ``model``, ``metric``, ``config``, ``homophily``, ``folds`` (per-fold dicts)
+        and ``summary`` (``mean``, ``std``, ``val_mean``, ``seconds``, ``seconds_per_epoch``); metrics in [0, 1].
     """
     total = num_splits(data)
     first_fold = int_in_range(first_fold, "first_fold", 0, total - 1, f"the dataset has {total} splits")
