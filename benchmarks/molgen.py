@@ -7,8 +7,13 @@
 Each config is ``sampler:steps[:option=value...]`` (e.g. ``s4:100:snr=0.2:scale_eps=0.7``); options not given
 take the sampler's own defaults (``generative.samplers.sampler_options``). For each: wall time of sampling ``--num``
 molecules (atom counts drawn from the training distribution, quantisation included; RDKit decoding and
-valency correction excluded), NFE, validity without correction, then uniqueness, novelty (vs the training split),
-FCD and NSPDK MMD (vs the test split) of the corrected molecules -- the metrics of ``sheafgraph molgen evaluate``.
+valency correction excluded), NFE, validity without correction with GDSS's N+/O+ charge rule and without it ("no
+N+/O+": every atom neutral), then uniqueness, novelty (vs the training split), V.U.N. (valid, unique and novel, as a
+share of all samples), FCD and NSPDK MMD (vs the test split) of the corrected molecules -- the metrics of
+``sheafgraph molgen evaluate``. A chemistry table follows (:func:`metrics.molecules.molecule_properties`: aromatic
+rings, charged atoms, fluorine, small molecules, double and triple bonds; for samples also the share of graphs valid
+as sampled that are disconnected, and of valid samples that copy a training molecule), with the reference molecules
+as the last row.
 ``--reference train`` scores FCD and NSPDK against training molecules instead (:class:`Reference`), for choosing
 sampler options without looking at the test split.
 The test-set ChemNet statistics are computed once and then read from the cache of :func:`metrics.molecules.fcd`
@@ -25,11 +30,13 @@ import random
 import time
 
 import torch
+from rdkit import Chem
 
 from sheafgraph.data.molecules import load_qm9
 from sheafgraph.data.paths import cache_dir
-from sheafgraph.metrics.molecules import canonical_set, fcd, novelty, nspdk_mmd, sanitized_mol, uniqueness
 from sheafgraph.generative.molecules import load_generator, sample_molecules
+from sheafgraph.metrics.molecules import (canonical_set, fcd, molecule_properties, novelty, nspdk_mmd, sanitized_mol,
+                                          uniqueness, validity_without_correction, vun)
 from sheafgraph.utils import resolve_device
 
 PAPER = {"valid_without_correction": 0.9572, "uniqueness": 0.9846, "fcd": 2.900, "nspdk": 0.003}
@@ -58,8 +65,23 @@ class Reference:
     def scores(self, smiles):
         valid = [m for m in map(sanitized_mol, smiles) if m is not None]
         return {"uniqueness": uniqueness(valid), "novelty": novelty(valid, self.train),
+                "vun": vun(list(smiles), self.train),
                 "fcd": fcd(valid, self.fcd_ref, cache_dir=cache_dir()),
                 "nspdk": nspdk_mmd(valid, self.nspdk_ref) if self.nspdk else float("nan")}
+
+
+def chemistry_row(label: str, smiles, raw=None, train=None) -> str:
+    """The property table's row (percentages): molecule_properties, plus for samples the share of graphs counted
+    valid as sampled that are disconnected and the share of valid samples that copy a training molecule."""
+    p = molecule_properties([s for s in smiles if s is not None])
+    extra = ""
+    if raw is not None:
+        valid_raw = [m for m in raw if sanitized_mol(m) is not None]
+        disconnected = sum(len(Chem.GetMolFrags(m)) > 1 for m in valid_raw) / max(len(valid_raw), 1)
+        copies = 1.0 - novelty([s for s in smiles if s is not None], train)
+        extra = f"{100 * disconnected:>13.1f}{100 * copies:>8.1f}"
+    return (f"{label:<28}{100 * p['aromatic_ring']:>9.1f}{100 * p['charged_atom']:>9.1f}{100 * p['fluorine_atoms']:>6.2f}"
+            f"{100 * p['at_most_7_atoms']:>9.1f}{100 * p['double_bonds']:>8.1f}{100 * p['triple_bonds']:>8.1f}" + extra)
 
 
 def main() -> None:
@@ -84,14 +106,16 @@ def main() -> None:
     gen = load_generator(args.checkpoint, resolve_device(args.device))
     ref = None if args.no_metrics else Reference(args.root, nspdk=not args.no_nspdk, split=args.reference)
     print(f"checkpoint epoch {gen.info.get('epoch')}, {args.num} molecules, {torch.get_num_threads()} threads")
-    print(f"{'sampler':<28}{'steps':>6}{'NFE':>6}{'wall s':>8}{'cpu s':>7}{'valid w/o corr':>16}"
-          f"{'unique':>8}{'novel':>8}{'FCD':>8}{'NSPDK':>9}")
+    print(f"{'sampler':<28}{'steps':>6}{'NFE':>6}{'wall s':>8}{'cpu s':>7}{'valid w/o corr':>16}{'no N+/O+':>9}"
+          f"{'unique':>8}{'novel':>8}{'V.U.N.':>8}{'FCD':>8}{'NSPDK':>9}")
 
     def metrics_columns(smiles) -> str:
         if ref is None:
             return ""
         s = ref.scores(smiles)
-        return f"{s['uniqueness']:>8.2%}{s['novelty']:>8.2%}{s['fcd']:>8.3f}{s['nspdk']:>9.4f}"
+        return f"{s['uniqueness']:>8.2%}{s['novelty']:>8.2%}{s['vun']:>8.2%}{s['fcd']:>8.3f}{s['nspdk']:>9.4f}"
+
+    chemistry = []
 
     for config in args.configs:
         name, steps, *extra = config.split(":")
@@ -100,13 +124,24 @@ def main() -> None:
         out = sample_molecules(gen, args.num, sampler=name, seed=args.seed, options=options)
         cpu = time.process_time() - cpu
         label = ":".join([name] + extra)
+        no_rule = validity_without_correction(out.graphs.atom_types, out.graphs.bond_orders, gen.vocab,
+                                              charge_rule=False)
         print(f"{label:<28}{steps:>6}{out.nfe:>6}{out.seconds:>8.1f}{cpu:>7.1f}{out.valid_without_correction:>16.2%}"
-              + metrics_columns([x for x in out.smiles if x is not None]), flush=True)
+              f"{no_rule:>9.2%}" + metrics_columns(out.smiles), flush=True)
+        if ref is not None:
+            chemistry.append(chemistry_row(label, out.smiles, out.decoded.raw, ref.train))
     if ref is not None:
         data = random.Random(args.seed).sample(ref.train_smiles, args.num)
-        print(f"{'QM9 train (random)':<28}{'':>6}{'':>6}{'':>8}{'':>7}{1:>16.2%}" + metrics_columns(data))
+        print(f"{'QM9 train (random)':<28}{'':>6}{'':>6}{'':>8}{'':>7}{1:>16.2%}{'':>9}" + metrics_columns(data))
     print(f"{'GDSS paper (10k samples)':<28}{1000:>6}{2000:>6}{'':>8}{'':>7}{PAPER['valid_without_correction']:>16.2%}"
-          f"{PAPER['uniqueness']:>8.2%}{'':>8}{PAPER['fcd']:>8.3f}{PAPER['nspdk']:>9.4f}")
+          f"{'':>9}{PAPER['uniqueness']:>8.2%}{'':>8}{'':>8}{PAPER['fcd']:>8.3f}{PAPER['nspdk']:>9.4f}")
+    if ref is not None:
+        print(f"\nchemistry, % ({args.reference} reference row: its molecules)")
+        print(f"{'':<28}{'aromatic':>9}{'charged':>9}{'F':>6}{'<=7 atoms':>9}{'double':>8}{'triple':>8}"
+              f"{'disconnected':>13}{'copies':>8}")
+        for row in chemistry:
+            print(row)
+        print(chemistry_row(f"QM9 {args.reference}", [m for m in ref.fcd_ref if m is not None]))
 
 
 if __name__ == "__main__":

@@ -89,7 +89,8 @@ def _bond_orders(adj: np.ndarray, types: np.ndarray) -> np.ndarray:
     return adj.astype(np.int64)
 
 
-def _decode(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabulary, batched: bool) -> List[Chem.Mol]:
+def _decode(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabulary, batched: bool, charge_rule: bool = True
+            ) -> List[Chem.Mol]:
     x, adj = _to_numpy(x, "x"), _to_numpy(adj, "adj")
     if not batched:
         x, adj = x[None], adj[None]
@@ -107,7 +108,7 @@ def _decode(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabulary, batched: bool) 
         for t, v in zip(row, valence[b]):
             if t >= 0:
                 atom = Chem.Atom(vocab.atomic_numbers[t])
-                atom.SetFormalCharge(formal_charge(vocab.symbols[t], v))
+                atom.SetFormalCharge(formal_charge(vocab.symbols[t], v) if charge_rule else 0)
                 mol.AddAtom(atom)
         for e in range(starts[b], starts[b + 1]):
             mol.AddBond(index[b][i[e]], index[b][j[e]], BOND_TYPES[orders[e]])
@@ -135,10 +136,12 @@ def graph_to_mol(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabulary) -> Chem.Mo
     return _decode(x, adj, vocab, batched=False)[0]
 
 
-def graphs_to_mols(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabulary) -> List[Chem.Mol]:
-    """:func:`graph_to_mol` for every graph of a batch (validated once for the whole batch).
+def graphs_to_mols(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabulary, *, charge_rule: bool = True
+                   ) -> List[Chem.Mol]:
+    """:func:`graph_to_mol` for every graph of a batch (validated once for the whole batch); ``charge_rule=False``
+    leaves every atom neutral (to measure what GDSS's N+/O+ rule adds to validity).
 
     Shapes:
         x: ``(B, N, |V|)`` or ``(B, N)``; adj: ``(B, N, N)``; returns ``B`` molecules.
     """
-    return _decode(x, adj, vocab, batched=True)
+    return _decode(x, adj, vocab, batched=True, charge_rule=charge_rule)

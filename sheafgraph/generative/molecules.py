@@ -13,9 +13,9 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 import torch
 from rdkit import Chem
 
-from sheafgraph.chem import AtomVocabulary, decode_and_correct, smiles_to_dense
+from sheafgraph.chem import AtomVocabulary, DecodedMolecules, decode_and_correct, smiles_to_dense
 from sheafgraph.data.molecules import load_qm9, molecule_dataset_spec
-from sheafgraph.generative.generate import generate, sample_node_counts
+from sheafgraph.generative.generate import GeneratedGraphs, generate, sample_node_counts
 from sheafgraph.generative.noise import Graphs
 from sheafgraph.generative.samplers import check_sampler_options, sampler_options
 from sheafgraph.generative.score_networks import GDSSNoiseModel
@@ -50,7 +50,8 @@ class MoleculeGenerator(NamedTuple):
 
 
 class MoleculeSamples(NamedTuple):
-    """Sampled molecules: corrected SMILES (None where correction failed), molecules, validity w/o correction."""
+    """Sampled molecules: corrected SMILES (None where correction failed), molecules, validity w/o correction, and
+    the sampled graphs themselves (``GeneratedGraphs``: atom types and bond orders, for diagnostics)."""
 
     smiles: List[Optional[str]]
     mols: List[Optional[Chem.Mol]]
@@ -58,6 +59,8 @@ class MoleculeSamples(NamedTuple):
     nfe: int
     seconds: float
     options: Dict[str, Any]
+    graphs: GeneratedGraphs
+    decoded: DecodedMolecules
 
 
 def load_generator(checkpoint=None, device: str = "cpu") -> MoleculeGenerator:
@@ -115,7 +118,8 @@ def sample_molecules(gen: MoleculeGenerator, num: int, *, sampler: str = DEFAULT
     seconds = time.perf_counter() - start
     decoded = decode_and_correct(out.atom_types, out.bond_orders, gen.vocab)    # correct, keep the largest fragment
     smiles = [Chem.MolToSmiles(m) if m is not None else None for m in decoded.corrected]
-    return MoleculeSamples(smiles, decoded.corrected, decoded.validity_without_correction, out.nfe, seconds, options)
+    return MoleculeSamples(smiles, decoded.corrected, decoded.validity_without_correction, out.nfe, seconds, options,
+                           out, decoded)
 
 
 def draw_grid(mols: Sequence[Optional[Chem.Mol]], path, num: int = 24, per_row: int = 6) -> Path:

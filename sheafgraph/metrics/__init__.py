@@ -14,8 +14,8 @@ _EXPORTS = {
     "clustering_mmd": "graph_mmd", "degree_mmd": "graph_mmd", "graph_mmd": "graph_mmd", "orbit_counts": "graph_mmd",
     "orbit_mmd": "graph_mmd",
     "edge_homophily": "homophily", "node_homophily": "homophily",
-    "fcd": "molecules", "novelty": "molecules", "uniqueness": "molecules", "validity": "molecules",
-    "validity_without_correction": "molecules",
+    "fcd": "molecules", "molecule_properties": "molecules", "novelty": "molecules", "uniqueness": "molecules",
+    "validity": "molecules", "validity_without_correction": "molecules", "vun": "molecules",
     "nspdk_mmd": "nspdk",
 }
 __all__ = sorted(_EXPORTS)

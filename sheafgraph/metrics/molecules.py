@@ -31,7 +31,7 @@ import numpy as np
 from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
-from sheafgraph.chem.decode import ArrayLike
+from sheafgraph.chem.decode import ArrayLike, graphs_to_mols
 from sheafgraph.chem.valency import decode_and_correct, sanitized_copy
 from sheafgraph.chem.vocabulary import AtomVocabulary
 from sheafgraph.metrics.nspdk import nspdk_mmd
@@ -75,19 +75,58 @@ def validity(molecules: Sequence[MoleculeLike]) -> float:
     return sum(s is not None for s in smiles) / len(smiles)
 
 
-def validity_without_correction(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabulary) -> float:
-    """Fraction of graphs valid as decoded, without valency correction (GDSS's "Val. w/o corr.").
+def validity_without_correction(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabulary, *,
+                                charge_rule: bool = True) -> float:
+    """Fraction of graphs valid as decoded, without valency correction (GDSS's "Val. w/o corr."); with
+    ``charge_rule=False`` without GDSS's N+/O+ charges either (every atom neutral).
 
     Shapes:
         x: ``(B, N, |V|)`` one-hot or ``(B, N)`` type indices (-1 = padding); adj: ``(B, N, N)`` bond orders.
     """
-    return decode_and_correct(x, adj, vocab).validity_without_correction
+    mols = graphs_to_mols(x, adj, vocab, charge_rule=charge_rule)
+    if not mols:
+        raise ValueError("validity_without_correction needs at least one graph")
+    return sum(sanitized_copy(m) is not None for m in mols) / len(mols)
 
 
 def uniqueness(molecules: Sequence[MoleculeLike]) -> float:
     """Distinct canonical SMILES among the valid items over the number of valid items (0 if none is valid)."""
     valid = [s for s in _canonical(molecules) if s is not None]
     return len(set(valid)) / len(valid) if valid else 0.0
+
+
+def vun(molecules: Sequence[MoleculeLike], reference: Iterable[MoleculeLike]) -> float:
+    """V.U.N.: the fraction of all samples that are valid, unique (the first of each canonical SMILES counts) and
+    novel (not in ``reference``, the training molecules)."""
+    if not molecules:
+        raise ValueError("vun needs at least one molecule")
+    known, seen = canonical_set(reference), set()
+    for smiles in _canonical(molecules):
+        if smiles is not None and smiles not in known:
+            seen.add(smiles)
+    return len(seen) / len(molecules)
+
+
+def molecule_properties(molecules: Sequence[MoleculeLike]) -> Dict[str, float]:
+    """Chemistry of a set of valid molecules, to compare samples with data (issue-17 table): the share of molecules
+    with an aromatic ring, with a charged atom, with at most 7 heavy atoms, the share of fluorine among heavy atoms,
+    and the shares of double and triple bonds among all bonds (Kekulé form)."""
+    mols = [m for m in map(sanitized_mol, molecules) if m is not None]
+    if not mols:
+        raise ValueError("molecule_properties needs at least one valid molecule")
+    atoms = [a for m in mols for a in m.GetAtoms()]
+    orders = []
+    for m in mols:
+        kekule = Chem.Mol(m)
+        Chem.Kekulize(kekule, clearAromaticFlags=True)
+        orders += [b.GetBondTypeAsDouble() for b in kekule.GetBonds()]
+    n = len(mols)
+    return {"aromatic_ring": sum(any(a.GetIsAromatic() for a in m.GetAtoms()) for m in mols) / n,
+            "charged_atom": sum(any(a.GetFormalCharge() != 0 for a in m.GetAtoms()) for m in mols) / n,
+            "at_most_7_atoms": sum(m.GetNumAtoms() <= 7 for m in mols) / n,
+            "fluorine_atoms": sum(a.GetSymbol() == "F" for a in atoms) / len(atoms),
+            "double_bonds": orders.count(2.0) / max(len(orders), 1),
+            "triple_bonds": orders.count(3.0) / max(len(orders), 1)}
 
 
 def novelty(molecules: Sequence[MoleculeLike], reference: Iterable[MoleculeLike]) -> float:
@@ -245,5 +284,6 @@ def evaluate_generated_molecules(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabu
 
 __all__ = [
     "GaussianStats", "canonical_set", "canonical_smiles", "evaluate_generated_molecules", "fcd", "frechet_distance",
-    "novelty", "nspdk_mmd", "sanitized_mol", "uniqueness", "validity", "validity_without_correction",
+    "molecule_properties", "novelty", "nspdk_mmd", "sanitized_mol", "uniqueness", "validity",
+    "validity_without_correction", "vun",
 ]

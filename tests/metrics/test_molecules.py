@@ -167,3 +167,27 @@ def test_fcd_without_the_extra_names_it(monkeypatch, tmp_path):
     with pytest.raises(ImportError, match=r"pip install -e \.\[metrics\]"):
         fcd(QM9_SAMPLE, QM9_SAMPLE, cache_dir=tmp_path)
     mm._chemnet.cache_clear()
+
+
+def test_vun_and_molecule_properties():
+    from sheafgraph.metrics.molecules import molecule_properties, vun
+    samples = ["CCO", "OCC", "c1ccccc1", "C(", "CC#N", "[NH4+]"]
+    assert vun(samples, ["CCO"]) == pytest.approx(3 / 6)            # benzene, acetonitrile, ammonium; ethanol known
+    props = molecule_properties(["c1ccccc1", "CC#N", "FC(F)F", "[NH4+]", "CCCCCCCCC"])
+    assert props["aromatic_ring"] == pytest.approx(1 / 5) and props["charged_atom"] == pytest.approx(1 / 5)
+    assert props["at_most_7_atoms"] == pytest.approx(4 / 5)
+    assert props["fluorine_atoms"] == pytest.approx(3 / (6 + 3 + 4 + 1 + 9))
+    # Kekulé benzene: 3 double of 6 bonds; CC#N: 1 single, 1 triple; CHF3: 3; NH4+: none; nonane: 8 (19 bonds)
+    assert props["double_bonds"] == pytest.approx(3 / 19) and props["triple_bonds"] == pytest.approx(1 / 19)
+    with pytest.raises(ValueError, match="at least one valid molecule"):
+        molecule_properties(["C("])
+
+
+def test_validity_with_and_without_the_charge_rule():
+    from sheafgraph.chem import QM9_ATOMS
+    from sheafgraph.metrics.molecules import validity_without_correction
+    types = torch.tensor([[1, 0, 0, 0, 0]])                              # N bonded to four carbons: N+ under GDSS
+    adj = torch.zeros(1, 5, 5, dtype=torch.long)
+    adj[0, 0, 1:] = adj[0, 1:, 0] = 1
+    assert validity_without_correction(types, adj, QM9_ATOMS) == 1.0
+    assert validity_without_correction(types, adj, QM9_ATOMS, charge_rule=False) == 0.0
