@@ -19,9 +19,9 @@ from sheafgraph.generative.molecules import (DEFAULT_SAMPLER, PRETRAINED, QM9_SD
 from sheafgraph.generative.samplers import OPTION_HELP
 from sheafgraph.metrics.molecules import fcd, novelty, nspdk_mmd, sanitized_mol, uniqueness, validity
 from sheafgraph.tasks import TASKS
-from sheafgraph.utils import DEFAULT_THREADS, init_distributed, resolve_device, set_threads
+from sheafgraph.utils import init_distributed, resolve_device, set_threads
 from sheafgraph.utils.checks import MissingExtraError, positive_float, positive_int, writable_file
-from sheafgraph.utils.options import add_flag, given, keyword_options, plain_text
+from sheafgraph.utils.options import add_flag, add_run_flags, given, keyword_options, plain_text
 
 
 def evaluate_smiles(smiles: Sequence[Optional[str]], dataset: str = "qm9", root=None, cache=None,
@@ -70,11 +70,9 @@ def add_subcommand(subparsers) -> None:
     train.add_argument("--no-resume", action="store_true", help="start over even if the checkpoint exists")
     train.add_argument("--resume-lr", type=float, default=None,
                        help="when resuming, continue with this learning rate instead of the saved one (to anneal)")
-    train.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffles, noise (default 0)")
-    train.add_argument("--json", default=None, help="write the loss history and checkpoint path as JSON here")
-    train.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="torch threads (default %(default)s)")
-    train.add_argument("--device", default="auto", help="cpu, cuda or auto (default: CUDA when available); under "
-                                                        "torchrun --nproc_per_node P: P data-parallel processes")
+    add_run_flags(train, json_help="write the loss history and checkpoint path as JSON here",
+                  seed_help="initialisation, shuffles and noise",
+                  device_help="; under torchrun --nproc_per_node P: P data-parallel processes")
     train.set_defaults(func=run_train)
 
     sample = sub.add_parser("sample", help="sample molecules to a SMILES file")
@@ -86,12 +84,10 @@ def add_subcommand(subparsers) -> None:
     add_sampler_flags(sample.add_argument_group("sampler options (default: the sampler's own)"))
     sample.add_argument("--batch-size", type=int, default=1000, help="graphs sampled at once (default %(default)s)")
     sample.add_argument("--num-atoms", type=int, default=None, help="fixed heavy-atom count (default: drawn)")
-    sample.add_argument("--seed", type=int, default=0, help="seed of atom counts and noise (default %(default)s)")
     sample.add_argument("--png", default=None, help="also draw a grid of the first molecules to this PNG")
-    sample.add_argument("--json", default=None, help="write sampling statistics (validity w/o correction, time)")
-    sample.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="torch threads (default %(default)s)")
-    sample.add_argument("--device", default="cpu", help="cpu, cuda or auto (CPU by default: the same samples for a "
-                                                        "seed on every machine)")
+    add_run_flags(sample, json_help="write sampling statistics (validity w/o correction, time)",
+                  seed_help="atom counts and noise", device="cpu",
+                  device_help=": the same samples for a seed on every machine")
     sample.set_defaults(func=run_sample)
 
     evaluate = sub.add_parser("evaluate", help="validity, uniqueness, novelty, FCD, NSPDK of a SMILES file")

@@ -18,8 +18,8 @@ from sheafgraph.metrics.homophily import edge_homophily
 from sheafgraph.sheaf.recipes import OWN_PRESETS, PAPER_PRESETS, PRESETS, NodeClsConfig, resolve_config
 from sheafgraph.sheaf.training import FoldResult, run_folds
 from sheafgraph.tasks import TASKS
-from sheafgraph.utils import DEFAULT_THREADS, set_threads
-from sheafgraph.utils.options import add_dataclass_flags, describe, given, plain_text
+from sheafgraph.utils import set_threads
+from sheafgraph.utils.options import add_dataclass_flags, add_run_flags, describe, given, plain_text
 
 
 def add_subcommand(subparsers) -> None:
@@ -32,12 +32,9 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--folds", type=int, default=None, help="run K splits (default all from --first-fold on)")
     p.add_argument("--first-fold", type=int, default=0,
                    help="index of the first split to run (default 0; lets several processes share the splits)")
-    p.add_argument("--seed", type=int, default=0, help="split k is seeded with seed + k (default 0)")
     p.add_argument("--root", default=None, help="data root (default $SHEAFGRAPH_DATA, else the project's datasets/)")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default auto)")
-    p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                   help="torch CPU threads (default %(default)s: as fast on an idle machine, far faster on a busy one)")
-    p.add_argument("--json", default=None, help="write per-fold and summary results as JSON here")
+    add_run_flags(p, json_help="write per-fold and summary results as JSON here",
+                  seed_help="the splits' runs: split k gets seed + k")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     group = p.add_argument_group("model and training (default: the preset's, else the value shown)")
     p.set_defaults(func=run, config_flags=add_dataclass_flags(group, NodeClsConfig))

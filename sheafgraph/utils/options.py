@@ -58,6 +58,21 @@ def add_dataclass_flags(parser, cls, *, exclude: Iterable[str] = (), defaults: O
     return names
 
 
+def add_run_flags(parser, *, json_help: str, seed_help: Optional[str] = None, device: str = "auto",
+                  device_help: str = "") -> None:
+    """The flags every computing command shares: ``--seed`` (when ``seed_help`` says what it seeds), ``--json``,
+    ``--threads`` (default :data:`~sheafgraph.utils.device.DEFAULT_THREADS`) and ``--device``."""
+    from sheafgraph.utils.device import DEFAULT_THREADS
+
+    if seed_help is not None:
+        parser.add_argument("--seed", type=int, default=0, help=f"seed of {seed_help} (default 0)")
+    parser.add_argument("--json", default=None, help=json_help)
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help=f"torch CPU threads (default {DEFAULT_THREADS}: as fast for these models on an idle "
+                             f"machine, far faster on a busy one)")
+    parser.add_argument("--device", default=device, help=f"cpu, cuda or auto (default {device}{device_help})")
+
+
 def keyword_options(fn: Callable, exclude: Iterable[str] = ()) -> Dict[str, Tuple[Any, Any]]:
     """``{name: (default, annotation)}`` of the keyword-only parameters of ``fn``."""
     params = inspect.signature(fn).parameters.values()
