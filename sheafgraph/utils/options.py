@@ -86,14 +86,14 @@ def given(args: argparse.Namespace, names: Iterable[str]) -> Dict[str, Any]:
     return {n: values[n] for n in names if values.get(n) is not None}
 
 
-def plain_text(doc: str) -> str:
+def plain_text(doc: Optional[str]) -> str:
     """A docstring without reST markup, for ``--help``: a role ``:func:`a.b``` shows as Sphinx renders it (``a.b``;
     ``name`` alone for ``~a.b.name``) and literal double backquotes are dropped."""
     def shown(match: re.Match) -> str:
         target = match.group(2)
         return target.rsplit(".", 1)[-1] if match.group(1) else target
 
-    return re.sub(r":[a-z]+:`(~?)([^`]*)`", shown, doc).replace("``", "")
+    return re.sub(r":[a-z]+:`(~?)([^`]*)`", shown, doc or "").replace("``", "")
 
 
 def describe(options: Mapping[str, Any]) -> str:
