@@ -3,6 +3,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 
@@ -23,6 +25,7 @@ def test_console_command_version_and_help():
     assert "usage: sheafgraph" in out.stdout
 
 
+@pytest.mark.slow
 def test_help_and_version_import_no_task_and_no_torch():
     # start-up cost: the command line imports a task (and torch) only for the subcommand being run
     probe = ("import sys; from sheafgraph.cli import main\n"
@@ -48,6 +51,7 @@ def test_every_task_module_is_registered_with_its_subcommand():
     assert build_parser(["nodecls"]).parse_args(["nodecls", "--dataset", "texas"]).func is not None
 
 
+@pytest.mark.slow
 def test_lazy_package_exports_resolve_and_stay_lazy():
     import importlib
 

@@ -25,6 +25,7 @@ def test_sheaf_conv_has_no_graph_break(graph, maps):
     assert dynamo.explain(conv)(x, graph).graph_break_count == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["diag", "bundle", "general"])
 def test_compiled_nsd_matches_eager_forward_and_backward(graph, name):
     seed_everything(0)

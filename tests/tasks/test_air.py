@@ -22,6 +22,9 @@ from sheafgraph.physics.seeds import parse_seeds
 from sheafgraph.physics.training import evaluate, sample_generator, train_model
 from sheafgraph.utils import load_checkpoint, save_checkpoint
 
+#: end-to-end runs on real data, seconds each: the quick loop (-m 'not slow') leaves them out
+pytestmark = pytest.mark.slow
+
 SLICE = 1200                 # first 150 days (3-hour steps): 840 train / 120 val / 240 test steps
 SMALL = ["--steps", str(SLICE), "--train-stride", "2", "--batch-size", "64", "--hidden-dim", "16", "--latent-dim",
          "8", "--ode-hidden-dim", "8", "--no-progress"]

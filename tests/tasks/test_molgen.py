@@ -73,6 +73,7 @@ def test_evaluate_cli_missing_file(capsys):
     assert "SMILES file not found: nowhere.smi" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_train_cli_checkpoints_resumes_and_exports(tmp_path, monkeypatch, shared_data):
     data = qm9_slice(shared_data, 16)
     from sheafgraph.chem import QM9_ATOMS
