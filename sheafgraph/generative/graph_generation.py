@@ -8,14 +8,14 @@ adjacency :math:`A \in \{0, 1\}^{N \times N}`; both are diffused and denoised jo
 
 :data:`PRESETS` holds GDSS's published configurations (``config/{ego_small,community_small,enzymes,grid}.yaml``):
 
-================  ==========================  =====================  ==================  ===================
-dataset           SDE X / SDE A               ScoreNetworkX / A      train               GDSS sampler
-================  ==========================  =====================  ==================  ===================
-ego_small         VP β∈[0.1,1] / VP [0.1,1]   depth 2 / 5 layers     5000 ep., batch 128 Euler, no corrector
-community_small   VP [0.1,1] / VP [0.1,1]     depth 3 / 5 layers     5000 ep., batch 128 Euler + Langevin
-ENZYMES           VP [0.1,1] / VE σ∈[0.2,1]   depth 5 / 7 layers     5000 ep., batch 64  S4
-grid              VP [0.1,1] / VP [0.2,0.8]   depth 5 / 7 layers     5000 ep., batch 8   Reverse + Langevin
-================  ==========================  =====================  ==================  ===================
+===============  =========================  ==================  ===================  ===================
+dataset          SDE X / SDE A              ScoreNetworkX / A   train                GDSS sampler
+===============  =========================  ==================  ===================  ===================
+ego_small        VP β∈[0.1,1] / VP [0.1,1]  depth 2 / 5 layers  5000 ep., batch 128  Euler, no corrector
+community_small  VP [0.1,1] / VP [0.1,1]    depth 3 / 5 layers  5000 ep., batch 128  Euler + Langevin
+ENZYMES          VP [0.1,1] / VE σ∈[0.2,1]  depth 5 / 7 layers  5000 ep., batch 64   S4
+grid             VP [0.1,1] / VP [0.2,0.8]  depth 5 / 7 layers  5000 ep., batch 8    Reverse + Langevin
+===============  =========================  ==================  ===================  ===================
 
 All four: 32 hidden GCN channels, attention width 32 (``adim``), 4 heads, 2-layer edge MLPs, adjacency channels
 2 / 8 / 4 (``c_init`` / ``c_hid`` / ``c_final``); Adam lr 0.01, weight decay 1e-4, ExponentialLR 0.999 per epoch,
@@ -53,12 +53,11 @@ from sheafgraph.utils import load_checkpoint, save_checkpoint
 class GraphGenPreset(NamedTuple):
     """One dataset's GDSS configuration.
 
-    Attributes:
-        sde: :meth:`GraphSDE.from_config` dict. x_params / adj_params: keyword arguments of
-            :class:`~sheafgraph.generative.ScoreNetworkX` / :class:`~sheafgraph.generative.ScoreNetworkA`.
-        epochs, batch_size, lr, weight_decay, lr_decay, ema_decay, grad_clip, eps: GDSS's ``train`` section.
-        sampler: GDSS's sampler as ``{"sampler": name, **options}`` of :data:`~sheafgraph.generative.SAMPLERS`.
-        weights: ``"ema"`` or ``"model"`` (GDSS's ``use_ema``). sample_seed: GDSS's ``sample.seed``.
+    ``sde``: a :meth:`GraphSDE.from_config` dict; ``x_params`` / ``adj_params``: keyword arguments of
+    :class:`~sheafgraph.generative.ScoreNetworkX` / :class:`~sheafgraph.generative.ScoreNetworkA`; ``epochs`` ...
+    ``eps``: GDSS's ``train`` section; ``sampler``: GDSS's sampler as ``{"sampler": name, **options}`` of
+    :data:`~sheafgraph.generative.SAMPLERS`; ``weights``: ``"ema"`` or ``"model"`` (GDSS's ``use_ema``);
+    ``sample_seed``: GDSS's ``sample.seed``.
     """
 
     sde: Dict[str, Dict[str, Any]]
