@@ -15,9 +15,11 @@ SMOKE = {
     "air evaluate": [],
     "air forecast": [],
     "molgen sample": ["--num", "4", "--steps", "2"],
+    "graphgen sample": ["--num", "4", "--steps", "2"],
+    "graphgen evaluate": [],
 }
 #: run as written only up to parsing: they need the metrics extra and a minute of NSPDK, QM9 training, or torchrun
-PARSE_ONLY = ("molgen evaluate", "molgen train")
+PARSE_ONLY = ("molgen evaluate", "molgen train", "graphgen train")
 
 
 def readme_commands():
@@ -42,7 +44,7 @@ def argv_of(command: str):
 
 
 def kind(argv):
-    return " ".join(argv[:2]) if argv[0] in ("molgen", "air") and not argv[1].startswith("-") else argv[0]
+    return " ".join(argv[:2]) if argv[0] in ("molgen", "air", "graphgen") and not argv[1].startswith("-") else argv[0]
 
 
 def test_readme_has_the_commands_this_test_knows():
@@ -70,4 +72,6 @@ def test_readme_command_runs_in_smoke_form(command, tmp_path, monkeypatch, share
         if not checkpoint.exists():                                 # the README trains it a few lines earlier
             assert main(["air", "--data", "prsa", "--root", str(shared_data), "--model", "diff_adv",
                          "--checkpoint", str(checkpoint), *SMOKE["air"]]) == 0
+    if argv[:2] == ["graphgen", "evaluate"] and not (tmp_path / "runs" / "graphs.json").exists():
+        assert main(["graphgen", "sample", "--out", "runs/graphs.json", *SMOKE["graphgen sample"]]) == 0
     assert main(argv + SMOKE[kind(argv)]) == 0

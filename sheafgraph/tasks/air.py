@@ -39,10 +39,12 @@ from sheafgraph.physics.plots import plot_forecast, plot_latest_forecast, statio
 from sheafgraph.physics.recipes import MODELS, AirConfig, model_label
 from sheafgraph.physics.seeds import compare_seeds, format_comparison, parse_seeds
 from sheafgraph.physics.training import sample_generator
-from sheafgraph.tasks import TASKS
 from sheafgraph.utils import DEFAULT_THREADS, set_threads
 from sheafgraph.utils.checks import writable_file
 from sheafgraph.utils.options import add_dataclass_flags, add_flag, given, plain_text
+
+#: the subcommand's one-line help (read by :data:`sheafgraph.tasks.TASKS` without importing this module)
+HELP = "air-quality forecasting (AirPhyNet variants and baselines)"
 
 FIELDS = {f.name: f for f in dataclasses.fields(AirConfig)}
 
@@ -65,7 +67,7 @@ def _common(parser, outputs: Dict[str, str]) -> None:
 
 
 def add_subcommand(subparsers) -> None:
-    p = subparsers.add_parser("air", help=TASKS["air"], description=plain_text(__doc__),
+    p = subparsers.add_parser("air", help=HELP, description=plain_text(__doc__),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     group = p.add_argument_group("run options (sheafgraph.physics.recipes.AirConfig; the default is shown)")
     names = add_dataclass_flags(group, AirConfig, exclude=("wind_mode", "show_progress"))

@@ -12,17 +12,20 @@ import json
 from pathlib import Path
 from typing import Dict, Optional
 
-import torch
-
 from sheafgraph.data.generic_graphs import generic_graph_spec, graphs_to_dense, load_generic_graphs
 from sheafgraph.generative import SAMPLERS, Graphs
+from sheafgraph.generative.samplers import OPTION_HELP
 from sheafgraph.generative.graph_generation import (PRESETS, WEIGHTS, dataset_key, draw_graphs,
                                                     export_graph_generator, load_graph_generator, load_graphs,
                                                     sample_graphs, save_graphs, train_graph_generator,
                                                     without_isolated_nodes)
 from sheafgraph.metrics.graph_mmd import graph_mmd
-from sheafgraph.tasks import TASKS
-from sheafgraph.utils import resolve_device
+from sheafgraph.utils import resolve_device, set_threads
+from sheafgraph.utils.checks import positive_int, writable_file
+from sheafgraph.utils.options import add_option_flags, add_run_flags, given, plain_text
+
+#: the subcommand's one-line help (read by :data:`sheafgraph.tasks.TASKS` without importing this module)
+HELP = "GDSS generic graph generation (ego_small, community_small, ENZYMES, grid): train, sample, evaluate"
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 #: GDSS's Table 1 (degree / clustering / orbit MMD on the test split)
@@ -60,7 +63,7 @@ def evaluate_graphs(graphs, dataset: str, root=None, reference: str = "test") ->
 
 # ---------------------------------------------------------------- command line
 def add_subcommand(subparsers) -> None:
-    parser = subparsers.add_parser("graphgen", help=TASKS["graphgen"], description=__doc__.split("\n")[0])
+    parser = subparsers.add_parser("graphgen", help=HELP, description=plain_text(__doc__))
     sub = parser.add_subparsers(dest="graphgen_command", metavar="{train,sample,evaluate}", required=True)
     names = ", ".join(PRESETS)
 
@@ -73,35 +76,30 @@ def add_subcommand(subparsers) -> None:
     train.add_argument("--epochs", type=int, default=None, help="total epochs (default: GDSS's, 5000)")
     train.add_argument("--batch-size", type=int, default=None, help="default: GDSS's for the dataset")
     train.add_argument("--lr", type=float, default=None, help="default: GDSS's, 0.01")
-    train.add_argument("--limit", type=int, default=None, help="train on the first LIMIT training graphs only (quick trials)")
+    train.add_argument("--limit", type=int, default=None,
+                       help="train on the first LIMIT training graphs only (quick trials)")
     train.add_argument("--no-resume", action="store_true", help="start over even if the checkpoint exists")
-    train.add_argument("--seed", type=int, default=0, help="initialisation, shuffles and noise (default: 0)")
-    train.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default: 1)")
-    train.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto, CUDA when available)")
+    add_run_flags(train, json_help="write the loss history and checkpoint path as JSON here",
+                  seed_help="initialisation, shuffles and noise")
     train.set_defaults(func=run_train)
 
     sample = sub.add_parser("sample", help="sample graphs to a JSON edge-list file (and a PNG)")
-    sample.add_argument("--dataset", default="ego_small", help=f"whose shipped checkpoint to use: one of {names} (default: %(default)s)")
+    sample.add_argument("--dataset", default="ego_small",
+                        help=f"whose shipped checkpoint to use: one of {names} (default: %(default)s)")
     sample.add_argument("--checkpoint", default=None, help="a trained checkpoint instead of the shipped one")
     sample.add_argument("--num", type=int, default=None, help="graphs to sample (default: as many as the test "
                                                               "split, as GDSS evaluates)")
-    sample.add_argument("--out", default="graphs.json", help="the sampled graphs as JSON edge lists (default: "
-                                                             "%(default)s)")
+    sample.add_argument("--out", default="runs/graphs.json", help="the sampled graphs as JSON edge lists (default: "
+                                                                  "%(default)s)")
     sample.add_argument("--png", default=None, help="also draw the first 16 graphs to this PNG")
-    sample.add_argument("--sampler", default=None, help=f"one of {sorted(SAMPLERS)} (default: the checkpoint's)")
-    sample.add_argument("--steps", type=int, default=None, help="time steps (default: the checkpoint's, 1000)")
-    sample.add_argument("--predictor", default=None, help="pc: reverse_diffusion or euler_maruyama")
-    sample.add_argument("--corrector", default=None, help="pc: langevin or none")
-    sample.add_argument("--snr", type=float, default=None, help="Langevin signal-to-noise ratio (pc, s4)")
-    sample.add_argument("--scale-eps", type=float, default=None, help="Langevin noise scale (pc, s4)")
+    sample.add_argument("--sampler", default=None, help=f"one of {', '.join(SAMPLERS)} (default: the checkpoint's)")
+    add_option_flags(sample.add_argument_group("sampler options (default: the checkpoint's sampler settings)"),
+                     SAMPLERS, OPTION_HELP, {"steps": "default: the checkpoint's, 1000"})
     sample.add_argument("--weights", default=None, choices=WEIGHTS, help="EMA or raw weights (default: the "
                                                                          "checkpoint's)")
     sample.add_argument("--batch-size", type=int, default=1000, help="graphs per sampling batch (default: 1000)")
-    sample.add_argument("--seed", type=int, default=0, help="node counts and noise (default: 0)")
-    sample.add_argument("--json", default=None, help="write sampling statistics here")
-    sample.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default: 1)")
-    sample.add_argument("--device", default="cpu", help="cpu, cuda or auto (CPU by default: the same graphs for a "
-                                                        "seed on every machine)")
+    add_run_flags(sample, json_help="write sampling statistics here", seed_help="node counts and noise",
+                  device="cpu", device_help=": the same graphs for a seed on every machine")
     sample.set_defaults(func=run_sample)
 
     evaluate = sub.add_parser("evaluate", help="degree / clustering / orbit MMD of a graph file")
@@ -115,18 +113,15 @@ def add_subcommand(subparsers) -> None:
     evaluate.set_defaults(func=run_evaluate)
 
 
-def _set_threads(threads: int) -> None:
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"--threads must be a positive integer, got {threads!r}")
-    torch.set_num_threads(threads)
-
-
 def run_train(args: argparse.Namespace) -> int:
-    _set_threads(args.threads)
+    set_threads(args.threads)
     dataset = dataset_key(args.dataset)
-    if args.limit is not None and args.limit < 1:
-        raise ValueError(f"--limit must be a positive integer, got {args.limit}")
-    checkpoint = args.checkpoint or f"runs/graphgen/{dataset}/last.pt"
+    if args.limit is not None:
+        positive_int(args.limit, "--limit")
+    checkpoint = writable_file(args.checkpoint or f"runs/graphgen/{dataset}/last.pt", "--checkpoint")
+    for flag in ("export", "json"):
+        if getattr(args, flag):
+            writable_file(getattr(args, flag), f"--{flag}")
     data, num_test = training_graphs(dataset, args.root, args.limit)
     print(f"{dataset}: {data.x.shape[0]} training graphs, up to {data.x.shape[1]} nodes, "
           f"{data.x.shape[2]} degree classes")
@@ -136,20 +131,25 @@ def run_train(args: argparse.Namespace) -> int:
     if args.export:
         export_graph_generator(checkpoint, args.export)
         print(f"exported {args.export} (epoch {state['epoch']})")
+    print(f"checkpoint: {checkpoint} (epoch {state['epoch']})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"checkpoint": str(checkpoint), "epoch": state["epoch"],
+                                               "history": state["history"]}, indent=1))
     return 0
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    _set_threads(args.threads)
+    set_threads(args.threads)
+    for flag in ("out", "png", "json"):
+        if getattr(args, flag):
+            writable_file(getattr(args, flag), f"--{flag}")
     checkpoint = args.checkpoint or pretrained_path(args.dataset)
     gen = load_graph_generator(checkpoint, resolve_device(args.device), weights=args.weights)
-    given = {"sampler": args.sampler, "steps": args.steps, "predictor": args.predictor,
-             "corrector": args.corrector, "snr": args.snr, "scale_eps": args.scale_eps}
     num = args.num if args.num is not None else gen.info.get("num_test")
     if num is None:
         raise ValueError(f"{checkpoint} does not say how large the test split is; pass --num")
     out = sample_graphs(gen, num, seed=args.seed, batch_size=args.batch_size,
-                        options={k: v for k, v in given.items() if v is not None})
+                        options=given(args, ["sampler", *OPTION_HELP]))
     meta = {"name": gen.dataset, "checkpoint": str(checkpoint), "seed": args.seed, "sampling": out.sampling}
     path = save_graphs(out.graphs, args.out, **meta)
     edges = sum(g.number_of_edges() for g in out.graphs) / len(out.graphs)
@@ -165,6 +165,8 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    if args.json:
+        writable_file(args.json, "--json")
     content = load_graphs(args.graphs)
     dataset = dataset_key(args.dataset or content.get("name", ""))
     scores = evaluate_graphs(content["graphs"], dataset, args.root, args.reference)

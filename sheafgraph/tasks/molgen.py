@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from sheafgraph.data.molecules import load_qm9
 from sheafgraph.data.paths import cache_dir
@@ -18,10 +18,12 @@ from sheafgraph.generative.molecules import (DEFAULT_SAMPLER, PRETRAINED, QM9_SD
                                              load_generator, sample_molecules, train_generator)
 from sheafgraph.generative.samplers import OPTION_HELP
 from sheafgraph.metrics.molecules import fcd, novelty, nspdk_mmd, sanitized_mol, uniqueness, validity
-from sheafgraph.tasks import TASKS
 from sheafgraph.utils import init_distributed, resolve_device, set_threads
 from sheafgraph.utils.checks import MissingExtraError, positive_float, positive_int, writable_file
-from sheafgraph.utils.options import add_flag, add_run_flags, given, keyword_options, plain_text
+from sheafgraph.utils.options import add_option_flags, add_run_flags, given, plain_text
+
+#: the subcommand's one-line help (read by :data:`sheafgraph.tasks.TASKS` without importing this module)
+HELP = "GDSS molecule generation: train, sample, evaluate"
 
 
 def evaluate_smiles(smiles: Sequence[Optional[str]], dataset: str = "qm9", root=None, cache=None,
@@ -51,7 +53,7 @@ def evaluate_smiles(smiles: Sequence[Optional[str]], dataset: str = "qm9", root=
 
 # ---------------------------------------------------------------- command line
 def add_subcommand(subparsers) -> None:
-    parser = subparsers.add_parser("molgen", help=TASKS["molgen"],
+    parser = subparsers.add_parser("molgen", help=HELP,
                                    description=plain_text(__doc__))
     sub = parser.add_subparsers(dest="molgen_command", metavar="{train,sample,evaluate}", required=True)
 
@@ -81,7 +83,8 @@ def add_subcommand(subparsers) -> None:
     sample.add_argument("--out", default="runs/mols.smi", help="SMILES file to write (default %(default)s)")
     sample.add_argument("--sampler", default=DEFAULT_SAMPLER["sampler"],
                         help=f"sampler: {', '.join(SAMPLERS)} (default %(default)s); its options below")
-    add_sampler_flags(sample.add_argument_group("sampler options (default: the sampler's own)"))
+    add_option_flags(sample.add_argument_group("sampler options (default: the sampler's own)"), SAMPLERS, OPTION_HELP,
+                     {"steps": f"default {DEFAULT_SAMPLER['steps']} for every sampler"})
     sample.add_argument("--batch-size", type=int, default=1000, help="graphs sampled at once (default %(default)s)")
     sample.add_argument("--num-atoms", type=int, default=None, help="fixed heavy-atom count (default: drawn)")
     sample.add_argument("--png", default=None, help="also draw a grid of the first molecules to this PNG")
@@ -99,22 +102,6 @@ def add_subcommand(subparsers) -> None:
                                                         "(default: $SHEAFGRAPH_CACHE or ~/.cache/sheafgraph)")
     evaluate.add_argument("--device", default="cpu", help="where FCD's ChemNet runs: cpu, cuda or auto (default cpu)")
     evaluate.set_defaults(func=run_evaluate)
-
-
-def add_sampler_flags(parser) -> None:
-    """A flag for every option of every sampler (:data:`~sheafgraph.generative.samplers.OPTION_HELP`), its help
-    naming the samplers that take it and their defaults; a sampler given an option it does not take fails by name."""
-    defaults: Dict[str, Dict[str, Any]] = {}
-    annotations: Dict[str, Any] = {}
-    for name in SAMPLERS:
-        for key, (default, annotation) in keyword_options(SAMPLERS[name], ("generator", "callback")).items():
-            defaults.setdefault(key, {})[name] = default
-            annotations[key] = annotation
-    for key, per_sampler in defaults.items():
-        note = (f"default {DEFAULT_SAMPLER['steps']} for every sampler" if key == "steps" else
-                "; ".join(f"{name}: {value}" for name, value in per_sampler.items()))
-        add_flag(parser, key, next(iter(per_sampler.values())), f"{OPTION_HELP[key]} ({note})",
-                 annotation=annotations[key], show_default=False)
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -73,6 +73,25 @@ def add_run_flags(parser, *, json_help: str, seed_help: Optional[str] = None, de
     parser.add_argument("--device", default=device, help=f"cpu, cuda or auto (default {device}{device_help})")
 
 
+def add_option_flags(parser, functions: Mapping[str, Callable], helps: Mapping[str, str],
+                     notes: Optional[Mapping[str, str]] = None, exclude: Iterable[str] = ("generator", "callback")
+                     ) -> List[str]:
+    """A flag for every keyword-only option of any of ``functions`` (e.g. every sampler), with ``helps[option]`` and
+    the defaults of the functions that take it (or ``notes[option]``); returns the option names. Which function
+    accepts which option stays the functions' business (they reject the others by name)."""
+    defaults: Dict[str, Dict[str, Any]] = {}
+    annotations: Dict[str, Any] = {}
+    for name, fn in functions.items():
+        for key, (default, annotation) in keyword_options(fn, exclude).items():
+            defaults.setdefault(key, {})[name] = default
+            annotations[key] = annotation
+    for key, per_function in defaults.items():
+        note = (notes or {}).get(key) or "; ".join(f"{name}: {value}" for name, value in per_function.items())
+        add_flag(parser, key, next(iter(per_function.values())), f"{helps[key]} ({note})",
+                 annotation=annotations[key], show_default=False)
+    return list(defaults)
+
+
 def keyword_options(fn: Callable, exclude: Iterable[str] = ()) -> Dict[str, Tuple[Any, Any]]:
     """``{name: (default, annotation)}`` of the keyword-only parameters of ``fn``."""
     params = inspect.signature(fn).parameters.values()

@@ -73,9 +73,9 @@ def test_shipped_checkpoints_are_small_and_complete(name):
     (["sample", "--checkpoint", "missing.pt"], "checkpoint not found: missing.pt"),
     (["sample", "--sampler", "euler"], "unknown sampler 'euler'"),
     (["sample", "--num", "0"], "num must be a positive int"),
-    (["sample", "--threads", "0"], "--threads must be a positive integer, got 0"),
+    (["sample", "--threads", "0"], "--threads must be a positive int, got 0"),
     (["sample", "--device", "tpu"], "device must be 'cpu', 'cuda' or 'auto', got 'tpu'"),
-    (["train", "--limit", "0"], "--limit must be a positive integer"),
+    (["train", "--limit", "0"], "--limit must be a positive int"),
     (["evaluate", "nowhere.json"], "graph file not found: nowhere.json"),
 ])
 def test_bad_input_is_named(argv, message, tmp_path, capsys):
@@ -95,4 +95,4 @@ def test_help_shows_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["graphgen", "sample", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "(default: graphs.json)" in text and "(default: 1)" in text and "(default: ego_small)" in text
+    assert "(default: runs/graphs.json)" in text and "threads (default 1" in text and "(default: ego_small)" in text
