@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The prepared device check of issue 15, for a session that is lent a GPU: one command, about 8 minutes on an H200.
+#
+#   here:   mkdir -p gpu_data/heterophily gpu_data/air && cp -r ../shared/data/heterophily/* gpu_data/heterophily/ &&
+#           cp -r ../shared/data/air/prsa_beijing gpu_data/air/ && echo /gpu_data/ >> .git/info/exclude
+#   device: run(command="bash benchmarks/gpu_session.sh", carry=["gpu_data"], timeout_s=600)
+#
+# It runs the CUDA tests (CLI tasks with --device cuda, 70k-node sym Laplacian, no host sync in layers or sampler
+# steps), then the GPU rows of RESULTS: ops at 10k and 1M nodes, NSD epochs incl. a 1M-node synthetic graph, and
+# molgen sampling end to end. Logs go to $OUT (or ./gpu_logs when $OUT is unset, e.g. a CPU dry run with DEVICE=cpu).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+DEVICE="${DEVICE:-cuda}"
+LOGS="${OUT:-gpu_logs}"
+mkdir -p "$LOGS"
+export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1 SHEAFGRAPH_DATA="${SHEAFGRAPH_DATA:-$PWD/gpu_data}"
+BIG="${BIG:-1000000}"
+python -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/ops 2>&1 | tee "$LOGS/cuda_tests.log" | tail -5
+python benchmarks/ops.py --device "$DEVICE" --dims 3 --big "$BIG" --repeats 9 2>&1 | tee "$LOGS/ops.log"
+python benchmarks/nsd.py --device "$DEVICE" --datasets chameleon squirrel film --recipe none --repeats 5 \
+    --synthetic "$BIG" --synthetic-degree 20 2>&1 | tee "$LOGS/nsd.log"
+start=$(date +%s.%N)
+python -m sheafgraph.cli molgen sample --num 1000 --device "$DEVICE" --out "$LOGS/mols.smi" 2>&1 | tee "$LOGS/molgen.log"
+echo "molgen sample end to end: $(echo "$(date +%s.%N) - $start" | bc) s wall" | tee -a "$LOGS/molgen.log"
