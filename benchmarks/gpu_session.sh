@@ -19,6 +19,6 @@ python -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/ops 2>&1 | tee 
 python benchmarks/ops.py --device "$DEVICE" --dims 3 --big "$BIG" --repeats 9 2>&1 | tee "$LOGS/ops.log"
 python benchmarks/nsd.py --device "$DEVICE" --datasets chameleon squirrel film --recipe none --repeats 5 \
     --synthetic "$BIG" --synthetic-degree 20 2>&1 | tee "$LOGS/nsd.log"
-start=$(date +%s.%N)
+start=$SECONDS
 python -m sheafgraph.cli molgen sample --num 1000 --device "$DEVICE" --out "$LOGS/mols.smi" 2>&1 | tee "$LOGS/molgen.log"
-echo "molgen sample end to end: $(echo "$(date +%s.%N) - $start" | bc) s wall" | tee -a "$LOGS/molgen.log"
+echo "molgen sample end to end: $((SECONDS - start)) s wall (whole seconds)" | tee -a "$LOGS/molgen.log"
