@@ -25,7 +25,10 @@ parser.add_argument("--wind", default="last", choices=["last", "mean", "future"]
 args = parser.parse_args()
 torch.manual_seed(0)
 
-data = load_prsa_beijing(args.root)                      # (T, 12 stations, 13 channels), NaN + mask where missing
+try:
+    data = load_prsa_beijing(args.root)                  # (T, 12 stations, 13 channels), NaN + mask where missing
+except FileNotFoundError as err:                          # the PRSA files are not shipped: name them and stop
+    raise SystemExit(f"air_quality.py: {err}")
 windows, scaler = forecast_windows(data)                  # chronological 7:1:2 split, scaler fitted on train only
 train = ForecastWindows(data, chronological_split(data.num_steps)["train"], scaler=scaler, stride=4)
 graph = physics_graph(data.graph.edge_index, data.graph.edge_weight, data.pos_km)

@@ -46,3 +46,9 @@ def test_pyg_model_example(capsys, monkeypatch):
 def test_examples_have_a_usage_docstring(name):
     text = (REPO / "examples" / name).read_text()
     assert text.startswith('"""') and f"python examples/{name}" in text
+
+
+def test_air_quality_example_without_data_names_the_file_and_the_root(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SHEAFGRAPH_DATA", str(tmp_path))
+    with pytest.raises(SystemExit, match=r"station\.csv not found; .*--root .*SHEAFGRAPH_DATA"):
+        run_example("air_quality.py", [], capsys, monkeypatch)

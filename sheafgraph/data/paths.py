@@ -42,10 +42,13 @@ def cache_dir(path: Optional[PathLike] = None) -> Path:
 
 
 def require_file(path: PathLike, hint: str) -> Path:
-    """Return ``path`` if it is a file, else raise FileNotFoundError naming it and ``hint`` (where it comes from)."""
+    """Return ``path`` if it is a file, else raise FileNotFoundError naming it, ``hint`` (where it comes from) and how
+    to point the loaders at a data root."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found; {hint}")
+        where = "" if "SHEAFGRAPH_DATA" in hint else (" (data root: --root on the command line, root= in Python, or "
+                                                       "the SHEAFGRAPH_DATA environment variable)")
+        raise FileNotFoundError(f"{path} not found; {hint}{where}")
     return path
 
 
