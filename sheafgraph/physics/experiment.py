@@ -35,7 +35,7 @@ from sheafgraph.metrics.forecasting import ForecastReport
 from sheafgraph.physics.baselines import Persistence
 from sheafgraph.physics.checkpoints import forecaster_state
 from sheafgraph.physics.recipes import DATASETS, TRAINED, AirConfig, AirData, build_model
-from sheafgraph.physics.training import evaluate, physics_summary, sample_generator, train_model
+from sheafgraph.physics.training import evaluate, physics_summary, residual_quantiles, sample_generator, train_model
 from sheafgraph.physics.transport import PhysicsGraph, physics_graph
 from sheafgraph.utils import seed_everything
 from sheafgraph.utils.checks import int_in_range
@@ -153,9 +153,11 @@ def evaluate_experiment(exp: AirExperiment) -> Dict[str, object]:
     seeded with ``config.seed``), and the persistence baseline's test errors (``reference``)."""
     config, data, graph = exp.config, exp.data, exp.graph
     result: Dict[str, object] = {}
+    residuals = (residual_quantiles(exp.model, exp.loaders["val"], graph, exp.scaler, config.device)
+                 if config.calibrate else None)
     for split in ("val", "test"):
         report, nfe = evaluate(exp.model, exp.loaders[split], graph, exp.scaler, config.device,
-                               config.show_progress, split, config.samples, sample_generator(config.seed))
+                               config.show_progress, split, config.samples, sample_generator(config.seed), residuals)
         result[split] = summarize(report, data.step_hours, data.stations)
         result[split]["nfe"] = nfe
     reference, _ = evaluate(Persistence(config.output_steps), exp.loaders["test"], graph, exp.scaler, config.device,

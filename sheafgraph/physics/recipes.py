@@ -111,6 +111,8 @@ class AirConfig:
     step_size: Optional[float] = _option(None, "fixed solver step in hours (default one step)", check=positive_float)
     samples: int = _option(0, "AirPhyNet variants: sampled trajectories per window for CRPS, interval coverage and "
                               "plot bands (0: point forecasts only; at least 2 otherwise, e.g. 20)", check=_samples)
+    calibrate: bool = _option(False, "with samples: add to every sampled trajectory a draw from the point forecast's "
+                                     "validation residuals at its horizon (intervals calibrated on validation)")
     seed: int = _option(0, "seed of the weights, the batches and the sampled trajectories",
                         check=lambda value, name: positive_int(value, name, minimum=0))
     device: str = _option("cpu", "cpu, cuda or auto (auto: CUDA when available)")
@@ -130,6 +132,8 @@ class AirConfig:
         if self.data == "airphynet" and (self.clock or self.model == "historical_average"):
             raise ValueError("the airphynet layout has no timestamps: --clock and historical_average need a series "
                              "dataset (prsa, knowair)")
+        if self.calibrate and not self.samples:
+            raise ValueError("calibrate widens sampled forecasts: give samples (at least 2) too")
         if self.samples and self.model not in VARIANTS:
             raise ValueError(f"samples need a model with a latent distribution ({', '.join(VARIANTS)}); "
                              f"{self.model} gives point forecasts only")

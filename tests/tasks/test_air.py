@@ -363,3 +363,15 @@ def test_seeds_pair_the_model_with_a_baseline_per_horizon(root, tmp_path, capsys
                          (["--seeds", "2-1"], "runs backwards")):
         assert main([*args, *bad]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_calibration_widens_intervals_towards_their_level(root, tmp_path):
+    coverage = {}
+    for flag in ("--no-calibrate", "--calibrate"):
+        out = tmp_path / f"{flag}.json"
+        assert main(["air", "--root", root, "--model", "diff_adv", "--epochs", "1", "--samples", "8", flag,
+                     "--json", str(out), *SMALL]) == 0
+        result = json.loads(out.read_text())
+        coverage[flag] = result["val"]["coverage"]["80%"]
+        assert result["config"]["calibrate"] == (flag == "--calibrate")
+    assert coverage["--no-calibrate"] < 0.5 and 0.6 < coverage["--calibrate"] < 0.95
