@@ -40,8 +40,7 @@ from sheafgraph.physics.recipes import MODELS, AirConfig, model_label
 from sheafgraph.physics.seeds import compare_seeds, format_comparison, parse_seeds
 from sheafgraph.physics.training import sample_generator
 from sheafgraph.utils import DEFAULT_THREADS, set_threads
-from sheafgraph.utils.checks import writable_file
-from sheafgraph.utils.options import add_dataclass_flags, add_flag, given, plain_text
+from sheafgraph.utils.options import add_dataclass_flags, add_flag, check_outputs, given, plain_text
 
 #: the subcommand's one-line help (read by :data:`sheafgraph.tasks.TASKS` without importing this module)
 HELP = "air-quality forecasting (AirPhyNet variants and baselines)"
@@ -106,9 +105,7 @@ def add_subcommand(subparsers) -> None:
 def _start(args: argparse.Namespace, *outputs: str) -> None:
     """Before any work: the threads, and that every output file given can be written."""
     set_threads(args.threads)
-    for flag in outputs:
-        if getattr(args, flag, None):
-            writable_file(getattr(args, flag), f"--{flag}")
+    check_outputs(args, *outputs)
 
 
 def run(args: argparse.Namespace) -> int:

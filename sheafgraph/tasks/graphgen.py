@@ -22,7 +22,7 @@ from sheafgraph.generative.graph_generation import (PRESETS, WEIGHTS, dataset_ke
 from sheafgraph.metrics.graph_mmd import graph_mmd
 from sheafgraph.utils import resolve_device, set_threads
 from sheafgraph.utils.checks import positive_int, writable_file
-from sheafgraph.utils.options import add_option_flags, add_run_flags, given, plain_text
+from sheafgraph.utils.options import add_option_flags, add_run_flags, check_outputs, given, plain_text
 
 #: the subcommand's one-line help (read by :data:`sheafgraph.tasks.TASKS` without importing this module)
 HELP = "GDSS generic graph generation (ego_small, community_small, ENZYMES, grid): train, sample, evaluate"
@@ -119,9 +119,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.limit is not None:
         positive_int(args.limit, "--limit")
     checkpoint = writable_file(args.checkpoint or f"runs/graphgen/{dataset}/last.pt", "--checkpoint")
-    for flag in ("export", "json"):
-        if getattr(args, flag):
-            writable_file(getattr(args, flag), f"--{flag}")
+    check_outputs(args, "export", "json")
     data, num_test = training_graphs(dataset, args.root, args.limit)
     print(f"{dataset}: {data.x.shape[0]} training graphs, up to {data.x.shape[1]} nodes, "
           f"{data.x.shape[2]} degree classes")
@@ -140,9 +138,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_sample(args: argparse.Namespace) -> int:
     set_threads(args.threads)
-    for flag in ("out", "png", "json"):
-        if getattr(args, flag):
-            writable_file(getattr(args, flag), f"--{flag}")
+    check_outputs(args, "out", "png", "json")
     checkpoint = args.checkpoint or pretrained_path(args.dataset)
     gen = load_graph_generator(checkpoint, resolve_device(args.device), weights=args.weights)
     num = args.num if args.num is not None else gen.info.get("num_test")
@@ -165,8 +161,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    if args.json:
-        writable_file(args.json, "--json")
+    check_outputs(args, "json")
     content = load_graphs(args.graphs)
     dataset = dataset_key(args.dataset or content.get("name", ""))
     scores = evaluate_graphs(content["graphs"], dataset, args.root, args.reference)

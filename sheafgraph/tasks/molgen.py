@@ -20,7 +20,7 @@ from sheafgraph.generative.samplers import OPTION_HELP
 from sheafgraph.metrics.molecules import fcd, novelty, nspdk_mmd, sanitized_mol, uniqueness, validity
 from sheafgraph.utils import init_distributed, resolve_device, set_threads
 from sheafgraph.utils.checks import MissingExtraError, positive_float, positive_int, writable_file
-from sheafgraph.utils.options import add_option_flags, add_run_flags, given, plain_text
+from sheafgraph.utils.options import add_option_flags, add_run_flags, check_outputs, given, plain_text
 
 #: the subcommand's one-line help (read by :data:`sheafgraph.tasks.TASKS` without importing this module)
 HELP = "GDSS molecule generation: train, sample, evaluate"
@@ -63,7 +63,8 @@ def add_subcommand(subparsers) -> None:
     train.add_argument("--checkpoint", default="runs/gdss/last.pt",
                        help="checkpoint written every epoch and resumed from (default %(default)s)")
     train.add_argument("--export", default=None, help="also write a small sampling-only checkpoint here")
-    train.add_argument("--epochs", type=int, default=300, help="total epochs, resumed ones included (default %(default)s)")
+    train.add_argument("--epochs", type=int, default=300,
+                       help="total epochs, resumed ones included (default %(default)s)")
     train.add_argument("--batch-size", type=int, default=1024, help="molecules per batch (default %(default)s)")
     train.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate (default %(default)s)")
     train.add_argument("--sde-x", default="ve", help="SDE for node features: ve, vp or subvp (default %(default)s)")
@@ -110,10 +111,7 @@ def run_train(args: argparse.Namespace) -> int:
     positive_float(args.lr, "--lr")
     if args.resume_lr is not None:
         positive_float(args.resume_lr, "--resume-lr")
-    writable_file(args.checkpoint, "--checkpoint")
-    for flag in ("export", "json"):
-        if getattr(args, flag):
-            writable_file(getattr(args, flag), f"--{flag}")
+    check_outputs(args, "checkpoint", "export", "json")
     sde_config = {"x": {**QM9_SDE["x"], "name": args.sde_x}, "adj": {**QM9_SDE["adj"], "name": args.sde_adj}}
     for part in sde_config.values():  # VP-type SDEs take betas; keep GDSS's ZINC250k betas (0.1, 1.0)
         if part["name"] != "ve":
@@ -141,13 +139,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_sample(args: argparse.Namespace) -> int:
     set_threads(args.threads)
-    path = writable_file(args.out, "--out")
-    for flag in ("png", "json"):
-        if getattr(args, flag):
-            writable_file(getattr(args, flag), f"--{flag}")
+    check_outputs(args, "out", "png", "json")
     gen = load_generator(args.checkpoint, resolve_device(args.device))
     out = sample_molecules(gen, args.num, sampler=args.sampler, batch_size=args.batch_size, seed=args.seed,
                            num_atoms=args.num_atoms, options=given(args, OPTION_HELP))
+    path = Path(args.out)
     path.write_text("".join(f"{s}\n" for s in out.smiles if s is not None))
     stats = {"num": args.num, "sampler": args.sampler, **out.options, "nfe": out.nfe,
              "seconds": round(out.seconds, 2), "valid_without_correction": out.valid_without_correction,

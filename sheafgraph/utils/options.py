@@ -92,6 +92,16 @@ def add_option_flags(parser, functions: Mapping[str, Callable], helps: Mapping[s
     return list(defaults)
 
 
+def check_outputs(args: argparse.Namespace, *flags: str) -> None:
+    """Before any work: every output file the user gave under ``flags`` (e.g. ``"json"`` for ``--json``) can be
+    written (:func:`~sheafgraph.utils.checks.writable_file`)."""
+    from sheafgraph.utils.checks import writable_file
+
+    for flag in flags:
+        if getattr(args, flag, None):
+            writable_file(getattr(args, flag), f"--{flag}")
+
+
 def keyword_options(fn: Callable, exclude: Iterable[str] = ()) -> Dict[str, Tuple[Any, Any]]:
     """``{name: (default, annotation)}`` of the keyword-only parameters of ``fn``."""
     params = inspect.signature(fn).parameters.values()
