@@ -9,7 +9,7 @@ from sheafgraph.chem.vocabulary import (QM9_ATOMS, VOCABULARIES, ZINC250K_ATOMS,
 
 __all__ = [
     "AtomVocabulary", "CHARGED_VALENCE", "DecodedMolecules", "QM9_ATOMS", "VOCABULARIES", "ZINC250K_ATOMS",
-    "correct_valency", "decode_and_correct", "formal_charge", "get_vocabulary", "graph_to_mol", "graphs_to_mols", "is_valid_mol",
-    "is_valid_without_correction", "mol_to_graph", "parse_smiles", "sanitized_copy", "smiles_to_dense",
+    "correct_valency", "decode_and_correct", "formal_charge", "get_vocabulary", "graph_to_mol", "graphs_to_mols",
+    "is_valid_mol", "is_valid_without_correction", "mol_to_graph", "parse_smiles", "sanitized_copy", "smiles_to_dense",
     "smiles_to_graph",
 ]

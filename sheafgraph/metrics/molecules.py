@@ -32,7 +32,7 @@ from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
 from sheafgraph.chem.decode import ArrayLike, graphs_to_mols
-from sheafgraph.chem.valency import decode_and_correct, sanitized_copy
+from sheafgraph.chem.valency import decode_and_correct, is_valid_mol, sanitized_copy
 from sheafgraph.chem.vocabulary import AtomVocabulary
 from sheafgraph.metrics.nspdk import nspdk_mmd
 
@@ -86,7 +86,7 @@ def validity_without_correction(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabul
     mols = graphs_to_mols(x, adj, vocab, charge_rule=charge_rule)
     if not mols:
         raise ValueError("validity_without_correction needs at least one graph")
-    return sum(sanitized_copy(m) is not None for m in mols) / len(mols)
+    return sum(map(is_valid_mol, mols)) / len(mols)
 
 
 def uniqueness(molecules: Sequence[MoleculeLike]) -> float:

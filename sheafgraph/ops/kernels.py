@@ -20,7 +20,6 @@ from torch import Tensor
 from sheafgraph.ops.structure import ScalarPattern
 
 
-
 def _consume_csr_beta_warning() -> None:
     """torch warns once per process that sparse CSR tensors are in beta: spend that one warning here, silenced in
     a local context, rather than install a process-wide filter on import."""

@@ -18,6 +18,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from sheafgraph.ops.kernels import LOW_PRECISION
 from sheafgraph.ops.laplacian import safe_pow
 from sheafgraph.ops.operator import SparseOperator
 from sheafgraph.ops.structure import StructureLike, as_structure, check_values
@@ -31,7 +32,7 @@ EIGH_CHUNK = 32768
 
 def _eigh(mats: Tensor, chunk: int) -> Tuple[Tensor, Tensor]:
     """Batched ``eigh`` in chunks of at most ``chunk`` matrices; half precision is solved in float32."""
-    work = mats if mats.dtype in (torch.float32, torch.float64) else mats.float()
+    work = mats.float() if mats.dtype in LOW_PRECISION else mats
     flat = work.reshape(-1, *work.shape[-2:])
     if flat.size(0) <= chunk:
         lam, u = torch.linalg.eigh(flat)

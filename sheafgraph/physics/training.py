@@ -127,9 +127,8 @@ def draw_residuals(quantiles: torch.Tensor, shape: torch.Size, generator: Option
     levels = quantiles.size(1)
     position = rand(shape, generator, dtype=quantiles.dtype) * (levels - 1)
     low = position.floor().long().clamp_(max=levels - 2)
-    table = quantiles[None, None, :, None, :].expand(*shape, levels)
-    lo = table.gather(-1, low.unsqueeze(-1)).squeeze(-1)
-    hi = table.gather(-1, (low + 1).unsqueeze(-1)).squeeze(-1)
+    step = torch.arange(quantiles.size(0)).view(1, 1, -1, 1).expand(shape)
+    lo, hi = quantiles[step, low], quantiles[step, low + 1]
     return lo + (position - low) * (hi - lo)
 
 

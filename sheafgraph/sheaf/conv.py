@@ -221,19 +221,22 @@ class SheafConv(nn.Module):
         """The (validated, possibly cached) structure of ``edge_index`` for the nodes of x."""
         return self._structures(edge_index, x.size(0))
 
+    def _graph(self, x: Tensor, edge_index, edge_weight: Optional[Tensor]):
+        """The structure of the graph given in any accepted form, and its checked edge weights."""
+        edge_index, edge_weight = split_adjacency(edge_index, edge_weight)
+        structure = self.structure(x, edge_index)
+        return structure, checked_weight(edge_weight, structure)
+
     def laplacian(self, x: Tensor, edge_index, edge_weight: Optional[Tensor] = None) -> SparseOperator:
         """The learned sheaf Laplacian this layer diffuses x with (for diagnostics)."""
-        edge_index, edge_weight = split_adjacency(edge_index, edge_weight)
-        structure = self.structure(x, edge_index)
-        return self.term.laplacian(self._as_stalks(x), structure, checked_weight(edge_weight, structure))
+        structure, edge_weight = self._graph(x, edge_index, edge_weight)
+        return self.term.laplacian(self._as_stalks(x), structure, edge_weight)
 
     def forward(self, x: Tensor, edge_index, edge_weight: Optional[Tensor] = None) -> Tensor:
-        edge_index, edge_weight = split_adjacency(edge_index, edge_weight)
+        structure, edge_weight = self._graph(x, edge_index, edge_weight)
         h = self._as_stalks(x)
-        structure = self.structure(x, edge_index)
         maps_input = F.dropout(h, self.learner_dropout, self.training)
-        y = self.term(F.dropout(h, self.dropout, self.training), structure, maps_input,
-                      checked_weight(edge_weight, structure))
+        y = self.term(F.dropout(h, self.dropout, self.training), structure, maps_input, edge_weight)
         if self.act:
             y = F.elu(y)
         out = (1 + torch.tanh(self.epsilon)).unsqueeze(-1) * h - y
