@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The prepared device check of issue 15, for a session that is lent a GPU: one command, about 8 minutes on an H200.
+# The prepared device check of issue 15, for a session that is lent a GPU: one command, about 5 minutes on an H200.
 #
-#   here:   mkdir -p gpu_data/heterophily gpu_data/air && cp -r ../shared/data/heterophily/* gpu_data/heterophily/ &&
-#           cp -r ../shared/data/air/prsa_beijing gpu_data/air/ && echo /gpu_data/ >> .git/info/exclude
-#   device: run(command="bash benchmarks/gpu_session.sh", carry=["gpu_data"], timeout_s=600)
+#   here:   mkdir -p gpu_data/heterophily gpu_data/air gpu_pack &&
+#           cp -r ../shared/data/heterophily/* gpu_data/heterophily/ &&
+#           cp -r ../shared/data/air/{prsa_beijing,kdd2018_beijing} gpu_data/air/ &&
+#           printf '/gpu_data/\n/gpu_pack/\n' >> .git/info/exclude && tar czf gpu_pack/data.tgz -C gpu_data . &&
+#           pip download (the device README's line) rdkit==<version> -d gpu_pack     (data + wheel stay under 64 MiB)
+#   device: run(command="pip install --no-index --no-deps --target /tmp/site gpu_pack/*.whl && export
+#           PYTHONPATH=/tmp/site; mkdir -p gpu_data && tar xzf gpu_pack/data.tgz -C gpu_data &&
+#           bash benchmarks/gpu_session.sh", carry=["gpu_pack"], timeout_s=480)
 #
 # It runs the CUDA tests (CLI tasks with --device cuda, 70k-node sym Laplacian, no host sync in layers or sampler
 # steps), then the GPU rows of RESULTS: ops at 10k and 1M nodes, NSD epochs incl. a 1M-node synthetic graph, and
@@ -13,7 +18,7 @@ cd "$(dirname "$0")/.."
 DEVICE="${DEVICE:-cuda}"
 LOGS="${OUT:-gpu_logs}"
 mkdir -p "$LOGS"
-export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1 SHEAFGRAPH_DATA="${SHEAFGRAPH_DATA:-$PWD/gpu_data}"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 SHEAFGRAPH_DATA="${SHEAFGRAPH_DATA:-$PWD/gpu_data}"
 BIG="${BIG:-1000000}"
 python -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/ops 2>&1 | tee "$LOGS/cuda_tests.log" | tail -5
 python benchmarks/ops.py --device "$DEVICE" --dims 3 --big "$BIG" --repeats 9 2>&1 | tee "$LOGS/ops.log"

@@ -63,7 +63,7 @@ def node_homophily(edge_index: Tensor, y: Tensor) -> float:
     same = _same_label(edge_index, y)
     col = edge_index[1].long()
     n = y.numel()
-    hits = torch.zeros(n, dtype=same.dtype).index_add_(0, col, same)
+    hits = same.new_zeros(n).index_add_(0, col, same)
     degree = torch.bincount(col, minlength=n).to(same.dtype)
     has_neighbours = degree > 0
     return float((hits[has_neighbours] / degree[has_neighbours]).mean())
