@@ -11,6 +11,7 @@ from typing import Any, Dict, Optional, Tuple
 from torch import nn
 
 from sheafgraph.sheaf.learners import ACTIVATIONS, LEARNER_INPUTS
+from sheafgraph.sheaf.minibatch import SAMPLERS
 from sheafgraph.sheaf.models import NSD_MODELS, build_nsd
 from sheafgraph.sheaf.orthogonal import ORTHOGONAL_MAPS
 from sheafgraph.sheaf.stalks import FIXED_STALKS
@@ -102,11 +103,19 @@ class NodeClsConfig:
     rtol: float = _option(1e-5, "relative tolerance of adaptive solvers")
     atol: float = _option(1e-7, "absolute tolerance of adaptive solvers")
     adjoint: bool = _option(False, "adjoint backpropagation through the ODE")
+    batch_size: Optional[int] = _option(None, "mini-batch training with batches of this many nodes (cluster) or "
+                                              "training nodes (neighbor) (default: full batch)")
+    sampler: str = _option("cluster", "mini-batch sampler: METIS clusters (Cluster-GCN) or sampled neighbourhoods",
+                           SAMPLERS)
+    num_neighbors: int = _option(10, "neighbours sampled per node and hop (--sampler neighbor; hops = --layers)")
 
     def __post_init__(self):
         check_choice(self.model, MODELS, "model")
         check_choice(self.stop, STOP_STRATEGIES, "stop strategy")
-        for name in ("epochs", "patience", "layers", "hidden", "d"):
+        check_choice(self.sampler, SAMPLERS, "sampler")
+        if self.batch_size is not None:
+            positive_int(self.batch_size, "batch_size")
+        for name in ("epochs", "patience", "layers", "hidden", "d", "num_neighbors"):
             positive_int(getattr(self, name), name)
         positive_float(self.lr, "lr")
         nonnegative_float(self.weight_decay, "weight_decay")

@@ -1,8 +1,8 @@
 r"""Training for node classification on fixed splits (NSD's protocol, Bodnar et al., NeurIPS 2022).
 
 For each of the dataset's splits (or K of them), a fresh model (seeded with ``seed + fold``) is trained full-batch
-with Adam (the sheaf learners may have their own weight decay) on the cross-entropy of the training nodes; after every
-epoch the validation loss and metric are computed and the test metric is taken at the best validation epoch (lowest
+(or on subgraph mini-batches, :mod:`sheafgraph.sheaf.minibatch`, when ``batch_size`` is set) with Adam (the sheaf learners may have their own weight decay) on the cross-entropy of the training nodes; after every
+epoch the validation loss and metric are computed on the full graph (without gradients) and the test metric is taken at the best validation epoch (lowest
 validation loss, or highest validation metric with ``stop="metric"``); training stops after ``patience`` epochs
 without improvement. Results are mean ± standard deviation over the folds (population std, as NSD's code). Metric:
 accuracy, or ROC AUC for minesweeper and tolokers (taken from the dataset).
@@ -23,6 +23,7 @@ from sheafgraph.metrics.classification import score
 from sheafgraph.metrics.homophily import edge_homophily, node_homophily
 from sheafgraph.ops import GraphStructure
 from sheafgraph.ops.structure import StructureLike
+from sheafgraph.sheaf.minibatch import SubgraphBatches
 from sheafgraph.sheaf.recipes import BASELINE_NAMES, NodeClsConfig, build_model
 from sheafgraph.utils import progress, resolve_device, seed_everything
 from sheafgraph.utils.checks import int_in_range
@@ -79,9 +80,23 @@ class FoldResult:
     seconds: float
 
 
+def _minibatch_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches: SubgraphBatches, fold: int,
+                     epoch: int, device: torch.device, model_name: str) -> None:
+    """One pass over this process's subgraph batches: a step per batch on the mean loss of its seed nodes (a batch
+    without seeds contributes a zero loss, so that every process steps in lock-step)."""
+    for batch in batches.epoch_batches(fold, epoch):
+        batch = batch.to(device)
+        optimizer.zero_grad()
+        seeds = batch.seed_mask
+        logits = model(model_features(batch.x, model_name), batch.edge_index)
+        loss = F.cross_entropy(logits[seeds], batch.y[seeds], reduction="sum") / seeds.sum().clamp(min=1)
+        loss.backward()
+        optimizer.step()
+
+
 def train_fold(model: nn.Module, data: Data, fold: int, config: NodeClsConfig, *, graph: StructureLike,
-               x: Optional[Tensor] = None, metric: str = "accuracy", show_progress: Optional[bool] = None
-               ) -> FoldResult:
+               x: Optional[Tensor] = None, metric: str = "accuracy", show_progress: Optional[bool] = None,
+               batches: Optional[SubgraphBatches] = None) -> FoldResult:
     """Train ``model`` on split ``fold`` with early stopping and return the test metric at the best epoch.
 
     Args:
@@ -91,6 +106,8 @@ def train_fold(model: nn.Module, data: Data, fold: int, config: NodeClsConfig, *
         x: the features to feed (default ``data.x``; e.g. its sparse CSR form for NSD models).
         metric: ``"accuracy"`` or ``"roc_auc"``.
         show_progress: a bar over the epochs (ETA for the ``config.epochs`` maximum; early stopping ends it sooner).
+        batches: train on these subgraph batches (moved to the model's device one at a time) instead of the full
+            graph; evaluation stays full-graph.
     """
     train, val, test = fold_masks(data, fold)
     optimizer = make_optimizer(model, config)
@@ -101,9 +118,12 @@ def train_fold(model: nn.Module, data: Data, fold: int, config: NodeClsConfig, *
     bar = progress(range(config.epochs), desc=f"fold {fold}", total=config.epochs, enabled=show_progress)
     for epoch in bar:
         model.train()
-        optimizer.zero_grad()
-        F.cross_entropy(model(x, graph)[train], y[train]).backward()
-        optimizer.step()
+        if batches is None:
+            optimizer.zero_grad()
+            F.cross_entropy(model(x, graph)[train], y[train]).backward()
+            optimizer.step()
+        else:
+            _minibatch_epoch(model, optimizer, batches, fold, epoch, y.device, config.model)
         model.eval()
         with torch.no_grad():
             logits = model(x, graph)
@@ -148,6 +168,10 @@ def run_folds(data: Data, config: NodeClsConfig, *, folds: Optional[int] = None,
         raise ValueError("data needs x (|V|, F) and y (|V|,) with one label per node")
     metric = getattr(data, "metric", "accuracy")
     dev = resolve_device(device)
+    batches = None
+    if config.batch_size is not None:                       # partitioned once, on the host, for every split
+        batches = SubgraphBatches(data, config.sampler, config.batch_size, hops=config.layers,
+                                  num_neighbors=config.num_neighbors, seed=seed)
     data = data.to(dev)
     graph = GraphStructure(data.edge_index, data.num_nodes)
     x = model_features(data.x, config.model)
@@ -157,7 +181,7 @@ def run_folds(data: Data, config: NodeClsConfig, *, folds: Optional[int] = None,
         seed_everything(seed + fold)
         model = build_model(config, data.num_features, num_classes).to(dev)
         results.append(train_fold(model, data, fold, config, graph=graph, x=x, metric=metric,
-                                  show_progress=show_progress))
+                                  show_progress=show_progress, batches=batches))
         if on_fold is not None:
             on_fold(results[-1])
     tests = torch.tensor([r.test for r in results], dtype=torch.float64)

@@ -1,0 +1,142 @@
+r"""Mini-batch node classification on graphs too large for one full-batch step: each batch is a subgraph, the sheaf
+is learned on that subgraph's edges exactly as full-batch learns it on the whole graph (it only ever exists for one
+batch), and the loss is taken on the batch's training nodes.
+
+Samplers (both are PyG's loaders; a sheaf Laplacian needs both directions of every edge, which both give):
+
+* ``"cluster"`` (Cluster-GCN, Chiang et al., KDD 2019): :class:`torch_geometric.loader.ClusterData` partitions the
+  graph once with METIS into parts of about ``batch_size / CLUSTERS_PER_BATCH`` nodes, and
+  :class:`~torch_geometric.loader.ClusterLoader` merges :data:`CLUSTERS_PER_BATCH` random parts, with the edges
+  between them, into the induced subgraph of a batch. METIS comes from pyg-lib or torch-sparse when installed, else
+  from ``pymetis`` (a wheel; ``pip install pymetis``).
+* ``"neighbor"`` (GraphSAGE sampling, Hamilton et al., NeurIPS 2017): :class:`~torch_geometric.loader.NeighborLoader`
+  samples ``num_neighbors`` neighbours per node for ``hops`` hops around ``batch_size`` training nodes and returns
+  the induced subgraph of the sampled nodes; the loss is on those seeds. Needs pyg-lib or torch-sparse (PyG's
+  sampling kernels).
+
+With ``P`` processes (``torchrun``), rank r takes batches r, r + P, ... of the same shuffled order (every rank the
+same number), so the ranks together see each batch once per epoch.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from typing import Iterator, Optional
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from sheafgraph.utils.checks import MissingExtraError, check_choice, positive_int
+
+SAMPLERS = ("cluster", "neighbor")
+#: parts merged into one Cluster-GCN batch (restores some of the edges a partition cuts)
+CLUSTERS_PER_BATCH = 4
+
+
+def metis_partition(edge_index: Tensor, num_nodes: int, num_parts: int) -> Tensor:
+    """METIS part of every node (``pymetis``), a LongTensor ``(num_nodes,)`` with values in ``[0, num_parts)``.
+
+    Raises:
+        MissingExtraError: ``pymetis`` is not installed (the message says how to install it).
+    """
+    try:
+        import pymetis
+    except ImportError as err:
+        raise MissingExtraError("the cluster sampler needs METIS: pip install pymetis (or install pyg-lib or "
+                                "torch-sparse)") from err
+    row, col = edge_index.cpu()
+    col = col[torch.argsort(row, stable=True)]              # neighbour lists grouped by node (CSR)
+    xadj = torch.zeros(num_nodes + 1, dtype=torch.long)
+    xadj[1:] = torch.bincount(row, minlength=num_nodes).cumsum(0)
+    _, parts = pymetis.part_graph(num_parts, pymetis.CSRAdjacency(xadj.numpy(), col.numpy()))
+    return torch.as_tensor(parts, dtype=torch.long).to(edge_index.device)
+
+
+def _cluster_data_class():
+    from torch_geometric.loader import ClusterData
+
+    class MetisClusterData(ClusterData):
+        """PyG's ClusterData, partitioned by :func:`metis_partition` where PyG has no METIS of its own."""
+
+        def _metis(self, edge_index: Tensor, num_nodes: int) -> Tensor:
+            import torch_geometric.typing as pyg_typing
+
+            if pyg_typing.WITH_TORCH_SPARSE or pyg_typing.WITH_METIS:
+                return super()._metis(edge_index, num_nodes)
+            return metis_partition(edge_index, num_nodes, self.num_parts)
+
+    return MetisClusterData
+
+
+class SubgraphBatches:
+    """The mini-batches of one graph for one split, re-shuffled every epoch (``iter`` starts an epoch).
+
+    Args:
+        data: the whole graph (``x``, ``y``, ``edge_index`` with both directions, ``train_mask``).
+        sampler: ``"cluster"`` or ``"neighbor"``.
+        batch_size: nodes per batch (``"cluster"``: about, all of them seeds) or training nodes per batch
+            (``"neighbor"``).
+        hops: sampled hops (``"neighbor"``; the number of diffusion layers).
+        num_neighbors: neighbours sampled per node and hop (``"neighbor"``).
+        seed: seed of the shuffles (every rank draws the same order for a given seed, split and epoch).
+        rank, world_size: this process's share of the batches.
+
+    Each batch is a ``Data`` subgraph with ``x``, ``y``, ``edge_index``, the masks, and ``seed_mask``: the nodes whose
+    loss counts (its training nodes of split ``fold`` given to :meth:`seeds`).
+    """
+
+    def __init__(self, data: Data, sampler: str = "cluster", batch_size: int = 1024, *, hops: int = 2,
+                 num_neighbors: int = 10, seed: int = 0, rank: int = 0, world_size: int = 1):
+        self.sampler = check_choice(sampler, SAMPLERS, "sampler")
+        self.batch_size = positive_int(batch_size, "batch_size")
+        self.hops, self.num_neighbors = positive_int(hops, "hops"), positive_int(num_neighbors, "num_neighbors")
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.data = copy.copy(data)          # its own references: moving the caller's data moves not these
+        self._clusters = None
+        if self.sampler == "cluster":
+            parts = max(1, math.ceil(data.num_nodes * CLUSTERS_PER_BATCH / self.batch_size))
+            self._clusters = _cluster_data_class()(data, num_parts=parts, log=False)
+        else:
+            import torch_geometric.typing as pyg_typing
+
+            if not (pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE):
+                raise MissingExtraError("the neighbor sampler runs PyG's NeighborLoader, which needs pyg-lib or "
+                                        "torch-sparse (see PyG's install notes); --sampler cluster needs neither")
+
+    def __len__(self) -> int:
+        return self._num_batches() // self.world_size
+
+    def _num_batches(self) -> int:
+        if self._clusters is not None:
+            return math.ceil(len(self._clusters) / CLUSTERS_PER_BATCH)
+        return math.ceil(int(self.data.train_mask.any(-1).sum()) / self.batch_size)
+
+    def _loader(self, generator: torch.Generator, input_nodes: Optional[Tensor]):
+        if self._clusters is not None:
+            from torch_geometric.loader import ClusterLoader
+
+            return ClusterLoader(self._clusters, batch_size=CLUSTERS_PER_BATCH, shuffle=True, generator=generator)
+        from torch_geometric.loader import NeighborLoader
+
+        return NeighborLoader(self.data, num_neighbors=[self.num_neighbors] * self.hops, input_nodes=input_nodes,
+                              batch_size=self.batch_size, shuffle=True, subgraph_type="induced", generator=generator)
+
+    def epoch_batches(self, fold: int, epoch: int) -> Iterator[Data]:
+        """This rank's batches of ``epoch``, each with ``seed_mask`` (the training nodes of split ``fold`` whose loss
+        counts); the same arguments give the same batches (a resumed run continues the same sequence)."""
+        generator = torch.Generator().manual_seed((self.seed * 1009 + fold) * 1_000_003 + epoch)
+        train = self.data.train_mask if self.data.train_mask.dim() == 1 else self.data.train_mask[:, fold]
+        loader = self._loader(generator, None if self._clusters is not None else train)
+        keep = len(self) * self.world_size                  # equal counts per rank: DDP steps in lock-step
+        for k, batch in enumerate(loader):
+            if k >= keep:
+                break
+            if k % self.world_size != self.rank:
+                continue
+            mask = batch.train_mask if batch.train_mask.dim() == 1 else batch.train_mask[:, fold]
+            if self._clusters is None:                      # seeds come first in a NeighborLoader batch
+                mask = torch.zeros_like(mask)
+                mask[:batch.batch_size] = True
+            batch.seed_mask = mask
+            yield batch

@@ -1,0 +1,105 @@
+"""Mini-batch node classification: METIS partition, subgraph batches (cover, symmetry, ranks, determinism) and
+training that equals full-batch training when one batch holds the whole graph."""
+import pytest
+import torch
+import torch_geometric.typing as pyg_typing
+from torch_geometric.data import Data
+
+from sheafgraph.cli import main
+from sheafgraph.data import load_node_dataset
+from sheafgraph.ops import GraphStructure
+from sheafgraph.sheaf.minibatch import CLUSTERS_PER_BATCH, SubgraphBatches, metis_partition
+from sheafgraph.sheaf.recipes import NodeClsConfig, build_model
+from sheafgraph.sheaf.training import train_fold
+from sheafgraph.utils import seed_everything
+from sheafgraph.utils.checks import MissingExtraError
+from tests.conftest import random_undirected_graph
+
+pytest.importorskip("pymetis")
+
+
+def graph(n=300, pairs=900, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ei = random_undirected_graph(n, pairs, isolated=3, seed=seed)
+    train = torch.rand(n, 2, generator=g) < 0.5
+    return Data(x=torch.randn(n, 5, generator=g), y=torch.randint(0, 3, (n,), generator=g), edge_index=ei,
+                train_mask=train, val_mask=~train, test_mask=~train, node_id=torch.arange(n), num_nodes=n)
+
+
+def edge_set(ei):
+    return set(map(tuple, ei.t().tolist()))
+
+
+def test_metis_partition_assigns_every_node_once_and_cuts_few_edges():
+    data = graph()
+    parts = metis_partition(data.edge_index, data.num_nodes, 6)
+    assert parts.shape == (data.num_nodes,) and parts.dtype == torch.long
+    assert set(parts.tolist()) == set(range(6))
+    cut = (parts[data.edge_index[0]] != parts[data.edge_index[1]]).float().mean()
+    random = (torch.randint(0, 6, (data.num_nodes,))[data.edge_index]).diff(dim=0).ne(0).float().mean()
+    assert cut < random                                  # METIS beats a random assignment
+
+
+def test_cluster_batches_cover_every_node_once_with_induced_symmetric_subgraphs():
+    data = graph()
+    batches = SubgraphBatches(data, "cluster", batch_size=80)
+    full = edge_set(data.edge_index)
+    seen = []
+    for batch in batches.epoch_batches(fold=1, epoch=0):
+        ids = batch.node_id
+        seen.append(ids)
+        sub = edge_set(ids[batch.edge_index])
+        assert sub <= full                               # real edges only ...
+        inside = set(ids.tolist())
+        assert sub == {(i, j) for i, j in full if i in inside and j in inside}       # ... and all of them
+        assert torch.equal(batch.seed_mask, data.train_mask[ids, 1])
+        GraphStructure(batch.edge_index, batch.num_nodes)                          # both directions present
+    seen = torch.cat(seen)
+    assert len(seen) == data.num_nodes and torch.equal(seen.sort().values, torch.arange(data.num_nodes))
+    assert len(batches) == len(list(batches.epoch_batches(1, 1)))
+
+
+def test_batches_are_deterministic_per_epoch_and_split_between_ranks():
+    data = graph()
+
+    def ids(rank=0, world=1, epoch=0):
+        b = SubgraphBatches(data, "cluster", batch_size=40, seed=5, rank=rank, world_size=world)
+        return [batch.node_id.tolist() for batch in b.epoch_batches(0, epoch)]
+
+    assert ids() == ids() and ids() != ids(epoch=1)
+    r0, r1 = ids(0, 2), ids(1, 2)
+    assert len(r0) == len(r1) == len(ids()) // 2          # lock-step: equal counts, the remainder dropped
+    assert sorted(r0 + r1) == sorted(ids(world=1)[:2 * len(r0)])
+
+
+def test_one_batch_of_the_whole_graph_trains_like_full_batch():
+    data = load_node_dataset("texas")
+    config = NodeClsConfig(model="diag", layers=2, hidden=4, d=2, dropout=0.0, epochs=4, patience=10)
+    results = []
+    for batches in (None, SubgraphBatches(data, "cluster", batch_size=CLUSTERS_PER_BATCH * data.num_nodes)):
+        seed_everything(0)
+        model = build_model(config, data.num_features, data.num_classes)
+        results.append(train_fold(model, data, 0, config, graph=GraphStructure(data.edge_index, data.num_nodes),
+                                  batches=batches))
+    assert results[0].val_loss == pytest.approx(results[1].val_loss, rel=1e-4)
+    assert results[0].best_epoch == results[1].best_epoch
+
+
+@pytest.mark.skipif(pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE, reason="PyG sampling kernels present")
+def test_neighbor_sampler_without_pyg_kernels_says_what_to_install():
+    with pytest.raises(MissingExtraError, match="pyg-lib or torch-sparse"):
+        SubgraphBatches(graph(), "neighbor", batch_size=32)
+
+
+def test_bad_options_are_named():
+    with pytest.raises(ValueError, match="sampler"):
+        SubgraphBatches(graph(), "random", batch_size=32)
+    with pytest.raises(ValueError, match="batch_size"):
+        NodeClsConfig(batch_size=0)
+
+
+def test_nodecls_cli_trains_on_cluster_batches(tmp_path, capsys):
+    out = tmp_path / "texas.json"
+    assert main(["nodecls", "--dataset", "texas", "--model", "diag", "--folds", "1", "--epochs", "3",
+                 "--batch-size", "64", "--no-progress", "--json", str(out)]) == 0
+    assert "batch_size" in out.read_text()
