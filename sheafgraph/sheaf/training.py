@@ -80,7 +80,7 @@ class FoldResult:
     seconds: float
 
 
-def _minibatch_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches: SubgraphBatches, fold: int,
+def minibatch_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches: SubgraphBatches, fold: int,
                      epoch: int, device: torch.device, model_name: str) -> None:
     """One pass over this process's subgraph batches: a step per batch on the mean loss of its seed nodes (a batch
     without seeds contributes a zero loss, so that every process steps in lock-step)."""
@@ -123,7 +123,7 @@ def train_fold(model: nn.Module, data: Data, fold: int, config: NodeClsConfig, *
             F.cross_entropy(model(x, graph)[train], y[train]).backward()
             optimizer.step()
         else:
-            _minibatch_epoch(model, optimizer, batches, fold, epoch, y.device, config.model)
+            minibatch_epoch(model, optimizer, batches, fold, epoch, y.device, config.model)
         model.eval()
         with torch.no_grad():
             logits = model(x, graph)
