@@ -57,16 +57,28 @@ def _cluster_data_class():
     from torch_geometric.loader import ClusterData
 
     class MetisClusterData(ClusterData):
-        """PyG's ClusterData, partitioned by :func:`metis_partition` where PyG has no METIS of its own."""
+        """PyG's ClusterData, partitioned by :func:`metis_partition` where PyG has no METIS of its own, or by a
+        given partition."""
+
+        def __init__(self, data: Data, num_parts: int, partition: Optional[Tensor]):
+            self.given = partition
+            super().__init__(data, num_parts=num_parts, log=False)
 
         def _metis(self, edge_index: Tensor, num_nodes: int) -> Tensor:
             import torch_geometric.typing as pyg_typing
 
+            if self.given is not None:
+                return self.given.to(edge_index.device)
             if pyg_typing.WITH_TORCH_SPARSE or pyg_typing.WITH_METIS:
                 return super()._metis(edge_index, num_nodes)
             return metis_partition(edge_index, num_nodes, self.num_parts)
 
     return MetisClusterData
+
+
+def num_cluster_parts(num_nodes: int, batch_size: int) -> int:
+    """Parts of the Cluster-GCN partition for batches of about ``batch_size`` nodes."""
+    return max(1, math.ceil(num_nodes * CLUSTERS_PER_BATCH / batch_size))
 
 
 class SubgraphBatches:
@@ -81,13 +93,16 @@ class SubgraphBatches:
         num_neighbors: neighbours sampled per node and hop (``"neighbor"``).
         seed: seed of the shuffles (every rank draws the same order for a given seed, split and epoch).
         rank, world_size: this process's share of the batches.
+        partition: a precomputed part per node for ``"cluster"`` (e.g. :func:`metis_partition` with
+            :func:`num_cluster_parts` parts, saved once and reused by several runs); default: METIS now.
 
     Each batch is a ``Data`` subgraph with ``x``, ``y``, ``edge_index``, the masks, and ``seed_mask``: the nodes whose
     loss counts (its training nodes of split ``fold`` given to :meth:`seeds`).
     """
 
     def __init__(self, data: Data, sampler: str = "cluster", batch_size: int = 1024, *, hops: int = 2,
-                 num_neighbors: int = 10, seed: int = 0, rank: int = 0, world_size: int = 1):
+                 num_neighbors: int = 10, seed: int = 0, rank: int = 0, world_size: int = 1,
+                 partition: Optional[Tensor] = None):
         self.sampler = check_choice(sampler, SAMPLERS, "sampler")
         self.batch_size = positive_int(batch_size, "batch_size")
         self.hops, self.num_neighbors = positive_int(hops, "hops"), positive_int(num_neighbors, "num_neighbors")
@@ -95,8 +110,11 @@ class SubgraphBatches:
         self.data = copy.copy(data)          # its own references: moving the caller's data moves not these
         self._clusters = None
         if self.sampler == "cluster":
-            parts = max(1, math.ceil(data.num_nodes * CLUSTERS_PER_BATCH / self.batch_size))
-            self._clusters = _cluster_data_class()(data, num_parts=parts, log=False)
+            parts = num_cluster_parts(data.num_nodes, self.batch_size)
+            if partition is not None and (partition.shape != (data.num_nodes,) or int(partition.max()) >= parts):
+                raise ValueError(f"partition must give each of the {data.num_nodes} nodes a part in [0, {parts}) "
+                                 f"(num_cluster_parts), got shape {tuple(partition.shape)}")
+            self._clusters = _cluster_data_class()(data, parts, partition)
         else:
             import torch_geometric.typing as pyg_typing
 

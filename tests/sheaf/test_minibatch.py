@@ -8,7 +8,7 @@ from torch_geometric.data import Data
 from sheafgraph.cli import main
 from sheafgraph.data import load_node_dataset
 from sheafgraph.ops import GraphStructure
-from sheafgraph.sheaf.minibatch import CLUSTERS_PER_BATCH, SubgraphBatches, metis_partition
+from sheafgraph.sheaf.minibatch import CLUSTERS_PER_BATCH, SubgraphBatches, metis_partition, num_cluster_parts
 from sheafgraph.sheaf.recipes import NodeClsConfig, build_model
 from sheafgraph.sheaf.training import train_fold
 from sheafgraph.utils import seed_everything
@@ -70,6 +70,17 @@ def test_batches_are_deterministic_per_epoch_and_split_between_ranks():
     r0, r1 = ids(0, 2), ids(1, 2)
     assert len(r0) == len(r1) == len(ids()) // 2          # lock-step: equal counts, the remainder dropped
     assert sorted(r0 + r1) == sorted(ids(world=1)[:2 * len(r0)])
+
+
+def test_a_saved_partition_gives_the_same_batches():
+    data = graph()
+    parts = metis_partition(data.edge_index, data.num_nodes, num_cluster_parts(data.num_nodes, 80))
+
+    def ids(**kw):
+        return [b.node_id.tolist() for b in SubgraphBatches(data, "cluster", 80, **kw).epoch_batches(0, 0)]
+    assert ids() == ids(partition=parts)
+    with pytest.raises(ValueError, match="partition"):
+        SubgraphBatches(data, "cluster", 80, partition=parts[:-1])
 
 
 def test_one_batch_of_the_whole_graph_trains_like_full_batch():
