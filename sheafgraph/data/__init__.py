@@ -10,6 +10,7 @@ _EXPORTS = {
     "AirQualityData": "air", "StationGraph": "air", "gaussian_kernel": "air", "station_graph": "air",
     "AIRPHYNET_CHANNELS": "airphynet", "ArrayWindows": "airphynet", "WindowedAirData": "airphynet",
     "airphynet_windows": "airphynet", "load_airphynet": "airphynet",
+    "csbm": "csbm",
     "DenseGraphs": "generic_graphs", "GENERIC_GRAPH_DATASETS": "generic_graphs",
     "GenericGraphSpec": "generic_graphs", "GraphSplits": "generic_graphs", "generic_graph_spec": "generic_graphs",
     "graphs_to_dense": "generic_graphs", "load_generic_graphs": "generic_graphs",

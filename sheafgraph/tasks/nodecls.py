@@ -27,7 +27,9 @@ HELP = "node classification: NSD models and MLP/GCN baselines on 10 splits"
 def add_subcommand(subparsers) -> None:
     p = subparsers.add_parser("nodecls", help=HELP, description=plain_text(__doc__),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", required=True, help="dataset name (e.g. texas, wisconsin, cornell, chameleon)")
+    p.add_argument("--dataset", required=True,
+                   help="dataset name (e.g. texas, wisconsin, cornell, chameleon), or a generated cSBM graph "
+                        "csbm:key=value,... (keys n, f, d, phi, eps, seed, splits; e.g. csbm:n=20000,phi=-0.5)")
     p.add_argument("--preset", default="none", choices=PRESETS,
                    help=f"'paper': the published NSD hyperparameters ({', '.join(PAPER_PRESETS)}) or our own where "
                         f"none are published ({', '.join(OWN_PRESETS)}); flags still override (default none)")
