@@ -12,18 +12,37 @@
 #
 # It runs the CUDA tests (CLI tasks with --device cuda, 70k-node sym Laplacian, no host sync in layers or sampler
 # steps), then the GPU rows of RESULTS: ops at 10k and 1M nodes, NSD epochs incl. a 1M-node synthetic graph, and
-# molgen sampling end to end. Logs go to $OUT (or ./gpu_logs when $OUT is unset, e.g. a CPU dry run with DEVICE=cpu).
+# molgen sampling end to end (STAGES picks; "scale" adds benchmarks/scale.py's rows). Logs go to $OUT (or
+# ./gpu_logs when $OUT is unset, e.g. a CPU dry run with DEVICE=cpu).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEVICE="${DEVICE:-cuda}"
 LOGS="${OUT:-gpu_logs}"
 mkdir -p "$LOGS"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 SHEAFGRAPH_DATA="${SHEAFGRAPH_DATA:-$PWD/gpu_data}"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+export SHEAFGRAPH_DATA="${SHEAFGRAPH_DATA:-$PWD/gpu_data}"
 BIG="${BIG:-1000000}"
-python -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/ops 2>&1 | tee "$LOGS/cuda_tests.log" | tail -5
-python benchmarks/ops.py --device "$DEVICE" --dims 3 --big "$BIG" --repeats 9 2>&1 | tee "$LOGS/ops.log"
-python benchmarks/nsd.py --device "$DEVICE" --datasets chameleon squirrel film --recipe none --repeats 5 \
-    --synthetic "$BIG" --synthetic-degree 20 2>&1 | tee "$LOGS/nsd.log"
-start=$SECONDS
-python -m sheafgraph.cli molgen sample --num 1000 --device "$DEVICE" --out "$LOGS/mols.smi" 2>&1 | tee "$LOGS/molgen.log"
-echo "molgen sample end to end: $((SECONDS - start)) s wall (whole seconds)" | tee -a "$LOGS/molgen.log"
+STAGES="${STAGES:-tests ops nsd molgen}"                 # add "scale" for issue 19's rows
+has() { [[ " $STAGES " == *" $1 "* ]]; }
+if has tests; then
+    python -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/ops 2>&1 | tee "$LOGS/cuda_tests.log" | tail -5
+fi
+if has ops; then
+    python benchmarks/ops.py --device "$DEVICE" --dims 3 --big "$BIG" --repeats 9 2>&1 | tee "$LOGS/ops.log"
+fi
+if has nsd; then
+    python benchmarks/nsd.py --device "$DEVICE" --datasets chameleon squirrel film --recipe none --repeats 5 \
+        --synthetic "$BIG" --synthetic-degree 20 2>&1 | tee "$LOGS/nsd.log"
+fi
+if has molgen; then
+    start=$SECONDS
+    python -m sheafgraph.cli molgen sample --num 1000 --device "$DEVICE" --out "$LOGS/mols.smi" 2>&1 |
+        tee "$LOGS/molgen.log"
+    echo "molgen sample end to end: $((SECONDS - start)) s wall (whole seconds)" | tee -a "$LOGS/molgen.log"
+fi
+if has scale; then                                       # full batch past what fits on the CPU, then mini-batch at BIG
+    python benchmarks/scale.py --device "$DEVICE" --modes full --sizes ${SCALE_SIZES:-1000000 3000000} \
+        --full-max 100000000 --repeats 3 2>&1 | tee "$LOGS/scale.log"
+    python benchmarks/scale.py --device "$DEVICE" --modes mini --sizes "$BIG" --models diag general \
+        --batch-size 100000 --repeats 3 2>&1 | tee -a "$LOGS/scale.log"
+fi

@@ -1,0 +1,194 @@
+"""How the cost of sheaf diffusion grows with the graph: full batch vs mini-batch on cSBM graphs of 10k to 1M nodes,
+and what mini-batch training costs in accuracy.
+
+    python benchmarks/scale.py [--sizes 10000 100000 1000000] [--degree 10] [--features 64] [--phi -0.5]
+                               [--models diag bundle general] [--batch-size 20000] [--full-max 200000]
+                               [--modes full mini] [--repeats 3] [--threads 2] [--device cpu|cuda]
+    python benchmarks/scale.py --accuracy [--datasets csbm:n=20000 chameleon squirrel film] [--folds 3]
+                               [--batch-fraction 0.25] [--root /path/to/shared/data]
+
+Speed: every (size, model, mode) case runs in its own process, so that its peak memory is its own (resident set
+size on CPU, allocated device memory on a GPU). One epoch = one pass of training steps (full batch: one step on the
+whole graph; mini-batch: one step per Cluster-GCN batch of about ``--batch-size`` nodes, METIS partition done once
+beforehand, once per graph, and reported on its own line; "setup" is the rest: building the batches' cluster layout
+and the graph structure); "eval" = one forward of the whole graph without gradients (what early stopping
+runs each epoch). Seeds/s = training nodes whose loss an epoch takes, per second. Times are medians over
+``--repeats`` epochs after one warm-up epoch. The log-log slope of mini-batch epoch time against edges is fitted over
+the sizes (1 = linear). Full batch runs up to ``--full-max`` nodes.
+
+Accuracy: ``sheafgraph nodecls``'s protocol (best validation epoch per split, test scored there) with the same
+configuration full batch and mini-batch (batches of ``--batch-fraction`` of the nodes), on the first ``--folds``
+splits; nothing is chosen on test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from timing import median_s, peak_memory_gib, reset_peak_memory
+
+from sheafgraph.data import load_node_dataset
+from sheafgraph.ops import GraphStructure
+from sheafgraph.sheaf import NodeClsConfig, build_model, model_features, run_folds
+from sheafgraph.sheaf.minibatch import SubgraphBatches, metis_partition, num_cluster_parts
+from sheafgraph.sheaf.training import make_optimizer, minibatch_epoch
+from sheafgraph.utils import resolve_device
+
+
+def csbm_spec(n: int, degree: int, features: int, phi: float) -> str:
+    return f"csbm:n={n},d={degree},f={features},phi={phi},splits=1"
+
+
+def run_case(case: dict) -> dict:
+    """Time one (size, model, mode) case in this process; returns its row."""
+    device = resolve_device(case["device"])
+    torch.set_num_threads(case["threads"])
+    t0 = time.perf_counter()
+    data = load_node_dataset(csbm_spec(case["n"], case["degree"], case["features"], case["phi"]))
+    make_s = time.perf_counter() - t0
+    mini = case["mode"] == "mini"
+    config = NodeClsConfig(model=case["model"], d=3, hidden=16, layers=2, dropout=0.0,
+                           batch_size=case["batch_size"] if mini else None)
+    torch.manual_seed(0)
+    model = build_model(config, data.num_features, 2).to(device)
+    optimizer = make_optimizer(model, config)
+    reset_peak_memory(device)
+    t0 = time.perf_counter()
+    batches = None
+    if mini:
+        parts = torch.load(case["partition"], weights_only=True)
+        batches = SubgraphBatches(data, "cluster", config.batch_size, seed=0, partition=parts)
+    full = data.to(device)
+    graph = GraphStructure(full.edge_index, full.num_nodes)
+    x = model_features(full.x, config.model)
+    setup_s = time.perf_counter() - t0
+    train = full.train_mask[:, 0]
+    epochs = iter(range(10**6))
+
+    def epoch():
+        model.train()
+        if mini:
+            minibatch_epoch(model, optimizer, batches, 0, next(epochs), device, config.model)
+        else:
+            optimizer.zero_grad()
+            F.cross_entropy(model(x, graph)[train], full.y[train]).backward()
+            optimizer.step()
+
+    def evaluate():
+        model.eval()
+        with torch.no_grad():
+            model(x, graph)
+
+    epoch_s, epoch_cpu = median_s(epoch, case["repeats"], device)
+    eval_s, _ = median_s(evaluate, 1, device)
+    return {**case, "edges": full.edge_index.size(1), "make_s": make_s, "setup_s": setup_s, "epoch_s": epoch_s,
+            "epoch_cpu_s": epoch_cpu, "eval_s": eval_s, "seeds_per_s": int(train.sum()) / epoch_s,
+            "peak_gib": peak_memory_gib(device)}
+
+
+def speed(args) -> None:
+    print(f"torch {torch.__version__}, device {args.device}, {args.threads} thread(s); cSBM degree {args.degree}, "
+          f"{args.features} features, phi {args.phi}; diag/bundle/general NSD d=3, hidden 16, 2 layers; "
+          f"median of {args.repeats} epochs")
+    print(f"{'nodes':>8} {'edges':>9} {'model':<8} {'mode':<5} {'setup s':>8} {'epoch s':>8} {'(cpu s)':>8} "
+          f"{'seeds/s':>9} {'eval s':>7} {'peak GiB':>8}", flush=True)
+    rows = []
+    scratch = tempfile.TemporaryDirectory()
+    for n in args.sizes:
+        partition = str(Path(scratch.name) / f"parts_{n}.pt")
+        if "mini" in args.modes:
+            data = load_node_dataset(csbm_spec(n, args.degree, args.features, args.phi))
+            t0 = time.perf_counter()
+            parts = metis_partition(data.edge_index, n, num_cluster_parts(n, args.batch_size))
+            torch.save(parts, partition)
+            print(f"{n:>8} {data.edge_index.size(1):>9} METIS partition into {int(parts.max()) + 1} parts: "
+                  f"{time.perf_counter() - t0:.1f} s (once per graph; the mini-batch rows reuse it)", flush=True)
+            del data
+        for model in args.models:
+            for mode in args.modes:
+                if mode == "full" and n > args.full_max:
+                    continue
+                case = dict(n=n, degree=args.degree, features=args.features, phi=args.phi, model=model, mode=mode,
+                            batch_size=args.batch_size, device=args.device, threads=args.threads,
+                            repeats=args.repeats, partition=partition)
+                done = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], capture_output=True,
+                                      text=True, cwd=Path(__file__).parent)
+                if done.returncode != 0:
+                    print(f"{n:>8} {'':>9} {model:<8} {mode:<5} failed: {done.stderr.strip().splitlines()[-1:]}",
+                          flush=True)
+                    continue
+                r = json.loads(done.stdout.strip().splitlines()[-1])
+                rows.append(r)
+                print(f"{n:>8} {r['edges']:>9} {model:<8} {mode:<5} {r['setup_s']:>8.2f} {r['epoch_s']:>8.2f} "
+                      f"{r['epoch_cpu_s']:>8.2f} {r['seeds_per_s']:>9.0f} {r['eval_s']:>7.2f} "
+                      f"{r['peak_gib']:>8.2f}", flush=True)
+    for model in args.models:
+        pts = [(math.log(r["edges"]), math.log(r["epoch_s"])) for r in rows if r["model"] == model
+               and r["mode"] == "mini"]
+        if len(pts) >= 2:
+            mx, my = sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
+            slope = sum((a - mx) * (b - my) for a, b in pts) / sum((a - mx) ** 2 for a, _ in pts)
+            print(f"{model}: mini-batch epoch time ~ edges^{slope:.2f} (log-log least squares over {len(pts)} sizes)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+def accuracy(args) -> None:
+    print(f"accuracy, full batch vs mini-batch (Cluster-GCN batches of {args.batch_fraction:.0%} of the nodes), "
+          f"splits 0-{args.folds - 1}; test at the best validation epoch")
+    print(f"{'dataset':<22} {'model':<6} {'full':>13} {'mini':>13} {'mini - full':>11}", flush=True)
+    for name in args.datasets:
+        data = load_node_dataset(name, args.root)
+        batch = max(1, int(args.batch_fraction * data.num_nodes))
+        means = {}
+        for mode, batch_size in (("full", None), ("mini", batch)):
+            config = NodeClsConfig(model=args.model, d=3, hidden=16, layers=2, epochs=args.epochs, patience=50,
+                                   batch_size=batch_size)
+            s = run_folds(data, config, folds=args.folds, device=args.device, show_progress=False)["summary"]
+            means[mode] = (100 * s["mean"], 100 * s["std"])
+        (f, fs), (m, ms) = means["full"], means["mini"]
+        print(f"{name:<22} {args.model:<6} {f:>6.2f} ± {fs:<4.2f} {m:>6.2f} ± {ms:<4.2f} {m - f:>+11.2f}",
+              flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--case", help=argparse.SUPPRESS)
+    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    p.add_argument("--degree", type=int, default=10)
+    p.add_argument("--features", type=int, default=64)
+    p.add_argument("--phi", type=float, default=-0.5)
+    p.add_argument("--models", nargs="+", default=["diag", "bundle", "general"])
+    p.add_argument("--batch-size", type=int, default=20_000)
+    p.add_argument("--modes", nargs="+", default=["full", "mini"], choices=["full", "mini"])
+    p.add_argument("--full-max", type=int, default=200_000)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", default=None)
+    p.add_argument("--accuracy", action="store_true")
+    p.add_argument("--datasets", nargs="+", default=["csbm:n=20000", "chameleon", "squirrel", "film"])
+    p.add_argument("--model", default="diag")
+    p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--batch-fraction", type=float, default=0.25)
+    p.add_argument("--root", default=None)
+    args = p.parse_args()
+    if args.case:
+        print(json.dumps(run_case(json.loads(args.case))))
+    elif args.accuracy:
+        accuracy(args)
+    else:
+        speed(args)
+
+
+if __name__ == "__main__":
+    main()
