@@ -68,10 +68,12 @@ def _cluster_data_class():
             import torch_geometric.typing as pyg_typing
 
             if self.given is not None:
-                return self.given.to(edge_index.device)
-            if pyg_typing.WITH_TORCH_SPARSE or pyg_typing.WITH_METIS:
-                return super()._metis(edge_index, num_nodes)
-            return metis_partition(edge_index, num_nodes, self.num_parts)
+                self.cluster = self.given.to(edge_index.device)
+            elif pyg_typing.WITH_TORCH_SPARSE or pyg_typing.WITH_METIS:
+                self.cluster = super()._metis(edge_index, num_nodes)
+            else:
+                self.cluster = metis_partition(edge_index, num_nodes, self.num_parts)
+            return self.cluster
 
     return MetisClusterData
 
@@ -94,7 +96,8 @@ class SubgraphBatches:
         seed: seed of the shuffles (every rank draws the same order for a given seed, split and epoch).
         rank, world_size: this process's share of the batches.
         partition: a precomputed part per node for ``"cluster"`` (e.g. :func:`metis_partition` with
-            :func:`num_cluster_parts` parts, saved once and reused by several runs); default: METIS now.
+            :func:`num_cluster_parts` parts, saved once and reused by several runs); default: METIS now. The one
+            used is :attr:`partition` (``None`` for ``"neighbor"``).
 
     Each batch is a ``Data`` subgraph with ``x``, ``y``, ``edge_index``, the masks, and ``seed_mask``: the nodes whose
     loss counts (its training nodes of split ``fold`` given to :meth:`seeds`).
@@ -121,6 +124,7 @@ class SubgraphBatches:
             if not (pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE):
                 raise MissingExtraError("the neighbor sampler runs PyG's NeighborLoader, which needs pyg-lib or "
                                         "torch-sparse (see PyG's install notes); --sampler cluster needs neither")
+        self.partition: Optional[Tensor] = None if self._clusters is None else self._clusters.cluster
 
     def __len__(self) -> int:
         return self._num_batches() // self.world_size

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict, Mapping, Union
 
 import torch
 
@@ -53,3 +53,24 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device, None]
     if not isinstance(state, dict):
         raise ValueError(f"checkpoint {path} holds a {type(state).__name__}, expected a dict")
     return state
+
+
+def check_same_run(saved: Mapping[str, Any], current: Mapping[str, Any], path: PathLike) -> None:
+    """Refuse to resume the checkpoint ``path`` with another run: ``saved`` (kept in the checkpoint) and ``current``
+    describe a run (dataset, options, seed, ...; nested dicts compared entry by entry) and must be equal.
+
+    Raises:
+        ValueError: naming every entry that differs, with both values.
+    """
+    def flat(d: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        for key, value in d.items():
+            out.update(flat(value, f"{prefix}{key}.") if isinstance(value, Mapping) else {prefix + key: value})
+        return out
+
+    old, new = flat(saved), flat(current)
+    diffs = [f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in sorted(set(old) | set(new))
+             if old.get(k) != new.get(k)]
+    if diffs:
+        raise ValueError(f"checkpoint {path} belongs to another run ({'; '.join(diffs)}): resume with the same "
+                         f"dataset, options, seed, splits and number of processes, or start a new checkpoint")

@@ -65,6 +65,16 @@ def all_gather_objects(obj: Any, context: DistributedContext) -> List[Any]:
     return out
 
 
+def broadcast_object(obj: Any, context: DistributedContext, src: int = 0) -> Any:
+    """Rank ``src``'s ``obj`` on every rank (``obj`` itself on a single process; the other ranks may pass ``None``),
+    e.g. a decision only rank 0 can take, so that every rank follows it."""
+    if context.world_size == 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
 def all_reduce_sum(tensor: torch.Tensor, context: DistributedContext) -> torch.Tensor:
     """Sum of ``tensor`` over the ranks (in place; the tensor itself on a single process)."""
     if context.world_size > 1:

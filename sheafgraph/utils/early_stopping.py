@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Optional
 
 from sheafgraph.utils.checks import check_choice, positive_int
 
@@ -11,7 +11,8 @@ class EarlyStopping:
     """Remembers the best validation score, its epoch and (optionally) a snapshot taken at that epoch, and says when
     ``patience`` epochs in a row brought no strict improvement.
 
-    ``mode="min"`` for losses and errors, ``"max"`` for accuracies; a NaN score never improves.
+    ``mode="min"`` for losses and errors, ``"max"`` for accuracies; a NaN score never improves. ``state_dict`` and
+    ``load_state_dict`` carry it across an interrupted run.
     """
 
     def __init__(self, patience: int, mode: str = "min"):
@@ -36,3 +37,10 @@ class EarlyStopping:
     @property
     def should_stop(self) -> bool:
         return self.stale >= self.patience
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "best_state": self.best_state, "stale": self.stale}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.best, self.best_epoch, self.best_state, self.stale = (state["best"], state["best_epoch"],
+                                                                   state["best_state"], state["stale"])

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -17,6 +17,21 @@ def seed_everything(seed: int) -> torch.Generator:
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 
+
+def rng_state(device: torch.device) -> Dict[str, torch.Tensor]:
+    """The state of torch's global generators that a run on ``device`` draws from (dropout, initialisation): the
+    CPU generator's, and on CUDA that device's too; :func:`set_rng_state` restores it (resumed runs draw on)."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: Dict[str, torch.Tensor], device: torch.device) -> None:
+    """Restore what :func:`rng_state` returned for ``device``."""
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 def randn(shape: Sequence[int], generator: Optional[torch.Generator] = None, *, dtype: Optional[torch.dtype] = None,
