@@ -24,6 +24,14 @@ def test_nodecls_cli_on_cuda(tmp_path):
     assert json.loads(out.read_text())["folds"][0]["test"] >= 0
 
 
+def test_nodecls_minibatch_with_checkpoint_on_cuda(tmp_path):
+    pytest.importorskip("pymetis")
+    ck = tmp_path / "ck.pt"
+    assert main(["nodecls", "--dataset", "texas", "--model", "bundle", "--folds", "1", "--epochs", "3", "--batch-size",
+                 "64", "--no-progress", "--device", "cuda", "--checkpoint", str(ck)]) == 0
+    assert ck.is_file()
+
+
 def test_air_cli_on_cuda(shared_data, tmp_path):
     if not all((shared_data / "air" / name).is_dir() for name in ("prsa_beijing", "kdd2018_beijing")):
         pytest.skip("PRSA Beijing data (with the KDD 2018 station list) not in the shared data folder")
