@@ -19,17 +19,22 @@ from sheafgraph.data.windows import Window
 from sheafgraph.metrics.forecasting import INTERVAL_LEVELS, central_interval
 from sheafgraph.physics.checkpoints import TrainedForecaster, load_forecaster
 from sheafgraph.physics.experiment import data_graph, evaluate_experiment, prepare_experiment
+from sheafgraph.physics.recipes import AirConfig
 from sheafgraph.physics.training import forecast, physics_summary, sample_generator, to_device
 
 
 def evaluate_checkpoint(path: str, root: Optional[str] = None, device: str = "cpu", samples: int = 0,
-                        show_progress: Optional[bool] = None) -> Dict[str, object]:
+                        show_progress: Optional[bool] = None, calibrate: bool = False,
+                        calibrate_bins: int = AirConfig.calibrate_bins) -> Dict[str, object]:
     """Scores of a checkpoint on the validation and test windows of its dataset (read again from ``root``, default
     the run's), as :func:`~sheafgraph.physics.experiment.run_experiment` reports them; the data must give the
-    scaler stored in the checkpoint."""
+    scaler stored in the checkpoint. ``samples``, ``calibrate`` and ``calibrate_bins`` are those of
+    :class:`~sheafgraph.physics.recipes.AirConfig` (with ``calibrate``, the validation ``calibration_check`` too),
+    so calibrations are compared on one trained model."""
     trained = load_forecaster(path, device)
     config = dataclasses.replace(trained.config, root=root if root is not None else trained.config.root,
-                                 samples=samples, show_progress=show_progress, checkpoint=None)
+                                 samples=samples, calibrate=calibrate, calibrate_bins=calibrate_bins,
+                                 show_progress=show_progress, checkpoint=None)
     exp = prepare_experiment(config)
     if not (torch.allclose(exp.scaler.mean, trained.scaler.mean) and torch.allclose(exp.scaler.std,
                                                                                      trained.scaler.std)):

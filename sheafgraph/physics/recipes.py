@@ -113,6 +113,10 @@ class AirConfig:
                               "plot bands (0: point forecasts only; at least 2 otherwise, e.g. 20)", check=_samples)
     calibrate: bool = _option(False, "with samples: add to every sampled trajectory a draw from the point forecast's "
                                      "validation residuals at its horizon (intervals calibrated on validation)")
+    calibrate_bins: int = _option(2, "with calibrate: residual tables per horizon in B equal-count bins of the point "
+                                     "forecast's level, each trajectory drawing from its own forecast's bin (1: one "
+                                     "table per horizon); choose B by the validation calibration_check (2 won it "
+                                     "on PRSA, diff_adv)", check=positive_int)
     seed: int = _option(0, "seed of the weights, the batches and the sampled trajectories",
                         check=lambda value, name: positive_int(value, name, minimum=0))
     device: str = _option("cpu", "cpu, cuda or auto (auto: CUDA when available)")

@@ -10,16 +10,20 @@ of the central 80% and 90% intervals (:class:`~sheafgraph.metrics.forecasting.Fo
 is the trajectory of the latent mean either way.
 
 Calibration (:func:`residual_quantiles`, ``residuals=``): the latent trajectories spread far less than the forecast
-errors, so their intervals are too narrow. Adding to each trajectory an independent draw :math:`r \sim \hat F_h`
+errors, so their intervals are too narrow. Adding to each trajectory an independent draw :math:`r \sim \hat F_{h,b}`
 from the empirical distribution of the point forecast's residuals (target minus forecast) at its horizon h, fitted
-on the validation split, gives the predictive distribution ``trajectory + r``; test then checks its coverage.
+on the validation split, gives the predictive distribution ``trajectory + r``; test then checks its coverage. PM2.5
+errors grow with the pollution level, so the residuals of each horizon may be split into B equal-count bins of the
+point forecast :math:`\hat y` (edges :math:`e_{h,1} < \dots < e_{h,B-1}`, the validation forecasts' quantiles
+j / B), and a trajectory draws from the bin b of its own :math:`\hat y` (:class:`ResidualTable`; B = 1: one table
+per horizon).
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 from torch import nn
@@ -31,6 +35,7 @@ from sheafgraph.physics.forecaster import Forecast
 from sheafgraph.physics.recipes import AirConfig
 from sheafgraph.physics.transport import PhysicsGraph
 from sheafgraph.utils import EMA, progress, save_checkpoint
+from sheafgraph.utils.checks import positive_int
 from sheafgraph.utils.early_stopping import EarlyStopping
 from sheafgraph.utils.seed import rand
 
@@ -70,13 +75,14 @@ def physics_summary(model: nn.Module) -> Dict[str, float]:
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: DataLoader, graph: PhysicsGraph, scaler: ChannelScaler,
              device: str = "cpu", show_progress: Optional[bool] = None, desc: str = "eval", samples: int = 0,
-             generator: Optional[torch.Generator] = None, residuals: Optional[torch.Tensor] = None
+             generator: Optional[torch.Generator] = None, residuals: Optional[ResidualTable] = None
              ) -> Tuple[ForecastReport, float]:
     """Masked scores in original units (ug/m3) over a loader, and the mean NFE per batch.
 
     With ``samples`` = K >= 2 the model also returns K sampled trajectories per window (drawn with ``generator``),
     scored by CRPS and interval coverage (:class:`~sheafgraph.metrics.forecasting.ForecastErrors`); with
-    ``residuals`` (:func:`residual_quantiles`) each trajectory gets a residual draw added (module docstring).
+    ``residuals`` (:func:`residual_quantiles`) each trajectory gets a residual draw, from the table of its point
+    forecast's level, added (module docstring).
     """
     model.eval()
     errors, nfe, batches = ForecastErrors(), 0, 0
@@ -89,46 +95,82 @@ def evaluate(model: nn.Module, loader: DataLoader, graph: PhysicsGraph, scaler: 
         target = scaler.inverse_transform_target(batch.y_out.double().cpu())
         members = scaler.inverse_transform_target(out.samples.double().cpu()) if samples else None
         if members is not None and residuals is not None:
-            members = members + draw_residuals(residuals, members.shape, generator)
+            members = members + draw_residuals(residuals, pred, members.shape, generator)
         errors.update(pred, target, batch.mask_out.cpu(), members)
         nfe, batches = nfe + out.nfe, batches + 1
     return errors.report(), nfe / max(batches, 1)
 
 
+class ResidualTable(NamedTuple):
+    r"""Quantiles of the point forecast's residuals per horizon h and level bin b (module docstring): bin b of
+    horizon h holds the forecasts :math:`e_{h,b} < \hat y \le e_{h,b+1}` (:math:`e_{h,0} = -\infty`,
+    :math:`e_{h,B} = \infty`), and ``quantiles[h, b]`` its residuals' quantiles at L evenly spaced levels in [0, 1].
+
+    Shapes:
+        edges: ``(T_out, B - 1)``; quantiles: ``(T_out, B, L)``.
+    """
+    edges: torch.Tensor
+    quantiles: torch.Tensor
+
+    def bin_of(self, point: torch.Tensor) -> torch.Tensor:
+        """The bin of each point forecast at its horizon. Shapes: point ``(..., T_out, |V|)``; returns its shape."""
+        by_step = point.movedim(-2, 0)                                                  # (T_out, ..., |V|)
+        bins = torch.searchsorted(self.edges.contiguous(), by_step.reshape(by_step.size(0), -1).contiguous())
+        return bins.view(by_step.shape).movedim(0, -2)
+
+
+def residual_table(point: torch.Tensor, residual: torch.Tensor, bins: int = 1, levels: int = 201) -> ResidualTable:
+    """Tabulate residuals per horizon in ``bins`` equal-count bins of the point forecast (edges: the quantiles j / B of
+    the observed entries' forecasts), with ``levels`` quantiles per bin; ``bins`` = 1 pools each horizon.
+
+    Shapes:
+        point, residual: ``(N, T_out, |V|)``, residual NaN where unobserved.
+    """
+    bins = positive_int(bins, "calibrate_bins")
+    r, p = residual.transpose(0, 1).flatten(1), point.transpose(0, 1).flatten(1)       # (T_out, N |V|)
+    cuts = torch.linspace(0, 1, bins + 1, dtype=p.dtype)[1:-1]
+    edges = torch.nanquantile(torch.where(r.isnan(), torch.nan, p), cuts, dim=1).t()          # (T_out, B - 1)
+    bin_of = torch.searchsorted(edges.contiguous(), p.contiguous())
+    q = torch.linspace(0, 1, levels, dtype=r.dtype)
+    quantiles = torch.stack([torch.nanquantile(torch.where(bin_of == b, r, torch.nan), q, dim=1).t()
+                             for b in range(bins)], dim=1)
+    if quantiles.isnan().any():
+        raise ValueError(f"{bins} bins leave a bin of some horizon without observed residuals: use fewer "
+                         "calibrate_bins")
+    return ResidualTable(edges, quantiles)
+
+
 @torch.no_grad()
 def residual_quantiles(model: nn.Module, loader: DataLoader, graph: PhysicsGraph, scaler: ChannelScaler,
-                       device: str = "cpu", levels: int = 201) -> torch.Tensor:
-    """Quantiles (``levels`` evenly spaced probabilities from 0 to 1) of the point forecast's residuals, target minus
-    forecast in ug/m3, per horizon over the observed entries of ``loader`` (the validation split).
-
-    Shapes:
-        returns ``(T_out, levels)``.
-    """
+                       device: str = "cpu", levels: int = 201, bins: int = 1) -> ResidualTable:
+    """The :class:`ResidualTable` (:func:`residual_table`) of the point forecast's residuals, target minus forecast
+    in ug/m3, over the observed entries of ``loader`` (the validation split)."""
     model.eval()
-    residuals = []
+    points, residuals = [], []
     for batch in loader:
         batch = to_device(batch, device)
-        out = forecast(model, batch, graph)
-        r = (scaler.inverse_transform_target(batch.y_out.double().cpu())
-             - scaler.inverse_transform_target(out.mean.double().cpu()))
+        point = scaler.inverse_transform_target(forecast(model, batch, graph).mean.double().cpu())
+        r = scaler.inverse_transform_target(batch.y_out.double().cpu()) - point
+        points.append(point)
         residuals.append(torch.where(batch.mask_out.cpu(), r, torch.nan))
-    r = torch.cat(residuals).transpose(0, 1).flatten(1)                                  # (T_out, B |V|)
-    return torch.nanquantile(r, torch.linspace(0, 1, levels, dtype=r.dtype), dim=1).t()
+    return residual_table(torch.cat(points), torch.cat(residuals), bins, levels)
 
 
-def draw_residuals(quantiles: torch.Tensor, shape: torch.Size, generator: Optional[torch.Generator] = None
-                   ) -> torch.Tensor:
-    """Independent draws from the per-horizon distributions tabulated by :func:`residual_quantiles` (inverse CDF,
-    linear between quantiles).
+def draw_residuals(table: ResidualTable, point: torch.Tensor, shape: torch.Size,
+                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Independent draws from the distributions tabulated in ``table``, each from the bin of its point forecast at its
+    horizon (inverse CDF, linear between quantiles).
 
     Shapes:
-        quantiles: ``(T_out, L)``; shape: ``(K, B, T_out, |V|)``; returns ``shape``.
+        point: ``(B, T_out, |V|)``; shape: ``(K, B, T_out, |V|)``; returns ``shape``.
     """
-    levels = quantiles.size(1)
+    quantiles = table.quantiles
+    levels = quantiles.size(-1)
     position = rand(shape, generator, dtype=quantiles.dtype) * (levels - 1)
     low = position.floor().long().clamp_(max=levels - 2)
     step = torch.arange(quantiles.size(0)).view(1, 1, -1, 1).expand(shape)
-    lo, hi = quantiles[step, low], quantiles[step, low + 1]
+    bin_of = table.bin_of(point).expand(shape)
+    lo, hi = quantiles[step, bin_of, low], quantiles[step, bin_of, low + 1]
     return lo + (position - low) * (hi - lo)
 
 

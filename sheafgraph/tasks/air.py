@@ -8,6 +8,11 @@ early stopping on validation MAE, best weights reloaded): :mod:`sheafgraph.physi
 
 ``--samples K`` (AirPhyNet variants) also scores K trajectories per window sampled from the latent initial state:
 CRPS and the coverage of the central 80% / 90% intervals per horizon; the plot draws the intervals.
+``--calibrate`` adds to each trajectory a draw from the point forecast's validation residuals at its horizon;
+``--calibrate-bins B`` tabulates them in B bins of the forecast's level (errors grow with pollution; default 2). With
+``--calibrate`` the JSON also holds ``calibration_check``: tables fitted on the first half of the validation windows,
+coverage and CRPS on the second half; choose B on it (not on test). ``air evaluate --checkpoint ck.pt --samples 20
+--calibrate --calibrate-bins B`` re-scores a saved model, so values of B are compared without training again.
 
 ``--seeds 0-9`` trains the model and ``--baseline`` (default gru) on each seed and prints their paired MAE
 differences per horizon with standard errors, on validation (to choose on) and test (reported only)
@@ -87,6 +92,7 @@ def add_subcommand(subparsers) -> None:
                            description=plain_text(evaluate_checkpoint.__doc__))
     e.add_argument("--root", default=None, help="where to read the data (default the run's --root)")
     e.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _config_flags(e, "calibrate", "calibrate_bins")
     f = actions.add_parser("forecast", help="forecast the next 72 h at every station from recent PRSA-layout CSVs",
                            description=plain_text(forecast_from_csv.__doc__))
     f.add_argument("--csv-dir", required=True, help="folder with one PRSA_Data_<station>_*.csv per station")
@@ -156,7 +162,7 @@ def _write_json(result: Dict[str, object], path: Optional[str]) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     _start(args, "json")
     result = evaluate_checkpoint(args.checkpoint, args.root, show_progress=False if args.no_progress else None,
-                                 **given(args, ("device", "samples")))
+                                 **given(args, ("device", "samples", "calibrate", "calibrate_bins")))
     _report(result, args.json)
     return 0
 

@@ -366,12 +366,30 @@ def test_seeds_pair_the_model_with_a_baseline_per_horizon(root, tmp_path, capsys
 
 
 def test_calibration_widens_intervals_towards_their_level(root, tmp_path):
-    coverage = {}
+    coverage, ckpt = {}, str(tmp_path / "ck.pt")
     for flag in ("--no-calibrate", "--calibrate"):
         out = tmp_path / f"{flag}.json"
         assert main(["air", "--root", root, "--model", "diff_adv", "--epochs", "1", "--samples", "8", flag,
-                     "--json", str(out), *SMALL]) == 0
+                     "--json", str(out), "--checkpoint", ckpt, *SMALL]) == 0
         result = json.loads(out.read_text())
         coverage[flag] = result["val"]["coverage"]["80%"]
         assert result["config"]["calibrate"] == (flag == "--calibrate")
+        assert ("calibration_check" in result) == (flag == "--calibrate")
     assert coverage["--no-calibrate"] < 0.5 and 0.6 < coverage["--calibrate"] < 0.95
+    # the check on validation alone: tables from the first half of its 73 windows, scores on the second half
+    check = result["calibration_check"]
+    assert (check["fit_windows"], check["check_windows"]) == (36, 37) and list(check["headline"]) == ["24h", "48h",
+                                                                                                      "72h"]
+    assert coverage["--no-calibrate"] < check["coverage"]["80%"] < check["coverage"]["90%"] and check["crps"] > 0
+    # evaluate re-scores the checkpoint: the default bins give the training run's scores, other bins other intervals
+    scores = {}
+    for name, bins in (("default", []), ("pooled", ["--calibrate-bins", "1"])):
+        again = tmp_path / f"{name}.json"
+        assert main(["air", "evaluate", "--checkpoint", ckpt, "--samples", "8", "--calibrate", *bins,
+                     "--json", str(again), "--no-progress"]) == 0
+        scores[name] = json.loads(again.read_text())
+    default, pooled = scores["default"], scores["pooled"]
+    assert default["test"] == result["test"] and default["calibration_check"] == check
+    assert pooled["config"]["calibrate_bins"] == 1 and pooled["test"]["mae"] == result["test"]["mae"]
+    assert pooled["test"]["crps"] != result["test"]["crps"] and pooled["calibration_check"]["coverage"] != \
+        check["coverage"]
