@@ -9,6 +9,10 @@ Samplers (both are PyG's loaders; a sheaf Laplacian needs both directions of eve
   :class:`~torch_geometric.loader.ClusterLoader` merges :data:`CLUSTERS_PER_BATCH` random parts, with the edges
   between them, into the induced subgraph of a batch. METIS comes from pyg-lib or torch-sparse when installed, else
   from ``pymetis`` (a wheel; ``pip install pymetis``).
+* ``"ego"``: ``batch_size`` training nodes with all their neighbours (the induced subgraph of their 1-hop
+  neighbourhoods, PyG's ``k_hop_subgraph``); the loss is on those seeds. Every seed keeps its whole neighbourhood, as
+  it has in full-batch evaluation, which cluster batches do not give on graphs without communities (a cut edge is
+  lost); the neighbours' own neighbourhoods are cut instead. Needs nothing beyond PyG.
 * ``"neighbor"`` (GraphSAGE sampling, Hamilton et al., NeurIPS 2017): :class:`~torch_geometric.loader.NeighborLoader`
   samples ``num_neighbors`` neighbours per node for ``hops`` hops around ``batch_size`` training nodes and returns
   the induced subgraph of the sampled nodes; the loss is on those seeds. Needs pyg-lib or torch-sparse (PyG's
@@ -29,7 +33,7 @@ from torch_geometric.data import Data
 
 from sheafgraph.utils.checks import MissingExtraError, check_choice, positive_int
 
-SAMPLERS = ("cluster", "neighbor")
+SAMPLERS = ("cluster", "ego", "neighbor")
 #: parts merged into one Cluster-GCN batch (restores some of the edges a partition cuts)
 CLUSTERS_PER_BATCH = 4
 
@@ -90,7 +94,7 @@ class SubgraphBatches:
         data: the whole graph (``x``, ``y``, ``edge_index`` with both directions, ``train_mask``).
         sampler: ``"cluster"`` or ``"neighbor"``.
         batch_size: nodes per batch (``"cluster"``: about, all of them seeds) or training nodes per batch
-            (``"neighbor"``).
+            (``"ego"``, ``"neighbor"``).
         hops: sampled hops (``"neighbor"``; the number of diffusion layers).
         num_neighbors: neighbours sampled per node and hop (``"neighbor"``).
         seed: seed of the shuffles (every rank draws the same order for a given seed, split and epoch).
@@ -118,12 +122,13 @@ class SubgraphBatches:
                 raise ValueError(f"partition must give each of the {data.num_nodes} nodes a part in [0, {parts}) "
                                  f"(num_cluster_parts), got shape {tuple(partition.shape)}")
             self._clusters = _cluster_data_class()(data, parts, partition)
-        else:
+        elif self.sampler == "neighbor":
             import torch_geometric.typing as pyg_typing
 
             if not (pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE):
                 raise MissingExtraError("the neighbor sampler runs PyG's NeighborLoader, which needs pyg-lib or "
-                                        "torch-sparse (see PyG's install notes); --sampler cluster needs neither")
+                                        "torch-sparse (see PyG's install notes); --sampler cluster or ego needs "
+                                        "neither")
         self.partition: Optional[Tensor] = None if self._clusters is None else self._clusters.cluster
 
     def __len__(self) -> int:
@@ -134,7 +139,21 @@ class SubgraphBatches:
             return math.ceil(len(self._clusters) / CLUSTERS_PER_BATCH)
         return math.ceil(int(self.data.train_mask.any(-1).sum()) / self.batch_size)
 
+    def _ego_batches(self, generator: torch.Generator, train: Tensor) -> Iterator[Data]:
+        from torch_geometric.utils import k_hop_subgraph
+
+        seeds = train.nonzero().view(-1)
+        for chunk in seeds[torch.randperm(seeds.numel(), generator=generator)].split(self.batch_size):
+            subset, edge_index, center, _ = k_hop_subgraph(chunk, 1, self.data.edge_index, relabel_nodes=True,
+                                                           num_nodes=self.data.num_nodes)
+            batch = Data(x=self.data.x[subset], y=self.data.y[subset], edge_index=edge_index,
+                         train_mask=self.data.train_mask[subset], num_nodes=subset.numel())
+            batch.batch_size, batch.center = chunk.numel(), center
+            yield batch
+
     def _loader(self, generator: torch.Generator, input_nodes: Optional[Tensor]):
+        if self.sampler == "ego":
+            return self._ego_batches(generator, input_nodes)
         if self._clusters is not None:
             from torch_geometric.loader import ClusterLoader
 
@@ -157,8 +176,8 @@ class SubgraphBatches:
             if k % self.world_size != self.rank:
                 continue
             mask = batch.train_mask if batch.train_mask.dim() == 1 else batch.train_mask[:, fold]
-            if self._clusters is None:                      # seeds come first in a NeighborLoader batch
+            if self._clusters is None:                      # the seeds: first in a NeighborLoader batch
                 mask = torch.zeros_like(mask)
-                mask[:batch.batch_size] = True
+                mask[batch.center if self.sampler == "ego" else slice(0, batch.batch_size)] = True
             batch.seed_mask = mask
             yield batch

@@ -59,6 +59,25 @@ def test_cluster_batches_cover_every_node_once_with_induced_symmetric_subgraphs(
     assert len(batches) == len(list(batches.epoch_batches(1, 1)))
 
 
+def test_ego_batches_give_every_training_node_once_with_its_whole_neighbourhood():
+    data = graph()
+    full = edge_set(data.edge_index)
+    seeds = []
+    for batch in SubgraphBatches(data, "ego", batch_size=25).epoch_batches(fold=0, epoch=3):
+        ids = torch.nonzero((data.x.unsqueeze(0) == batch.x.unsqueeze(1)).all(-1))[:, 1]      # rows of data.x
+        assert len(ids) == batch.num_nodes
+        inside = set(ids.tolist())
+        sub = edge_set(ids[batch.edge_index])
+        assert sub == {(i, j) for i, j in full if i in inside and j in inside}       # induced
+        center = ids[batch.seed_mask]
+        assert data.train_mask[center, 0].all() and len(center) <= 25
+        for i in center.tolist():                          # each seed keeps all its neighbours
+            assert {j for j, k in full if k == i} <= inside
+        seeds.append(center)
+    seeds = torch.cat(seeds).sort().values
+    assert torch.equal(seeds, data.train_mask[:, 0].nonzero().view(-1))
+
+
 def test_batches_are_deterministic_per_epoch_and_split_between_ranks():
     data = graph()
 
