@@ -49,10 +49,11 @@ def metis_partition(edge_index: Tensor, num_nodes: int, num_parts: int) -> Tenso
     except ImportError as err:
         raise MissingExtraError("the cluster sampler needs METIS: pip install pymetis (or install pyg-lib or "
                                 "torch-sparse)") from err
-    row, col = edge_index.cpu()
-    col = col[torch.argsort(row, stable=True)]              # neighbour lists grouped by node (CSR)
-    xadj = torch.zeros(num_nodes + 1, dtype=torch.long)
-    xadj[1:] = torch.bincount(row, minlength=num_nodes).cumsum(0)
+    from torch_geometric.index import index2ptr
+    from torch_geometric.utils import sort_edge_index
+
+    row, col = sort_edge_index(edge_index.cpu(), num_nodes=num_nodes)       # neighbour lists grouped by node (CSR)
+    xadj = index2ptr(row, size=num_nodes)
     _, parts = pymetis.part_graph(num_parts, pymetis.CSRAdjacency(xadj.numpy(), col.numpy()))
     return torch.as_tensor(parts, dtype=torch.long).to(edge_index.device)
 
@@ -148,7 +149,7 @@ class SubgraphBatches:
                                                            num_nodes=self.data.num_nodes)
             batch = Data(x=self.data.x[subset], y=self.data.y[subset], edge_index=edge_index,
                          train_mask=self.data.train_mask[subset], num_nodes=subset.numel())
-            batch.batch_size, batch.center = chunk.numel(), center
+            batch.center = center
             yield batch
 
     def _loader(self, generator: torch.Generator, input_nodes: Optional[Tensor]):
@@ -175,9 +176,10 @@ class SubgraphBatches:
                 break
             if k % self.world_size != self.rank:
                 continue
-            mask = batch.train_mask if batch.train_mask.dim() == 1 else batch.train_mask[:, fold]
-            if self._clusters is None:                      # the seeds: first in a NeighborLoader batch
-                mask = torch.zeros_like(mask)
+            if self._clusters is not None:                  # every training node of the clusters
+                mask = batch.train_mask if batch.train_mask.dim() == 1 else batch.train_mask[:, fold]
+            else:                                           # the seeds: ego's centres, first in a NeighborLoader batch
+                mask = torch.zeros(batch.num_nodes, dtype=torch.bool)
                 mask[batch.center if self.sampler == "ego" else slice(0, batch.batch_size)] = True
             batch.seed_mask = mask
             yield batch
