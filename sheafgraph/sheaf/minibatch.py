@@ -42,8 +42,10 @@ def metis_partition(edge_index: Tensor, num_nodes: int, num_parts: int) -> Tenso
     """METIS part of every node (``pymetis``), a LongTensor ``(num_nodes,)`` with values in ``[0, num_parts)``.
 
     Raises:
+        ValueError: ``num_parts`` is not a positive int.
         MissingExtraError: ``pymetis`` is not installed (the message says how to install it).
     """
+    positive_int(num_parts, "num_parts")
     try:
         import pymetis
     except ImportError as err:

@@ -126,6 +126,8 @@ def test_bad_options_are_named():
         SubgraphBatches(graph(), "random", batch_size=32)
     with pytest.raises(ValueError, match="batch_size"):
         NodeClsConfig(batch_size=0)
+    with pytest.raises(ValueError, match="num_parts"):
+        metis_partition(graph().edge_index, 300, 0)
 
 
 def test_nodecls_cli_trains_on_cluster_batches(tmp_path, capsys):
