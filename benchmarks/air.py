@@ -23,7 +23,8 @@ from sheafgraph.metrics import masked_mae
 from sheafgraph.physics.experiment import data_graph, load_air_data, split_windows
 from sheafgraph.physics.recipes import AirConfig, build_model
 from sheafgraph.physics.training import forecast, to_device
-from sheafgraph.utils import DEFAULT_THREADS, resolve_device, set_threads
+from sheafgraph.utils import resolve_device, set_threads
+from sheafgraph.utils.options import add_threads_flag
 
 ROWS = (("gru", "last"), ("nophy", "last"), ("diff", "last"), ("adv", "last"), ("diff_adv", "last"),
         ("diff_adv", "future"))
@@ -76,8 +77,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--full-epoch", action="store_true", help="time whole epochs (slow)")
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                        help="torch CPU threads (default %(default)s, as sheafgraph air)")
+    add_threads_flag(parser)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"],
                         help="where to time the models (default %(default)s; auto: CUDA when available)")
     args = parser.parse_args()

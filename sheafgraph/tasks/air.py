@@ -23,10 +23,10 @@ A checkpoint (``--checkpoint``) stores the scaler and the station network too: `
 recent/`` forecasts the next 24 steps at every station from the latest 24 steps of PRSA-layout CSVs
 (:mod:`sheafgraph.physics.inference`).
 
-Threads: ``--threads`` defaults to 1 (``sheafgraph.utils.DEFAULT_THREADS``): the models are small, and extra threads
-slow a shared machine down (one diff_adv epoch on a loaded 2-core machine: 708 s with torch's default threads, 42 s
-with 1; ``benchmarks/air.py`` under a load of about 5 on 2 cores: 0.54 s per diff_adv training batch with 1
-thread, 4.8 s with 2). On an idle many-core machine ``--threads`` may be raised.
+Threads: ``--threads auto`` (the default, :func:`sheafgraph.utils.device.idle_cores`) takes the cores the load
+average leaves idle: on a busy machine that is one thread, as it must be (one diff_adv epoch on a loaded 2-core
+machine: 708 s with torch's default threads, 42 s with 1; ``benchmarks/air.py`` under a load of about 5 on 2 cores:
+0.54 s per diff_adv training batch with 1 thread, 4.8 s with 2), on an idle one all cores.
 
 Command line: ``sheafgraph air --data prsa --model diff_adv --epochs 10 --samples 20 --json out.json --plot out.png``.
 """
@@ -44,8 +44,8 @@ from sheafgraph.physics.plots import plot_forecast, plot_latest_forecast, statio
 from sheafgraph.physics.recipes import MODELS, AirConfig, model_label
 from sheafgraph.physics.seeds import compare_seeds, format_comparison, parse_seeds
 from sheafgraph.physics.training import sample_generator
-from sheafgraph.utils import DEFAULT_THREADS, set_threads
-from sheafgraph.utils.options import add_dataclass_flags, add_flag, check_outputs, given, plain_text
+from sheafgraph.utils import set_threads
+from sheafgraph.utils.options import add_dataclass_flags, add_flag, add_threads_flag, check_outputs, given, plain_text
 
 #: the subcommand's one-line help (read by :data:`sheafgraph.tasks.TASKS` without importing this module)
 HELP = "air-quality forecasting (AirPhyNet variants and baselines)"
@@ -63,9 +63,7 @@ def _config_flags(parser, *names: str, **helps: str) -> None:
 
 def _common(parser, outputs: Dict[str, str]) -> None:
     """``--threads`` and the output files ``outputs`` (flag -> help), checked by :func:`_start`."""
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                        help="torch CPU threads (default %(default)s: these models are small, and more threads slow "
-                             "a shared machine down)")
+    add_threads_flag(parser)
     for flag, help_text in outputs.items():
         parser.add_argument(f"--{flag}", default=None, help=help_text)
 

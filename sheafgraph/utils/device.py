@@ -1,14 +1,17 @@
 """Device and thread selection shared by the command-line tasks."""
 from __future__ import annotations
 
+import argparse
+import os
+from typing import Union
+
 import torch
 
 from sheafgraph.utils.checks import positive_int
 
-#: the command line's default torch threads: one thread is as fast for these models on an idle machine and many
-#: times faster on a busy one (a diff_adv epoch took 708 s with torch's default threads on a loaded 2-core machine,
-#: 42 s with one)
-DEFAULT_THREADS = 1
+#: the command line's default ``--threads``: :func:`idle_cores`, so a busy machine gets one thread (a diff_adv epoch
+#: took 708 s with torch's default threads on a loaded 2-core machine, 42 s with one) and an idle one all its cores
+DEFAULT_THREADS = "auto"
 
 
 def resolve_device(device: str) -> torch.device:
@@ -22,7 +25,28 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def set_threads(threads: int) -> int:
-    """Set torch's intra-op threads (``--threads``, a positive int) and return the number."""
-    torch.set_num_threads(positive_int(threads, "--threads"))
-    return threads
+def idle_cores() -> int:
+    """The cores this process may run on, less the 1-minute load average (rounded), shared among the processes
+    of a ``torchrun`` job on this machine (``LOCAL_WORLD_SIZE``); at least 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    processes = max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
+    return max(int(cores - load + 0.5) // processes, 1)
+
+
+def threads_option(text: str) -> Union[int, str]:
+    """argparse type of ``--threads``: ``auto`` or a positive int."""
+    if text == "auto":
+        return text
+    try:
+        return positive_int(int(text) if text.lstrip("-").isdigit() else text, "--threads")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{error} (or auto)") from None
+
+
+def set_threads(threads: Union[int, str]) -> int:
+    """Set torch's intra-op threads (``--threads``: a positive int, or ``"auto"`` for :func:`idle_cores`) and
+    return the number. Results may differ in the last digits between thread counts (sums are split differently)."""
+    count = idle_cores() if threads == "auto" else positive_int(threads, "--threads")
+    torch.set_num_threads(count)
+    return count

@@ -13,6 +13,8 @@ import inspect
 import re
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from sheafgraph.utils.device import DEFAULT_THREADS, threads_option
+
 _TYPES = (("bool", bool), ("int", int), ("float", float), ("str", str))
 
 
@@ -58,18 +60,23 @@ def add_dataclass_flags(parser, cls, *, exclude: Iterable[str] = (), defaults: O
     return names
 
 
+def add_threads_flag(parser) -> None:
+    """``--threads``: a positive int, or ``auto`` (the default: the idle cores, see
+    :func:`~sheafgraph.utils.device.idle_cores`)."""
+    parser.add_argument("--threads", type=threads_option, default=DEFAULT_THREADS,
+                        help="torch CPU threads: a number, or auto (default: the cores left idle by the machine's "
+                             "1-minute load average, shared among torchrun's local processes; 1 on a busy machine, "
+                             "where more threads make these small models many times slower)")
+
+
 def add_run_flags(parser, *, json_help: str, seed_help: Optional[str] = None, device: str = "auto",
                   device_help: str = "") -> None:
     """The flags every computing command shares: ``--seed`` (when ``seed_help`` says what it seeds), ``--json``,
     ``--threads`` (default :data:`~sheafgraph.utils.device.DEFAULT_THREADS`) and ``--device``."""
-    from sheafgraph.utils.device import DEFAULT_THREADS
-
     if seed_help is not None:
         parser.add_argument("--seed", type=int, default=0, help=f"seed of {seed_help} (default 0)")
     parser.add_argument("--json", default=None, help=json_help)
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                        help=f"torch CPU threads (default {DEFAULT_THREADS}: as fast for these models on an idle "
-                             f"machine, far faster on a busy one)")
+    add_threads_flag(parser)
     parser.add_argument("--device", default=device, help=f"cpu, cuda or auto (default {device}{device_help})")
 
 

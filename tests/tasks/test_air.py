@@ -190,19 +190,17 @@ def test_forecast_figure_labels_dates_variant_and_origin(root):
 def test_threads_default_and_validation(root, capsys, monkeypatch):
     calls = []
     monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    monkeypatch.setattr("os.getloadavg", lambda: (5.0, 5.0, 5.0))        # a busy machine: auto gives one thread
     assert main(["air", "--root", root, "--model", "persistence", "--steps", "600", "--no-progress"]) == 0
-    assert calls == [1]
-    for bad in ("0", "-2"):
-        assert main(["air", "--model", "persistence", "--threads", bad]) == 2
-        assert f"--threads must be a positive int, got {bad}" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["air", "--model", "persistence", "--threads", "1.5"])
-    assert "argument --threads: invalid int value: '1.5'" in capsys.readouterr().err
-    assert main(["air", "evaluate", "--checkpoint", "x.pt", "--threads", "0"]) == 2
-    assert "--threads must be a positive int, got 0" in capsys.readouterr().err
-    assert main(["air", "--root", root, "--model", "persistence", "--steps", "600", "--threads", "2",
-                 "--no-progress"]) == 0
-    assert calls == [1, 2]
+    assert main(["air", "--root", root, "--model", "persistence", "--steps", "600", "--no-progress",
+                 "--threads", "3"]) == 0
+    assert calls == [1, 3]
+    for argv in (["air", "--model", "persistence"], ["air", "evaluate", "--checkpoint", "x.pt"]):
+        for bad in ("0", "-2", "1.5", "many"):
+            with pytest.raises(SystemExit):
+                main(argv + ["--threads", bad])
+            assert f"--threads must be a positive int, got {bad if bad[0] in '-0' else repr(bad)} (or auto)" \
+                in capsys.readouterr().err
 
 
 def test_airphynet_layout_runs_end_to_end(tmp_path, capsys):

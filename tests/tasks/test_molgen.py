@@ -145,9 +145,12 @@ def test_cli_outputs_and_training_flags_are_checked_before_any_work(tmp_path, ca
     assert "--out: cannot create the folder" in capsys.readouterr().err
     assert main(["molgen", "sample", "--out", str(tmp_path / "m.smi"), "--json", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
-    for flag, value in (("--epochs", "0"), ("--lr", "-1"), ("--threads", "-1")):
+    for flag, value in (("--epochs", "0"), ("--lr", "-1")):
         assert main(["molgen", "train", "--checkpoint", str(tmp_path / "c.pt"), flag, value]) == 2
         assert flag in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["molgen", "train", "--checkpoint", str(tmp_path / "c.pt"), "--threads", "-1"])
+    assert "--threads must be a positive int, got -1 (or auto)" in capsys.readouterr().err
 
 
 def test_a_checkpoint_whose_weights_do_not_fit_its_config_is_named(tmp_path):

@@ -119,10 +119,12 @@ def test_cli_end_to_end_writes_json(tmp_path, capsys):
     assert main(["nodecls", "--dataset", "nowhere", "--folds", "1"]) == 2
     assert "unknown node dataset 'nowhere'" in capsys.readouterr().err
     for flag, value, message in (("--weight-decay", "-1", "weight_decay must be a finite number in [0.0, inf]"),
-                                 ("--dropout", "1.5", "dropout must be a finite number in [0.0, 1.0)"),
-                                 ("--threads", "0", "--threads must be a positive int")):
+                                 ("--dropout", "1.5", "dropout must be a finite number in [0.0, 1.0)")):
         assert main(["nodecls", "--dataset", "texas", flag, value]) == 2
         assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["nodecls", "--dataset", "texas", "--threads", "0"])
+    assert "--threads must be a positive int, got 0 (or auto)" in capsys.readouterr().err
 
 
 def test_metrics_against_pairwise_definitions():

@@ -60,3 +60,19 @@ def test_writable_file_is_checked_before_work(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(PermissionError, match="--out: cannot create the folder"):
         writable_file(tmp_path / "afile" / "x.smi", "--out")
+
+
+def test_auto_threads_take_the_idle_cores(monkeypatch):
+    from sheafgraph.utils.device import idle_cores, set_threads
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    for load, expected in ((0.0, 4), (0.4, 4), (1.6, 2), (3.9, 1), (12.0, 1)):
+        monkeypatch.setattr("os.getloadavg", lambda load=load: (load, 0.0, 0.0))
+        assert idle_cores() == expected
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")                  # torchrun: the idle cores are shared
+    assert idle_cores() == 1
+    monkeypatch.setattr("os.getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert idle_cores() == 2 and set_threads("auto") == 2 == torch.get_num_threads()
+    assert set_threads(1) == 1 == torch.get_num_threads()
+    with pytest.raises(ValueError, match="--threads must be a positive int, got 0"):
+        set_threads(0)
