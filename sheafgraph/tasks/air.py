@@ -23,8 +23,8 @@ A checkpoint (``--checkpoint``) stores the scaler and the station network too: `
 recent/`` forecasts the next 24 steps at every station from the latest 24 steps of PRSA-layout CSVs
 (:mod:`sheafgraph.physics.inference`).
 
-Threads: ``--threads auto`` (the default, :func:`sheafgraph.utils.device.idle_cores`) takes the cores the load
-average leaves idle: on a busy machine that is one thread, as it must be (one diff_adv epoch on a loaded 2-core
+Threads: ``--threads auto`` (the default, :func:`sheafgraph.utils.device.idle_cores`) takes the cores idle when
+the command starts: on a busy machine that is one thread, as it must be (one diff_adv epoch on a loaded 2-core
 machine: 708 s with torch's default threads, 42 s with 1; ``benchmarks/air.py`` under a load of about 5 on 2 cores:
 0.54 s per diff_adv training batch with 1 thread, 4.8 s with 2), on an idle one all cores.
 

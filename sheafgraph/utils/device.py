@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
-from typing import Union
+import time
+from typing import Dict, Set, Tuple, Union
 
 import torch
 
@@ -25,13 +27,40 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def idle_cores() -> int:
-    """The cores this process may run on, less the 1-minute load average (rounded), shared among the processes
-    of a ``torchrun`` job on this machine (``LOCAL_WORLD_SIZE``); at least 1."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+def _busy_cores(cores: Set[int], seconds: float) -> float:
+    """How many of ``cores`` were busy over the next ``seconds`` (from ``/proc/stat``); NaN where it cannot tell."""
+    def ticks() -> Dict[int, Tuple[int, int]]:
+        found = {}
+        with open("/proc/stat") as stat:
+            for line in stat:
+                name, *fields = line.split()
+                if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores:
+                    values = [int(v) for v in fields[:8]]
+                    found[int(name[3:])] = (sum(values), values[3] + values[4])       # all, idle + iowait
+        return found
+    try:
+        before = ticks()
+        time.sleep(seconds)
+        after = ticks()
+    except (OSError, ValueError, IndexError):
+        return math.nan
+    busy = 0.0
+    for cpu, (total, idle) in after.items():
+        spent = total - before.get(cpu, (total, idle))[0]
+        busy += 1.0 - (idle - before[cpu][1]) / spent if spent > 0 else 0.0
+    return busy if after else math.nan
+
+
+def idle_cores(seconds: float = 0.25) -> int:
+    """The cores this process may run on less those busy right now (sampled over ``seconds`` from ``/proc/stat``;
+    the 1-minute load average where there is none), rounded and shared among the processes of a ``torchrun`` job
+    on this machine (``LOCAL_WORLD_SIZE``); at least 1."""
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    busy = _busy_cores(cores, seconds)
+    if math.isnan(busy):
+        busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     processes = max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
-    return max(int(cores - load + 0.5) // processes, 1)
+    return max(int(len(cores) - busy + 0.5) // processes, 1)
 
 
 def threads_option(text: str) -> Union[int, str]:

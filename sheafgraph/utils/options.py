@@ -64,9 +64,9 @@ def add_threads_flag(parser) -> None:
     """``--threads``: a positive int, or ``auto`` (the default: the idle cores, see
     :func:`~sheafgraph.utils.device.idle_cores`)."""
     parser.add_argument("--threads", type=threads_option, default=DEFAULT_THREADS,
-                        help="torch CPU threads: a number, or auto (default: the cores left idle by the machine's "
-                             "1-minute load average, shared among torchrun's local processes; 1 on a busy machine, "
-                             "where more threads make these small models many times slower)")
+                        help="torch CPU threads: a number, or auto (default: the cores idle when the command starts, "
+                             "shared among torchrun's local processes; 1 on a busy machine, where more threads make "
+                             "these small models many times slower)")
 
 
 def add_run_flags(parser, *, json_help: str, seed_help: Optional[str] = None, device: str = "auto",

@@ -190,7 +190,7 @@ def test_forecast_figure_labels_dates_variant_and_origin(root):
 def test_threads_default_and_validation(root, capsys, monkeypatch):
     calls = []
     monkeypatch.setattr(torch, "set_num_threads", calls.append)
-    monkeypatch.setattr("os.getloadavg", lambda: (5.0, 5.0, 5.0))        # a busy machine: auto gives one thread
+    monkeypatch.setattr("sheafgraph.utils.device._busy_cores", lambda cores, seconds: 5.0)   # busy: auto gives 1
     assert main(["air", "--root", root, "--model", "persistence", "--steps", "600", "--no-progress"]) == 0
     assert main(["air", "--root", root, "--model", "persistence", "--steps", "600", "--no-progress",
                  "--threads", "3"]) == 0

@@ -63,16 +63,19 @@ def test_writable_file_is_checked_before_work(tmp_path):
 
 
 def test_auto_threads_take_the_idle_cores(monkeypatch):
-    from sheafgraph.utils.device import idle_cores, set_threads
+    from sheafgraph.utils import device
+    cores = device.os.sched_getaffinity(0)
+    assert 0.0 <= device._busy_cores(cores, 0.05) <= len(cores)                   # read from /proc/stat
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
-    for load, expected in ((0.0, 4), (0.4, 4), (1.6, 2), (3.9, 1), (12.0, 1)):
-        monkeypatch.setattr("os.getloadavg", lambda load=load: (load, 0.0, 0.0))
-        assert idle_cores() == expected
+    for busy, expected in ((0.0, 4), (0.4, 4), (1.6, 2), (3.9, 1), (12.0, 1)):
+        monkeypatch.setattr(device, "_busy_cores", lambda cores, seconds, busy=busy: busy)
+        assert device.idle_cores() == expected
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")                  # torchrun: the idle cores are shared
-    assert idle_cores() == 1
+    assert device.idle_cores() == 1
+    monkeypatch.setattr(device, "_busy_cores", lambda cores, seconds: float("nan"))   # no /proc/stat: load average
     monkeypatch.setattr("os.getloadavg", lambda: (0.0, 0.0, 0.0))
-    assert idle_cores() == 2 and set_threads("auto") == 2 == torch.get_num_threads()
-    assert set_threads(1) == 1 == torch.get_num_threads()
+    assert device.idle_cores() == 2 and device.set_threads("auto") == 2 == torch.get_num_threads()
+    assert device.set_threads(1) == 1 == torch.get_num_threads()
     with pytest.raises(ValueError, match="--threads must be a positive int, got 0"):
-        set_threads(0)
+        device.set_threads(0)
