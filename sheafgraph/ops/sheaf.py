@@ -13,7 +13,7 @@ when ``augmented`` (NSD's choice, which keeps it well defined at isolated nodes)
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -21,7 +21,7 @@ from torch import Tensor
 from sheafgraph.ops.kernels import LOW_PRECISION
 from sheafgraph.ops.laplacian import safe_pow
 from sheafgraph.ops.operator import SparseOperator
-from sheafgraph.ops.structure import StructureLike, as_structure, check_values
+from sheafgraph.ops.structure import GraphStructure, StructureLike, as_structure, check_values
 from sheafgraph.utils.checks import positive_int
 
 
@@ -87,6 +87,7 @@ def sym_matrix_power(mats: Tensor, p: float, eps: float = 1e-10, *, chunk: Optio
 def check_scaled_orthogonal(maps: Tensor, rtol: float = 1e-4) -> None:
     r"""Raise a ValueError unless every map is a scaled orthogonal matrix, :math:`F^\top F = c I` (what
     ``orthogonal=True`` promises), up to ``rtol`` relative to :math:`c = \lVert F\rVert_F^2 / d`."""
+    maps = maps.detach()
     gram = maps.transpose(-1, -2) @ maps
     c = gram.diagonal(dim1=-2, dim2=-1).mean(-1, keepdim=True).unsqueeze(-1)
     eye = torch.eye(maps.size(-1), dtype=maps.dtype, device=maps.device)
@@ -136,32 +137,108 @@ def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional
     if s.has_self_loops():
         raise ValueError("edge_index contains self-loops, which have no meaning for a sheaf Laplacian; "
                          "remove them (torch_geometric.utils.remove_self_loops)")
-    rev = s.reverse_index()
-    # Normalising L_ij = -F_iᵀ F_j on both sides equals using the maps G_e = F_e D_i^{-1/2}: one product per edge.
-    if full:
-        eye = torch.eye(d, dtype=maps.dtype, device=maps.device)
-        if orthogonal:
-            deg = maps.new_zeros(s.num_nodes).index_add_(0, s.row, maps.square().sum((1, 2)) / d)
-            if normalization == "sym":
-                dis = safe_pow(deg + 1.0 if augmented else deg, -0.5)
-                maps = maps * dis.index_select(0, s.row)[:, None, None]
-                deg = dis * deg * dis
-            diag = deg[:, None, None] * eye
-        else:
-            diag = maps.new_zeros(s.num_nodes, d, d).index_add_(0, s.row, maps.transpose(-1, -2) @ maps)
-            if normalization == "sym":
-                dis = sym_matrix_power(diag + eye if augmented else diag, -0.5)
-                maps = maps @ dis.index_select(0, s.row)
-                diag = dis @ diag @ dis
-        maps_rev = maps.index_select(0, rev)
-        off = torch.baddbmm(maps.new_zeros(()).expand(maps.shape), maps.transpose(-1, -2), maps_rev,
-                            beta=0.0, alpha=-1.0)                              # L_ij = -F_iᵀ F_j
-    else:
-        diag = maps.new_zeros(s.num_nodes, d).index_add_(0, s.row, maps * maps)
-        if normalization == "sym":
-            dis = safe_pow(diag + 1.0 if augmented else diag, -0.5)
-            maps = maps * dis.index_select(0, s.row)
-            diag = dis * diag * dis
-        off = -maps * maps.index_select(0, rev)
+    kind = _map_kind(maps, orthogonal)
+    deg = _node_degrees(maps, s.row, s.num_nodes, kind)
+    if normalization == "sym":  # -F_iᵀ F_j normalised on both sides is -G_iᵀ G_j with G_e = F_e D_i^{-1/2}
+        dis = _degree_inverse_sqrt(deg, kind, augmented)
+        maps = _scale_maps(maps, dis.index_select(0, s.row), kind)
+        deg = _normalised_degrees(deg, dis, kind)
+    off = _off_diagonal_blocks(maps, maps.index_select(0, s.reverse_index()), kind)
+    if kind == "orthogonal":
+        deg = deg[:, None, None] * torch.eye(d, dtype=maps.dtype, device=maps.device)
     p = s.block_pattern()
-    return SparseOperator(p, p.from_edges_and_nodes(off, diag), d, symmetric=True)
+    return SparseOperator(p, p.from_edges_and_nodes(off, deg), d, symmetric=True)
+
+
+#: a function ``(start, stop) -> (F, F_rev)``: the restriction maps of the directed edges ``start:stop`` of a graph,
+#: :math:`F_{i \trianglelefteq e}` for e = (i, j), and those of their reverse edges, :math:`F_{j \trianglelefteq e}`
+MapsOf = Callable[[int, int], Tuple[Tensor, Tensor]]
+
+
+def streamed_sheaf_matmul(structure: GraphStructure, maps_of: MapsOf, x: Tensor, chunk: int,
+                          normalization: Optional[str] = None, augmented: bool = True,
+                          orthogonal: bool = False) -> Tensor:
+    r""":math:`L_\mathcal{F} x` (or :math:`\hat L x`, as :func:`sheaf_laplacian` normalises) with the maps computed
+    ``chunk`` edges at a time by ``maps_of`` and never held for the whole graph: memory O(|V| d² + chunk d²).
+
+    Two passes over the edges: the first sums the degree blocks :math:`D_i = \sum_{e \ni i} F_{i \trianglelefteq
+    e}^\top F_{i \trianglelefteq e}`, the second adds :math:`-G_i^\top G_j x_j` to row i for every edge (i, j), with
+    :math:`G = F D^{-1/2}` (F when not normalised); then the diagonal :math:`D^{-1/2} D D^{-1/2} x`. Equal to
+    ``sheaf_laplacian(structure, maps, ...).matmul(x)`` up to rounding; for evaluation on graphs whose sheaf does not
+    fit (it computes the maps twice).
+
+    Shapes:
+        structure: a checked :class:`GraphStructure` (both directions of every edge, no self-loops); ``maps_of``
+        returns ``(stop - start, d)`` diagonal or ``(stop - start, d, d)`` maps; x: ``(|V|, d, C)``; returns
+        ``(|V|, d, C)``.
+    """
+    if normalization not in (None, "sym"):
+        raise ValueError(f"normalization must be None or 'sym', got {normalization!r}")
+    chunk, edges = positive_int(chunk, "chunk"), structure.num_edges
+    spans = [(lo, min(lo + chunk, edges)) for lo in range(0, edges, chunk)]
+    kind = deg = None
+    for lo, hi in spans:
+        maps = maps_of(lo, hi)[0]
+        kind = _map_kind(maps, orthogonal)
+        deg = _node_degrees(maps, structure.row[lo:hi], structure.num_nodes, kind, out=deg)
+    if deg is None:                                                    # no edges: L = 0, and so is L̂ (D = 0)
+        return torch.zeros_like(x)
+    dis = _degree_inverse_sqrt(deg, kind, augmented) if normalization == "sym" else None
+    diag = deg if dis is None else _normalised_degrees(deg, dis, kind)
+    out = diag @ x if kind == "general" else diag.reshape(*diag.shape, *[1] * (x.dim() - diag.dim())) * x
+    for lo, hi in spans:
+        row, col = structure.row[lo:hi], structure.col[lo:hi]
+        maps, maps_rev = maps_of(lo, hi)
+        if dis is not None:
+            maps, maps_rev = _scale_maps(maps, dis.index_select(0, row), kind), _scale_maps(
+                maps_rev, dis.index_select(0, col), kind)
+        off = _off_diagonal_blocks(maps, maps_rev, kind)
+        x_col = x.index_select(0, col)
+        out.index_add_(0, row, off.unsqueeze(-1) * x_col if kind == "diag" else off @ x_col)
+    return out
+
+
+def _map_kind(maps: Tensor, orthogonal: bool) -> str:
+    """``"diag"`` for ``(|E|, d)`` maps, else ``"orthogonal"`` (promised scaled orthogonal) or ``"general"``."""
+    return "diag" if maps.dim() == 2 else "orthogonal" if orthogonal else "general"
+
+
+def _node_degrees(maps: Tensor, row: Tensor, num_nodes: int, kind: str, out: Optional[Tensor] = None) -> Tensor:
+    r"""The degree blocks :math:`D_i = \sum_{e = (i, \cdot)} F_e^\top F_e`, added to ``out`` when given: ``(|V|, d)``
+    for diagonal maps, the scalar ``(|V|,)`` of :math:`D_i = c_i I` for scaled orthogonal ones, else ``(|V|, d, d)``."""
+    if kind == "diag":
+        part = maps * maps
+    elif kind == "orthogonal":
+        part = maps.square().sum((1, 2)) / maps.size(-1)
+    else:
+        part = maps.transpose(-1, -2) @ maps
+    out = maps.new_zeros(num_nodes, *part.shape[1:]) if out is None else out
+    return out.index_add_(0, row, part)
+
+
+def _degree_inverse_sqrt(deg: Tensor, kind: str, augmented: bool) -> Tensor:
+    """:math:`(D + I)^{-1/2}` (``augmented``) or :math:`D^{-1/2}` (zero where D is singular) of degree blocks in the
+    form :func:`_node_degrees` returns."""
+    if kind == "general":
+        eye = torch.eye(deg.size(-1), dtype=deg.dtype, device=deg.device)
+        return sym_matrix_power(deg + eye if augmented else deg, -0.5)
+    return safe_pow(deg + 1.0 if augmented else deg, -0.5)
+
+
+def _normalised_degrees(deg: Tensor, dis: Tensor, kind: str) -> Tensor:
+    """:math:`D^{-1/2} D D^{-1/2}` per node (``dis`` from :func:`_degree_inverse_sqrt`)."""
+    return dis @ deg @ dis if kind == "general" else dis * deg * dis
+
+
+def _scale_maps(maps: Tensor, dis: Tensor, kind: str) -> Tensor:
+    """:math:`G_e = F_e D_i^{-1/2}` with ``dis`` the factor of each edge's source node."""
+    if kind == "general":
+        return maps @ dis
+    return maps * (dis if kind == "diag" else dis[:, None, None])
+
+
+def _off_diagonal_blocks(maps: Tensor, maps_rev: Tensor, kind: str) -> Tensor:
+    """:math:`L_{ij} = -F_{i \trianglelefteq e}^\top F_{j \trianglelefteq e}` per directed edge."""
+    if kind == "diag":
+        return -maps * maps_rev
+    return torch.baddbmm(maps.new_zeros(()).expand(maps.shape), maps.transpose(-1, -2), maps_rev, beta=0.0, alpha=-1.0)

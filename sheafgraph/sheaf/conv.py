@@ -13,13 +13,13 @@ channels, ε ∈ R^D and σ = ELU. The first d stalk dimensions carry the learne
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sheafgraph.ops import GraphStructure, SparseOperator, check_values, sheaf_laplacian
+from sheafgraph.ops import GraphStructure, SparseOperator, check_values, sheaf_laplacian, streamed_sheaf_matmul
 from sheafgraph.ops.structure import StructureLike
 from sheafgraph.sheaf.cache import StructureCache
 from sheafgraph.sheaf.learners import EdgeWeightLearner, SheafLearner, fold_edge_weights
@@ -89,17 +89,42 @@ class SheafDiffusionTerm(nn.Module):
         if self.weight_learner is not None:
             yield from self.weight_learner.parameters()
 
+    def _node_terms(self, x: Tensor) -> Tuple[Tuple[Tensor, Tensor], Optional[Tuple[Tensor, Tensor]]]:
+        """The per-node halves of the sheaf and edge-weight learners."""
+        return self.learner.node_terms(x), None if self.weight_learner is None else self.weight_learner.node_terms(x)
+
+    def _edge_maps(self, terms, row: Tensor, col: Tensor, edge_weight: Optional[Tensor]) -> Tensor:
+        """The learned maps of the directed edges (row, col), learned weights and the given (trusted) weights of
+        these edges folded in (:math:`\\sqrt{w}`)."""
+        maps = self.learner.edge_maps(terms[0], row, col)
+        if terms[1] is not None:
+            maps = fold_edge_weights(maps, self.weight_learner.edge_weights(terms[1], row, col))
+        if edge_weight is not None:
+            maps = fold_edge_weights(maps, edge_weight.to(maps.dtype).sqrt())
+        return maps
+
     def laplacian(self, x: Tensor, structure: GraphStructure, edge_weight: Optional[Tensor] = None) -> SparseOperator:
         """The learned sheaf Laplacian :math:`\\Delta_{\\mathcal{F}(X)}` on the first d stalk dimensions; a given
         (trusted) ``edge_weight`` w scales each edge's coupling (maps times :math:`\\sqrt{w}`)."""
-        maps = self.learner(x, structure)
-        orthogonal = self.maps == "orthogonal"
-        if orthogonal and self.weight_learner is not None:
-            maps = fold_edge_weights(maps, self.weight_learner(x, structure))
-        if edge_weight is not None:
-            maps = fold_edge_weights(maps, edge_weight.to(maps.dtype).sqrt())
+        maps = self._edge_maps(self._node_terms(x), structure.row, structure.col, edge_weight)
         return sheaf_laplacian(structure, maps, normalization=self.normalization, augmented=True,
-                               orthogonal=orthogonal, validate=False)
+                               orthogonal=self.maps == "orthogonal", validate=False)
+
+    def _streamed(self, x: Tensor, structure: GraphStructure, edge_weight: Optional[Tensor], h: Tensor,
+                  chunk: int) -> Tensor:
+        """:meth:`laplacian` of x times h, its maps computed ``chunk`` edges at a time
+        (:func:`~sheafgraph.ops.streamed_sheaf_matmul`)."""
+        terms = self._node_terms(x)
+        rev = None if edge_weight is None else structure.reverse_index()
+
+        def maps_of(start: int, stop: int) -> Tuple[Tensor, Tensor]:
+            row, col = structure.row[start:stop], structure.col[start:stop]
+            weight, weight_rev = (None, None) if rev is None else (
+                edge_weight[start:stop], edge_weight.index_select(0, rev[start:stop]))
+            return self._edge_maps(terms, row, col, weight), self._edge_maps(terms, col, row, weight_rev)
+
+        return streamed_sheaf_matmul(structure, maps_of, h, chunk, self.normalization, augmented=True,
+                                     orthogonal=self.maps == "orthogonal")
 
     def mix(self, x: Tensor) -> Tensor:
         """:math:`(I \\otimes W_1) X W_2`, as one product with :math:`W_1 \\otimes W_2` per node."""
@@ -111,15 +136,20 @@ class SheafDiffusionTerm(nn.Module):
         return (x.flatten(1) @ torch.kron(w1, w2).t()).view_as(x)
 
     def forward(self, x: Tensor, structure: GraphStructure, maps_input: Optional[Tensor] = None,
-                edge_weight: Optional[Tensor] = None) -> Tensor:
-        """``maps_input`` (default x) is what the sheaf is learned from, e.g. a dropout of x."""
-        lap = self.laplacian(x if maps_input is None else maps_input, structure, edge_weight)
+                edge_weight: Optional[Tensor] = None, edge_chunk: Optional[int] = None) -> Tensor:
+        """``maps_input`` (default x) is what the sheaf is learned from, e.g. a dropout of x. With ``edge_chunk`` the
+        sheaf is never held for the whole graph: its maps are computed that many edges at a time (twice; for
+        inference on graphs whose sheaf does not fit in memory)."""
+        source = x if maps_input is None else maps_input
         h = self.mix(x)
-        d = self.d
-        out = lap.matmul(h[:, :d].reshape(-1, self.channels))
+        d, channels = self.d, self.channels
+        if edge_chunk is None:
+            out = self.laplacian(source, structure, edge_weight).matmul(h[:, :d].reshape(-1, channels))
+        else:
+            out = self._streamed(source, structure, edge_weight, h[:, :d], edge_chunk)
         if self.extra_stalks:
             fixed = fixed_stalk_laplacian(structure, self.extra_stalks, self.normalization, h.dtype)
-            out = torch.cat([out.view(-1, d, self.channels), fixed.matmul(h[:, d:].contiguous())], dim=1)
+            out = torch.cat([out.view(-1, d, channels), fixed.matmul(h[:, d:].contiguous())], dim=1)
         return out.view_as(h)
 
     def extra_repr(self) -> str:
@@ -232,11 +262,12 @@ class SheafConv(nn.Module):
         structure, edge_weight = self._graph(x, edge_index, edge_weight)
         return self.term.laplacian(self._as_stalks(x), structure, edge_weight)
 
-    def forward(self, x: Tensor, edge_index, edge_weight: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, edge_index, edge_weight: Optional[Tensor] = None, *,
+                edge_chunk: Optional[int] = None) -> Tensor:
         structure, edge_weight = self._graph(x, edge_index, edge_weight)
         h = self._as_stalks(x)
         maps_input = F.dropout(h, self.learner_dropout, self.training)
-        y = self.term(F.dropout(h, self.dropout, self.training), structure, maps_input, edge_weight)
+        y = self.term(F.dropout(h, self.dropout, self.training), structure, maps_input, edge_weight, edge_chunk)
         if self.act:
             y = F.elu(y)
         out = (1 + torch.tanh(self.epsilon)).unsqueeze(-1) * h - y

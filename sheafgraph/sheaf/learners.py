@@ -16,7 +16,7 @@ signal over its stalk dimensions, :math:`\bar x_i = \sum_a x_{i,a} \in \mathbb{R
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -71,10 +71,16 @@ class _PairLinear(nn.Module):
     def reset_parameters(self) -> None:
         self.linear.reset_parameters()
 
-    def forward(self, x: Tensor, structure: GraphStructure) -> Tensor:
+    def project(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        """The per-node products ``(W_a x, W_b x)``."""
         w_a, w_b = self.linear.weight.split(self.in_channels, dim=1)
+        return x @ w_a.t(), x @ w_b.t()
+
+    @staticmethod
+    def gather(projected: Tuple[Tensor, Tensor], row: Tensor, col: Tensor) -> Tensor:
+        """``(W_a x)_i + (W_b x)_j`` for the edges (row, col) from :meth:`project`'s output."""
         # index_select (not advanced indexing): its backward is a plain index_add, several times faster on CPU
-        return (x @ w_a.t()).index_select(0, structure.row) + (x @ w_b.t()).index_select(0, structure.col)
+        return projected[0].index_select(0, row) + projected[1].index_select(0, col)
 
 
 class SheafLearner(nn.Module):
@@ -112,10 +118,17 @@ class SheafLearner(nn.Module):
     def reset_parameters(self) -> None:
         self.pair.reset_parameters()
 
-    def forward(self, x: Tensor, structure: GraphStructure) -> Tensor:
-        h = x.flatten(1) if self.inputs == "concat" else x.sum(1)
-        params = ACTIVATIONS[self.act_name](self.pair(h, structure))
+    def node_terms(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        """The per-node half of the learner, :math:`(W_a x_i, W_b x_i)`, from which :meth:`edge_maps` builds maps."""
+        return self.pair.project(x.flatten(1) if self.inputs == "concat" else x.sum(1))
+
+    def edge_maps(self, terms: Tuple[Tensor, Tensor], row: Tensor, col: Tensor) -> Tensor:
+        """The maps :math:`F_{i \trianglelefteq e}` of the directed edges (i, j) = (row, col), any subset of them."""
+        params = ACTIVATIONS[self.act_name](self.pair.gather(terms, row, col))
         return restriction_maps(params, self.kind, self.d, self.orthogonal)
+
+    def forward(self, x: Tensor, structure: GraphStructure) -> Tensor:
+        return self.edge_maps(self.node_terms(x), structure.row, structure.col)
 
     def extra_repr(self) -> str:
         return f"kind={self.kind}, d={self.d}, act={self.act_name}, inputs={self.inputs}" + (
@@ -141,9 +154,17 @@ class EdgeWeightLearner(nn.Module):
     def reset_parameters(self) -> None:
         self.pair.reset_parameters()
 
+    def node_terms(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        """The per-node half, :math:`(w_a^\top x_i, w_b^\top x_i)`, from which :meth:`edge_weights` builds weights."""
+        return self.pair.project(x.flatten(1))
+
+    def edge_weights(self, terms: Tuple[Tensor, Tensor], row: Tensor, col: Tensor) -> Tensor:
+        """:math:`w_{ij} = s_{ij} s_{ji}` for the directed edges (row, col), any subset of them."""
+        gather = self.pair.gather
+        return (torch.sigmoid(gather(terms, row, col)) * torch.sigmoid(gather(terms, col, row))).squeeze(1)
+
     def forward(self, x: Tensor, structure: GraphStructure) -> Tensor:
-        s = torch.sigmoid(self.pair(x.flatten(1), structure)).squeeze(1)
-        return s * s.index_select(0, structure.reverse_index())
+        return self.edge_weights(self.node_terms(x), structure.row, structure.col)
 
 
 def fold_edge_weights(maps: Tensor, weights: Optional[Tensor]) -> Tensor:

@@ -135,26 +135,29 @@ class NSD(_NSDBase):
                       learner_dropout=dropout if k > 0 else 0.0, act=use_act, extra_stalks=extra_stalks, **conv_kwargs)
             for k in range(num_layers)])
 
-    def forward(self, x: Tensor, edge_index: StructureLike) -> Tensor:
+    def forward(self, x: Tensor, edge_index: StructureLike, *, edge_chunk: Optional[int] = None) -> Tensor:
+        """``edge_chunk``: compute each layer's sheaf that many edges at a time, never for the whole graph at once
+        (for inference on large graphs; :meth:`SheafDiffusionTerm.forward`)."""
         structure = self.structure(x, edge_index)
         h = self.embed(x)
         for conv in self.convs:
-            h = conv(h, structure)
+            h = conv(h, structure, edge_chunk=edge_chunk)
         return self.lin_out(h.flatten(1))
 
 
 class _SheafVectorField(nn.Module):
     """``f(t, X) = -Δ_F(X) (I ⊗ W1) X W2`` on one graph (built per forward: it holds the structure)."""
 
-    def __init__(self, term: SheafDiffusionTerm, structure: GraphStructure):
+    def __init__(self, term: SheafDiffusionTerm, structure: GraphStructure, edge_chunk: Optional[int] = None):
         super().__init__()
         self.term = term
         self.structure = structure
+        self.edge_chunk = edge_chunk
         self.nfe = 0
 
     def forward(self, t: Tensor, x: Tensor) -> Tensor:
         self.nfe += 1
-        return -self.term(x, self.structure)
+        return -self.term(x, self.structure, edge_chunk=self.edge_chunk)
 
 
 class ContinuousNSD(_NSDBase):
@@ -190,10 +193,11 @@ class ContinuousNSD(_NSDBase):
         self.rtol, self.atol, self.adjoint = rtol, atol, adjoint
         self.last_nfe = 0
 
-    def forward(self, x: Tensor, edge_index: StructureLike) -> Tensor:
+    def forward(self, x: Tensor, edge_index: StructureLike, *, edge_chunk: Optional[int] = None) -> Tensor:
+        """``edge_chunk`` as for :meth:`NSD.forward`."""
         structure = self.structure(x, edge_index)
         h0 = self.embed(x)
-        field = _SheafVectorField(self.term, structure)
+        field = _SheafVectorField(self.term, structure, edge_chunk)
         t = torch.tensor([0.0, self.time], dtype=h0.dtype, device=h0.device)
         options = {"step_size": self.step_size} if self.step_size is not None else None
         kwargs: Dict[str, Any] = dict(method=self.method, rtol=self.rtol, atol=self.atol, options=options)

@@ -3,10 +3,11 @@ r"""Training for node classification on fixed splits (NSD's protocol, Bodnar et 
 For each of the dataset's splits (or K of them), a fresh model (seeded with ``seed + fold``) is trained full-batch
 (or on subgraph mini-batches, :mod:`sheafgraph.sheaf.minibatch`, when ``batch_size`` is set) with Adam (the sheaf
 learners may have their own weight decay) on the cross-entropy of the training nodes; after every epoch the
-validation loss and metric are computed on the full graph (without gradients) and the test metric is taken at the
-best validation epoch (lowest validation loss, or highest validation metric with ``stop="metric"``); training stops
-after ``patience`` epochs without improvement. Results are mean ± standard deviation over the folds (population std,
-as NSD's code). Metric: accuracy, or ROC AUC for minesweeper and tolokers (taken from the dataset).
+validation loss and metric are computed on the full graph (without gradients; after mini-batch training an NSD
+model's sheaf is computed :data:`EVAL_EDGE_CHUNK` edges at a time, so the whole graph's sheaf is never held) and the
+test metric is taken at the best validation epoch (lowest validation loss, or highest validation metric with
+``stop="metric"``); training stops after ``patience`` epochs without improvement. Results are mean ± standard
+deviation over the folds (population std, as NSD's code). Metric: accuracy, or ROC AUC for minesweeper and tolokers (taken from the dataset).
 
 Data-parallel (``torch.distributed`` initialised, ``torchrun``; :mod:`sheafgraph.utils.distributed`): P ranks train
 one model under ``DistributedDataParallel``, which averages their gradients. Mini-batch: rank r takes batches
@@ -45,6 +46,9 @@ from sheafgraph.utils.checks import int_in_range
 from sheafgraph.utils.distributed import DistributedContext, all_gather_objects, broadcast_object, current_context
 from sheafgraph.utils.early_stopping import EarlyStopping
 from sheafgraph.utils.seed import rng_state, set_rng_state
+
+#: edges per chunk of the sheaf in full-graph evaluation after mini-batch training (``edge_chunk`` of the NSD models)
+EVAL_EDGE_CHUNK = 1 << 20
 
 
 def make_optimizer(model: nn.Module, config: NodeClsConfig) -> torch.optim.Optimizer:
@@ -157,7 +161,8 @@ def train_fold(model: nn.Module, data: Data, fold: int, config: NodeClsConfig, *
         metric: ``"accuracy"`` or ``"roc_auc"``.
         show_progress: a bar over the epochs (ETA for the ``config.epochs`` maximum; early stopping ends it sooner).
         batches: train on these subgraph batches (moved to the model's device one at a time) instead of the full
-            graph; evaluation stays full-graph.
+            graph; evaluation stays full-graph, an NSD model's sheaf computed :data:`EVAL_EDGE_CHUNK` edges at a
+            time.
         seed: seeds the ranks' shares of the training nodes (full batch, :func:`train_share`).
         start: a state passed to ``on_epoch`` by an earlier run of this split: continue after its epoch.
         on_epoch: called on rank 0 after every epoch but the last with the state to resume from (model, optimiser,
@@ -176,6 +181,7 @@ def train_fold(model: nn.Module, data: Data, fold: int, config: NodeClsConfig, *
         result = FoldResult(**start["result"])
         set_rng_state(start["rng"][context.rank], y.device)
     net = model if context.world_size == 1 else DistributedDataParallel(model)
+    streamed = {} if batches is None or config.model in BASELINE_NAMES else {"edge_chunk": EVAL_EDGE_CHUNK}
     share = train_share(train, seed, fold, context)
     begin, elapsed = time.perf_counter(), result.seconds
     epochs = range(result.epochs, config.epochs)
@@ -189,7 +195,7 @@ def train_fold(model: nn.Module, data: Data, fold: int, config: NodeClsConfig, *
         if context.is_main:
             model.eval()
             with torch.no_grad():
-                logits = model(x, graph)
+                logits = model(x, graph, **streamed)
             val_loss = float(F.cross_entropy(logits[val], y[val]))
             val_score = score(metric, logits[val], y[val])
             if stopper.step(val_loss if config.stop == "loss" else val_score, epoch):

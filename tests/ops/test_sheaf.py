@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import sheafgraph.ops.sheaf as sheaf_module
-from sheafgraph.ops import GraphStructure, sheaf_laplacian, sym_matrix_power
+from sheafgraph.ops import GraphStructure, sheaf_laplacian, streamed_sheaf_matmul, sym_matrix_power
 from tests.conftest import random_undirected_graph
 
 
@@ -65,6 +65,33 @@ def test_matches_dense_reference(kind, d, normalization, augmented):
     x = torch.randn(n * d, 3, dtype=torch.float64)
     torch.testing.assert_close(op @ x, ref @ x)
     torch.testing.assert_close(op @ x.view(n, d, 3), (ref @ x).view(n, d, 3))
+
+
+@pytest.mark.parametrize("kind", ["diag", "orth", "general"])
+@pytest.mark.parametrize("normalization, augmented", [(None, True), ("sym", True), ("sym", False)])
+@pytest.mark.parametrize("chunk", [1, 7, 1000])
+def test_streamed_matmul_matches_dense_reference(kind, normalization, augmented, chunk):
+    n, d = 12, 3
+    ei = random_undirected_graph(n, 20, isolated=2, seed=21)
+    maps = make_maps(kind, ei.size(1), d, seed=21) * (torch.rand(ei.size(1), dtype=torch.float64) + 0.5).view(
+        -1, *[1] * (2 if kind != "diag" else 1))                                     # orth: scaled orthogonal
+    rev = torch.tensor(reverse_of(ei))
+    calls = []
+
+    def maps_of(start, stop):
+        calls.append(stop - start)
+        return maps[start:stop], maps[rev[start:stop]]
+
+    x = torch.randn(n, d, 4, dtype=torch.float64)
+    out = streamed_sheaf_matmul(GraphStructure(ei, n), maps_of, x, chunk, normalization, augmented,
+                                orthogonal=kind == "orth")
+    ref = dense_sheaf_reference(ei, maps, n, normalization, augmented)
+    torch.testing.assert_close(out, (ref @ x.reshape(n * d, 4)).view(n, d, 4))
+    assert max(calls) == min(chunk, ei.size(1)) and sum(calls) == 2 * ei.size(1)     # two passes, never all at once
+    empty = streamed_sheaf_matmul(GraphStructure(torch.zeros(2, 0, dtype=torch.long), n), maps_of, x, chunk)
+    assert torch.equal(empty, torch.zeros_like(x))
+    with pytest.raises(ValueError, match="chunk must be a positive int"):
+        streamed_sheaf_matmul(GraphStructure(ei, n), maps_of, x, 0)
 
 
 @pytest.mark.parametrize("kind", ["diag", "orth", "general"])

@@ -269,6 +269,9 @@ def test_edge_weight_scales_coupling_and_sparse_adjacency_is_accepted():
     adj = torch.sparse_coo_tensor(ei, w, (9, 9))
     torch.testing.assert_close(conv(x, adj), conv(x, ei, w))
     torch.testing.assert_close(conv(x, adj.to_sparse_csr()), conv(x, ei, w))
+    for kind, kw in KINDS:                                            # given weights, streamed: the reverse edge's
+        streamed = SheafConv(6, 6, d=3 if kind != "orthogonal" else 2, maps=kind, channels=2, **kw).double()
+        torch.testing.assert_close(streamed(x, ei, w, edge_chunk=5), streamed(x, ei, w))
     with pytest.raises(ValueError, match="edge_weight must be non-negative"):
         conv(x, ei, -ones)
     with pytest.raises(ValueError, match=r"edge_weight must have shape \(" + str(ei.size(1)) + r",\)"):

@@ -46,6 +46,19 @@ def test_permutation_equivariance_and_shapes(name):
     torch.testing.assert_close(model(x[perm], inv[ei]), out[perm], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", NSD_MODELS)
+def test_streamed_sheaf_equals_the_whole_graph_sheaf(name):
+    seed_everything(3)
+    n = 15
+    ei = random_undirected_graph(n, 30, isolated=2, seed=3)
+    model = small_model(name).double().eval()
+    x = torch.randn(n, 6, dtype=torch.float64)
+    with torch.no_grad():
+        whole = model(x, ei)
+        for chunk in (1, 7, 10_000):                                  # 7 does not divide the 60 directed edges
+            torch.testing.assert_close(model(x, ei, edge_chunk=chunk), whole)
+
+
 @pytest.mark.parametrize("name", ["diag", "bundle", "general", "bundle_ode"])
 def test_gradcheck_whole_model(name):
     seed_everything(1)
