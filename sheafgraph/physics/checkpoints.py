@@ -2,12 +2,14 @@
 fitted on its training data, the station network), so that a trained model is used without the training data.
 
 :func:`~sheafgraph.physics.training.train_model` writes ``{"model", "config", "epoch"}`` plus
-:func:`forecaster_state`; :func:`load_forecaster` reads it back (``weights_only``: tensors and plain data only).
+:func:`forecaster_state`; a run with ``calibrate`` then adds the validation residual table (:func:`store_residuals`),
+with which a forecast's sampled intervals are calibrated; :func:`load_forecaster` reads it back (``weights_only``:
+tensors and plain data only).
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, NamedTuple
+from typing import Dict, NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -16,17 +18,20 @@ from torch import nn
 from sheafgraph.data import AirQualityData, ChannelScaler
 from sheafgraph.data.air import StationGraph
 from sheafgraph.physics.recipes import AirConfig, AirData, build_model
-from sheafgraph.utils import load_checkpoint
+from sheafgraph.physics.training import ResidualTable
+from sheafgraph.utils import load_checkpoint, save_checkpoint
 
 
 class TrainedForecaster(NamedTuple):
     """A trained model read back from its checkpoint, with what it needs to forecast: the run's config, the scaler
-    fitted on its training data, and its station network (an :class:`AirQualityData` without observations)."""
+    fitted on its training data, its station network (an :class:`AirQualityData` without observations), and the
+    validation residual table of a run with ``calibrate`` (else None)."""
     model: nn.Module
     config: AirConfig
     scaler: ChannelScaler
     network: AirQualityData
     epoch: int
+    residuals: Optional[ResidualTable] = None
 
 
 def forecaster_state(data: AirData, scaler: ChannelScaler) -> Dict[str, object]:
@@ -38,6 +43,13 @@ def forecaster_state(data: AirData, scaler: ChannelScaler) -> Dict[str, object]:
                         "lat": data.lat, "edge_index": g.edge_index, "edge_weight": g.edge_weight,
                         "distance_km": g.distance_km, "wind_channels": list(data.wind_channels),
                         "step_hours": data.step_hours}}
+
+
+def store_residuals(path: str, table: ResidualTable) -> None:
+    """Add the validation residual table of the trained model to its checkpoint (rewritten atomically)."""
+    state = load_checkpoint(path)
+    state["residuals"] = table._asdict()
+    save_checkpoint(state, path)
 
 
 def load_forecaster(path: str, device: str = "cpu") -> TrainedForecaster:
@@ -59,4 +71,5 @@ def load_forecaster(path: str, device: str = "cpu") -> TrainedForecaster:
     scaler = ChannelScaler(state["scaler"]["mean"], state["scaler"]["std"])
     model = build_model(config.model, network, scaler, config)
     model.load_state_dict(state["model"])
-    return TrainedForecaster(model.to(config.device).eval(), config, scaler, network, int(state["epoch"]))
+    residuals = ResidualTable(**state["residuals"]) if "residuals" in state else None
+    return TrainedForecaster(model.to(config.device).eval(), config, scaler, network, int(state["epoch"]), residuals)

@@ -38,9 +38,10 @@ from sheafgraph.data.airphynet import WindowedAirData, airphynet_windows
 from sheafgraph.data.windows import chronological_split
 from sheafgraph.metrics.forecasting import ForecastReport
 from sheafgraph.physics.baselines import Persistence
-from sheafgraph.physics.checkpoints import forecaster_state
+from sheafgraph.physics.checkpoints import forecaster_state, store_residuals
 from sheafgraph.physics.recipes import DATASETS, TRAINED, AirConfig, AirData, build_model
-from sheafgraph.physics.training import evaluate, physics_summary, residual_quantiles, sample_generator, train_model
+from sheafgraph.physics.training import (ResidualTable, evaluate, physics_summary, residual_quantiles,
+                                         sample_generator, train_model)
 from sheafgraph.physics.transport import PhysicsGraph, physics_graph
 from sheafgraph.utils import seed_everything
 from sheafgraph.utils.checks import int_in_range
@@ -129,7 +130,8 @@ def run_experiment(exp: AirExperiment, log: Callable[[str], None] = print) -> Di
 
     The dict holds per-horizon and per-station errors (with ``config.samples``, also CRPS and interval coverage),
     the training history, timings, mean NFE, the learned physical coefficients, and the persistence baseline's test
-    errors (``reference``) for comparison.
+    errors (``reference``) for comparison. With ``config.checkpoint`` and ``config.calibrate`` the validation residual
+    table is stored in the checkpoint, for the calibrated intervals of ``sheafgraph air forecast``.
     """
     config, data, graph = exp.config, exp.data, exp.graph
     log(f"{config.data}: {data.num_stations} stations x {len(data.channels)} channels, "
@@ -150,17 +152,28 @@ def run_experiment(exp: AirExperiment, log: Callable[[str], None] = print) -> Di
         "seconds_per_batch": float(np.mean([h["seconds_per_batch"] for h in history])) if history else 0.0,
         "physics": physics_summary(exp.model), "history": history,
     }
-    return {**result, **evaluate_experiment(exp)}
+    residuals = validation_residuals(exp)
+    if residuals is not None and config.checkpoint and config.model in TRAINED:
+        store_residuals(config.checkpoint, residuals)
+    return {**result, **evaluate_experiment(exp, residuals)}
 
 
-def evaluate_experiment(exp: AirExperiment) -> Dict[str, object]:
+def validation_residuals(exp: AirExperiment) -> Optional[ResidualTable]:
+    """With ``config.calibrate``, the residual table of the model's point forecasts on the validation windows."""
+    config = exp.config
+    return (residual_quantiles(exp.model, exp.loaders["val"], exp.graph, exp.scaler, config.device,
+                               bins=config.calibrate_bins) if config.calibrate else None)
+
+
+def evaluate_experiment(exp: AirExperiment, residuals: Optional[ResidualTable] = None) -> Dict[str, object]:
     """Scores of the experiment's model on validation and test (with ``config.samples``, sampled from a generator
-    seeded with ``config.seed``), the persistence baseline's test errors (``reference``), and with
-    ``config.calibrate`` the :func:`calibration_check` on validation."""
+    seeded with ``config.seed``; with ``config.calibrate``, widened by the validation ``residuals``, computed here
+    when not given), the persistence baseline's test errors (``reference``), and with ``config.calibrate`` the
+    :func:`calibration_check` on validation."""
     config, data, graph = exp.config, exp.data, exp.graph
     result: Dict[str, object] = {}
-    residuals = (residual_quantiles(exp.model, exp.loaders["val"], graph, exp.scaler, config.device,
-                                    bins=config.calibrate_bins) if config.calibrate else None)
+    if residuals is None:
+        residuals = validation_residuals(exp)
     for split in ("val", "test"):
         report, nfe = evaluate(exp.model, exp.loaders[split], graph, exp.scaler, config.device,
                                config.show_progress, split, config.samples, sample_generator(config.seed), residuals)

@@ -20,7 +20,7 @@ from sheafgraph.metrics.forecasting import INTERVAL_LEVELS, central_interval
 from sheafgraph.physics.checkpoints import TrainedForecaster, load_forecaster
 from sheafgraph.physics.experiment import data_graph, evaluate_experiment, prepare_experiment
 from sheafgraph.physics.recipes import AirConfig
-from sheafgraph.physics.training import forecast, physics_summary, sample_generator, to_device
+from sheafgraph.physics.training import draw_residuals, forecast, physics_summary, sample_generator, to_device
 
 
 def evaluate_checkpoint(path: str, root: Optional[str] = None, device: str = "cpu", samples: int = 0,
@@ -75,7 +75,10 @@ def forecast_from_csv(path: str, csv_dir: str, samples: int = 0, seed: int = 0, 
     Returns a table with one row per (station, lead): ``time`` (start of the forecast step), ``station``,
     ``lead_hours`` and ``pm25`` (the point forecast, ug/m3), and with ``samples`` = K >= 2 trajectories (seeded
     with ``seed``) the bounds ``pm25_low_80``, ``pm25_high_80``, ``pm25_low_90``, ``pm25_high_90`` of the central
-    80% and 90% intervals; the series read; and the forecaster.
+    80% and 90% intervals; the series read; and the forecaster. The intervals are calibrated when the checkpoint
+    holds a validation residual table (trained with ``--calibrate``): each trajectory then gets a draw from the
+    residuals of its horizon and level bin, as in the run's evaluation; without it they are the latent
+    trajectories' spread alone, far too narrow (module :mod:`sheafgraph.physics.experiment`).
     """
     trained = load_forecaster(path, device)
     config, network = dataclasses.replace(trained.config, samples=samples), trained.network    # checks samples
@@ -88,11 +91,16 @@ def forecast_from_csv(path: str, csv_dir: str, samples: int = 0, seed: int = 0, 
     values, timestamps = prsa_series(prsa_station_files(csv_dir, network.stations), network.stations, step)
     data = dataclasses.replace(network, values=values, mask=~torch.isnan(values), timestamps=timestamps)
     batch = to_device(latest_window(data, trained.scaler, config.input_steps), config.device)
-    out = forecast(trained.model, batch, data_graph(data, config.device), sample_generator(seed), samples)
+    generator = sample_generator(seed)
+    out = forecast(trained.model, batch, data_graph(data, config.device), generator, samples)
     unscale = trained.scaler.inverse_transform_target
-    columns = {"pm25": unscale(out.mean[0].double().cpu())}                                # (T_out, |V|)
+    point = unscale(out.mean.double().cpu())                                               # (1, T_out, |V|)
+    columns = {"pm25": point[0]}
     if samples:
-        members = unscale(out.samples[:, 0].double().cpu())
+        members = unscale(out.samples.double().cpu())                                     # (K, 1, T_out, |V|)
+        if trained.residuals is not None:
+            members = members + draw_residuals(trained.residuals, point, members.shape, generator)
+        members = members[:, 0]
         for p in INTERVAL_LEVELS:
             low, high = central_interval(members, p)
             columns.update(zip(interval_columns(p), (low, high)))

@@ -21,7 +21,8 @@ differences per horizon with standard errors, on validation (to choose on) and t
 A checkpoint (``--checkpoint``) stores the scaler and the station network too: ``sheafgraph air evaluate
 --checkpoint ck.pt`` scores it again on its dataset, and ``sheafgraph air forecast --checkpoint ck.pt --csv-dir
 recent/`` forecasts the next 24 steps at every station from the latest 24 steps of PRSA-layout CSVs
-(:mod:`sheafgraph.physics.inference`).
+(:mod:`sheafgraph.physics.inference`). Trained with ``--samples K --calibrate``, the checkpoint also holds the
+validation residual table, and ``forecast --samples K`` gives calibrated intervals (without it, it says they are not).
 
 Threads: ``--threads auto`` (the default, :func:`sheafgraph.utils.device.idle_cores`) takes the cores idle when
 the command starts: on a busy machine that is one thread, as it must be (one diff_adv epoch on a loaded 2-core
@@ -171,6 +172,10 @@ def run_forecast(args: argparse.Namespace) -> int:
                                                                                              "device")))
     print(f"{model_label(trained.config)} (epoch {trained.epoch}): forecast issued {str(table['time'].min())[:16]} "
           f"from {data.num_steps} steps read, the last at {str(data.timestamps[-1])[:16]}")
+    if args.samples:
+        print("intervals calibrated with the checkpoint's validation residuals" if trained.residuals is not None else
+              "intervals NOT calibrated: the latent trajectories' spread alone, far too narrow; train with "
+              "--samples K --calibrate --checkpoint to store validation residuals in the checkpoint")
     if args.out:
         table.to_csv(args.out, index=False, float_format="%.2f")
         print(f"forecast: {args.out}")

@@ -242,6 +242,27 @@ def recent_csvs(root, folder, rows=slice(-100, -5)):
     return folder
 
 
+def test_a_calibrated_run_stores_its_residuals_and_the_forecast_intervals_use_them(root, tmp_path, capsys):
+    ckpt = tmp_path / "model.pt"
+    assert main(["air", "--root", root, "--model", "diff_adv", "--epochs", "1", "--checkpoint", str(ckpt),
+                 "--samples", "4", "--calibrate", *SMALL]) == 0
+    state = load_checkpoint(ckpt)
+    assert set(state["residuals"]) == {"edges", "quantiles"} and state["residuals"]["quantiles"].shape[:2] == (24, 2)
+    csvs = recent_csvs(Path(root), tmp_path / "recent")
+    assert main(["air", "forecast", "--checkpoint", str(ckpt), "--csv-dir", str(csvs), "--samples", "8",
+                 "--out", str(tmp_path / "f.csv")]) == 0
+    assert "intervals calibrated with the checkpoint's validation residuals" in capsys.readouterr().out
+    calibrated = forecast_from_csv(str(ckpt), str(csvs), samples=8)[0]
+    save_checkpoint({k: v for k, v in state.items() if k != "residuals"}, tmp_path / "raw.pt")
+    raw = forecast_from_csv(str(tmp_path / "raw.pt"), str(csvs), samples=8)[0]
+    pd.testing.assert_series_equal(calibrated["pm25"], raw["pm25"])               # the point forecast is the same
+    width = {name: (t["pm25_high_80"] - t["pm25_low_80"]).mean() for name, t in (("cal", calibrated), ("raw", raw))}
+    assert width["cal"] > 2 * width["raw"]                              # residuals widen the latent spread
+    assert main(["air", "forecast", "--checkpoint", str(tmp_path / "raw.pt"), "--csv-dir", str(csvs), "--samples",
+                 "4", "--out", str(tmp_path / "g.csv")]) == 0
+    assert "intervals NOT calibrated" in capsys.readouterr().out
+
+
 def test_checkpoint_evaluates_again_and_forecasts_from_csvs(root, tmp_path, capsys):
     ckpt, trained, again = tmp_path / "model.pt", tmp_path / "train.json", tmp_path / "again.json"
     assert main(["air", "--root", root, "--model", "diff_adv", "--epochs", "1", "--checkpoint", str(ckpt),
