@@ -5,7 +5,7 @@ and what mini-batch training costs in accuracy.
                                [--models diag bundle general] [--batch-size 20000] [--full-max 200000]
                                [--modes full mini] [--repeats 3] [--threads 2] [--device cpu|cuda]
     python benchmarks/scale.py --accuracy [--datasets csbm:n=20000 chameleon squirrel film] [--folds 3]
-                               [--batch-fraction 0.25] [--root /path/to/shared/data]
+                               [--sampler cluster|ego] [--batch-fraction 0.25] [--root /path/to/shared/data]
 
 Speed: every (size, model, mode) case runs in its own process, so that its peak memory is its own (resident set
 size on CPU, allocated device memory on a GPU). One epoch = one pass of training steps (full batch: one step on the
@@ -17,8 +17,9 @@ runs each epoch). Seeds/s = training nodes whose loss an epoch takes, per second
 the sizes (1 = linear). Full batch runs up to ``--full-max`` nodes.
 
 Accuracy: ``sheafgraph nodecls``'s protocol (best validation epoch per split, test scored there) with the same
-configuration full batch and mini-batch (batches of ``--batch-fraction`` of the nodes), on the first ``--folds``
-splits; nothing is chosen on test.
+configuration full batch and mini-batch (``--sampler``'s batches of ``--batch-fraction`` of the nodes: cluster
+batches of that many nodes, or ego batches of that many training seeds with their 2-hop neighbourhoods), on the first
+``--folds`` splits; nothing is chosen on test.
 """
 from __future__ import annotations
 
@@ -142,7 +143,8 @@ def speed(args) -> None:
 
 
 def accuracy(args) -> None:
-    print(f"accuracy, full batch vs mini-batch (Cluster-GCN batches of {args.batch_fraction:.0%} of the nodes), "
+    torch.set_num_threads(args.threads)
+    print(f"accuracy, full batch vs mini-batch ({args.sampler} batches of {args.batch_fraction:.0%} of the nodes), "
           f"splits 0-{args.folds - 1}; test at the best validation epoch")
     print(f"{'dataset':<22} {'model':<6} {'full':>13} {'mini':>13} {'mini - full':>11}", flush=True)
     for name in args.datasets:
@@ -151,7 +153,7 @@ def accuracy(args) -> None:
         means = {}
         for mode, batch_size in (("full", None), ("mini", batch)):
             config = NodeClsConfig(model=args.model, d=3, hidden=16, layers=2, epochs=args.epochs, patience=50,
-                                   batch_size=batch_size)
+                                   batch_size=batch_size, sampler=args.sampler)
             s = run_folds(data, config, folds=args.folds, device=args.device, show_progress=False)["summary"]
             means[mode] = (100 * s["mean"], 100 * s["std"])
         (f, fs), (m, ms) = means["full"], means["mini"]
@@ -179,6 +181,7 @@ def main() -> None:
     p.add_argument("--model", default="diag")
     p.add_argument("--folds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--sampler", default="cluster", choices=["cluster", "ego"])
     p.add_argument("--batch-fraction", type=float, default=0.25)
     p.add_argument("--root", default=None)
     args = p.parse_args()

@@ -9,10 +9,12 @@ Samplers (both are PyG's loaders; a sheaf Laplacian needs both directions of eve
   :class:`~torch_geometric.loader.ClusterLoader` merges :data:`CLUSTERS_PER_BATCH` random parts, with the edges
   between them, into the induced subgraph of a batch. METIS comes from pyg-lib or torch-sparse when installed, else
   from ``pymetis`` (a wheel; ``pip install pymetis``).
-* ``"ego"``: ``batch_size`` training nodes with all their neighbours (the induced subgraph of their 1-hop
-  neighbourhoods, PyG's ``k_hop_subgraph``); the loss is on those seeds. Every seed keeps its whole neighbourhood, as
-  it has in full-batch evaluation, which cluster batches do not give on graphs without communities (a cut edge is
-  lost); the neighbours' own neighbourhoods are cut instead. Needs nothing beyond PyG.
+* ``"ego"``: ``batch_size`` training nodes with everything within ``hops`` hops (the induced subgraph of their
+  ``hops``-hop neighbourhoods, PyG's ``k_hop_subgraph``; ``hops`` = the diffusion layers by default); the loss is on
+  those seeds. Every seed keeps the whole receptive field of its layers, as it has in full-batch evaluation, which
+  cluster batches do not give on graphs without communities (a cut edge is lost); only the degrees of the outermost
+  nodes are cut. Batches grow with the hops and the degree: on dense graphs take fewer seeds per batch. Needs
+  nothing beyond PyG.
 * ``"neighbor"`` (GraphSAGE sampling, Hamilton et al., NeurIPS 2017): :class:`~torch_geometric.loader.NeighborLoader`
   samples ``num_neighbors`` neighbours per node for ``hops`` hops around ``batch_size`` training nodes and returns
   the induced subgraph of the sampled nodes; the loss is on those seeds. Needs pyg-lib or torch-sparse (PyG's
@@ -95,10 +97,10 @@ class SubgraphBatches:
 
     Args:
         data: the whole graph (``x``, ``y``, ``edge_index`` with both directions, ``train_mask``).
-        sampler: ``"cluster"`` or ``"neighbor"``.
+        sampler: ``"cluster"``, ``"ego"`` or ``"neighbor"``.
         batch_size: nodes per batch (``"cluster"``: about, all of them seeds) or training nodes per batch
             (``"ego"``, ``"neighbor"``).
-        hops: sampled hops (``"neighbor"``; the number of diffusion layers).
+        hops: hops around the seeds (``"ego"``, ``"neighbor"``; the number of diffusion layers).
         num_neighbors: neighbours sampled per node and hop (``"neighbor"``).
         seed: seed of the shuffles (every rank draws the same order for a given seed, split and epoch).
         rank, world_size: this process's share of the batches.
@@ -147,7 +149,7 @@ class SubgraphBatches:
 
         seeds = train.nonzero().view(-1)
         for chunk in seeds[torch.randperm(seeds.numel(), generator=generator)].split(self.batch_size):
-            subset, edge_index, center, _ = k_hop_subgraph(chunk, 1, self.data.edge_index, relabel_nodes=True,
+            subset, edge_index, center, _ = k_hop_subgraph(chunk, self.hops, self.data.edge_index, relabel_nodes=True,
                                                            num_nodes=self.data.num_nodes)
             batch = Data(x=self.data.x[subset], y=self.data.y[subset], edge_index=edge_index,
                          train_mask=self.data.train_mask[subset], num_nodes=subset.numel())

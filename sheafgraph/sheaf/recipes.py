@@ -104,9 +104,10 @@ class NodeClsConfig:
     atol: float = _option(1e-7, "absolute tolerance of adaptive solvers")
     adjoint: bool = _option(False, "adjoint backpropagation through the ODE")
     batch_size: Optional[int] = _option(None, "mini-batch training with batches of this many nodes (cluster) or "
-                                              "training nodes (neighbor) (default: full batch)")
-    sampler: str = _option("cluster", "mini-batch sampler: METIS clusters (Cluster-GCN), seeds with all their "
-                                      "neighbours (ego), or sampled neighbourhoods (neighbor)", SAMPLERS)
+                                              "training nodes (ego, neighbor) (default: full batch)")
+    sampler: str = _option("cluster", "mini-batch sampler: METIS clusters (Cluster-GCN), seeds with their "
+                                      "whole --layers-hop neighbourhoods (ego), or sampled neighbourhoods "
+                                      "(neighbor)", SAMPLERS)
     num_neighbors: int = _option(10, "neighbours sampled per node and hop (--sampler neighbor; hops = --layers)")
 
     def __post_init__(self):

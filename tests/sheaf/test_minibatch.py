@@ -59,11 +59,12 @@ def test_cluster_batches_cover_every_node_once_with_induced_symmetric_subgraphs(
     assert len(batches) == len(list(batches.epoch_batches(1, 1)))
 
 
-def test_ego_batches_give_every_training_node_once_with_its_whole_neighbourhood():
+@pytest.mark.parametrize("hops", [1, 2])
+def test_ego_batches_give_every_training_node_once_with_its_whole_neighbourhood(hops):
     data = graph()
     full = edge_set(data.edge_index)
-    seeds = []
-    for batch in SubgraphBatches(data, "ego", batch_size=25).epoch_batches(fold=0, epoch=3):
+    seeds, sizes = [], []
+    for batch in SubgraphBatches(data, "ego", batch_size=25, hops=hops).epoch_batches(fold=0, epoch=3):
         ids = torch.nonzero((data.x.unsqueeze(0) == batch.x.unsqueeze(1)).all(-1))[:, 1]      # rows of data.x
         assert len(ids) == batch.num_nodes
         inside = set(ids.tolist())
@@ -71,11 +72,15 @@ def test_ego_batches_give_every_training_node_once_with_its_whole_neighbourhood(
         assert sub == {(i, j) for i, j in full if i in inside and j in inside}       # induced
         center = ids[batch.seed_mask]
         assert data.train_mask[center, 0].all() and len(center) <= 25
-        for i in center.tolist():                          # each seed keeps all its neighbours
-            assert {j for j, k in full if k == i} <= inside
+        ball = set(center.tolist())
+        for _ in range(hops):                              # each seed keeps everything within `hops` hops
+            ball |= {j for j, k in full if k in ball}
+        assert ball == inside
         seeds.append(center)
+        sizes.append(batch.num_nodes)
     seeds = torch.cat(seeds).sort().values
     assert torch.equal(seeds, data.train_mask[:, 0].nonzero().view(-1))
+    assert hops == 2 or max(sizes) < data.num_nodes       # one hop does not already cover the test graph
 
 
 def test_batches_are_deterministic_per_epoch_and_split_between_ranks():
