@@ -5,7 +5,7 @@ and what mini-batch training costs in accuracy.
                                [--models diag bundle general] [--batch-size 20000] [--full-max 200000]
                                [--modes full mini] [--repeats 3] [--threads 2] [--device cpu|cuda]
     python benchmarks/scale.py --accuracy [--datasets csbm:n=20000 chameleon squirrel film] [--folds 3]
-                               [--sampler cluster|ego] [--batch-fraction 0.25] [--root /path/to/shared/data]
+                               [--sampler cluster|ego] [--hops H] [--batch-fraction 0.25] [--root /path/to/shared/data]
 
 Speed: every (size, model, mode) case runs in its own process, so that its peak memory is its own (resident set
 size on CPU, allocated device memory on a GPU). One epoch = one pass of training steps (full batch: one step on the
@@ -19,7 +19,8 @@ the sizes (1 = linear). Full batch runs up to ``--full-max`` nodes.
 
 Accuracy: ``sheafgraph nodecls``'s protocol (best validation epoch per split, test scored there) with the same
 configuration full batch and mini-batch (``--sampler``'s batches of ``--batch-fraction`` of the nodes: cluster
-batches of that many nodes, or ego batches of that many training seeds with their 2-hop neighbourhoods), on the first
+batches of that many nodes, or ego batches of that many training seeds with their ``--hops``-hop neighbourhoods,
+2 by default), on the first
 ``--folds`` splits; nothing is chosen on test.
 """
 from __future__ import annotations
@@ -155,7 +156,7 @@ def accuracy(args) -> None:
         means = {}
         for mode, batch_size in (("full", None), ("mini", batch)):
             config = NodeClsConfig(model=args.model, d=3, hidden=16, layers=2, epochs=args.epochs, patience=50,
-                                   batch_size=batch_size, sampler=args.sampler)
+                                   batch_size=batch_size, sampler=args.sampler, hops=args.hops)
             s = run_folds(data, config, folds=args.folds, device=args.device, show_progress=False)["summary"]
             means[mode] = (100 * s["mean"], 100 * s["std"])
         (f, fs), (m, ms) = means["full"], means["mini"]
@@ -184,6 +185,7 @@ def main() -> None:
     p.add_argument("--folds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--sampler", default="cluster", choices=["cluster", "ego"])
+    p.add_argument("--hops", type=int, default=None)
     p.add_argument("--batch-fraction", type=float, default=0.25)
     p.add_argument("--root", default=None)
     args = p.parse_args()

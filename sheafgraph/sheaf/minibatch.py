@@ -10,7 +10,7 @@ Samplers (both are PyG's loaders; a sheaf Laplacian needs both directions of eve
   between them, into the induced subgraph of a batch. METIS comes from pyg-lib or torch-sparse when installed, else
   from ``pymetis`` (a wheel; ``pip install pymetis``).
 * ``"ego"``: ``batch_size`` training nodes with everything within ``hops`` hops (the induced subgraph of their
-  ``hops``-hop neighbourhoods, PyG's ``k_hop_subgraph``; ``hops`` = the diffusion layers by default); the loss is on
+  ``hops``-hop neighbourhoods, PyG's ``k_hop_subgraph``; nodecls takes the diffusion layers by default); the loss is on
   those seeds. Every seed keeps the whole receptive field of its layers, as it has in full-batch evaluation, which
   cluster batches do not give on graphs without communities (a cut edge is lost); only the degrees of the outermost
   nodes are cut. Batches grow with the hops and the degree: on dense graphs take fewer seeds per batch. Needs
@@ -100,7 +100,8 @@ class SubgraphBatches:
         sampler: ``"cluster"``, ``"ego"`` or ``"neighbor"``.
         batch_size: nodes per batch (``"cluster"``: about, all of them seeds) or training nodes per batch
             (``"ego"``, ``"neighbor"``).
-        hops: hops around the seeds (``"ego"``, ``"neighbor"``; the number of diffusion layers).
+        hops: hops around the seeds (``"ego"``, ``"neighbor"``; the number of diffusion layers gives each seed its
+            whole receptive field).
         num_neighbors: neighbours sampled per node and hop (``"neighbor"``).
         seed: seed of the shuffles (every rank draws the same order for a given seed, split and epoch).
         rank, world_size: this process's share of the batches.

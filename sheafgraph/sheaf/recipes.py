@@ -106,16 +106,18 @@ class NodeClsConfig:
     batch_size: Optional[int] = _option(None, "mini-batch training with batches of this many nodes (cluster) or "
                                               "training nodes (ego, neighbor) (default: full batch)")
     sampler: str = _option("cluster", "mini-batch sampler: METIS clusters (Cluster-GCN), seeds with their "
-                                      "whole --layers-hop neighbourhoods (ego), or sampled neighbourhoods "
+                                      "whole --hops-hop neighbourhoods (ego), or sampled neighbourhoods "
                                       "(neighbor)", SAMPLERS)
-    num_neighbors: int = _option(10, "neighbours sampled per node and hop (--sampler neighbor; hops = --layers)")
+    hops: Optional[int] = _option(None, "hops around the seeds (--sampler ego, neighbor; default: --layers)")
+    num_neighbors: int = _option(10, "neighbours sampled per node and hop (--sampler neighbor)")
 
     def __post_init__(self):
         check_choice(self.model, MODELS, "model")
         check_choice(self.stop, STOP_STRATEGIES, "stop strategy")
         check_choice(self.sampler, SAMPLERS, "sampler")
-        if self.batch_size is not None:
-            positive_int(self.batch_size, "batch_size")
+        for name in ("batch_size", "hops"):
+            if getattr(self, name) is not None:
+                positive_int(getattr(self, name), name)
         for name in ("epochs", "patience", "layers", "hidden", "d", "num_neighbors"):
             positive_int(getattr(self, name), name)
         positive_float(self.lr, "lr")

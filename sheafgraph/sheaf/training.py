@@ -7,7 +7,8 @@ validation loss and metric are computed on the full graph (without gradients; af
 model's sheaf is computed :data:`EVAL_EDGE_CHUNK` edges at a time, so the whole graph's sheaf is never held) and the
 test metric is taken at the best validation epoch (lowest validation loss, or highest validation metric with
 ``stop="metric"``); training stops after ``patience`` epochs without improvement. Results are mean ± standard
-deviation over the folds (population std, as NSD's code). Metric: accuracy, or ROC AUC for minesweeper and tolokers (taken from the dataset).
+deviation over the folds (population std, as NSD's code). Metric: accuracy, or ROC AUC for minesweeper and tolokers
+(taken from the dataset).
 
 Data-parallel (``torch.distributed`` initialised, ``torchrun``; :mod:`sheafgraph.utils.distributed`): P ranks train
 one model under ``DistributedDataParallel``, which averages their gradients. Mini-batch: rank r takes batches
@@ -314,7 +315,7 @@ def _subgraph_batches(data: Data, config: NodeClsConfig, seed: int, context: Dis
     """This rank's mini-batches (partitioned once, on the host, for every split); under DDP rank 0 partitions the
     graph and the other ranks take its partition, so that all cut the same batches."""
     def build(partition: Optional[Tensor] = None) -> SubgraphBatches:
-        return SubgraphBatches(data, config.sampler, config.batch_size, hops=config.layers,
+        return SubgraphBatches(data, config.sampler, config.batch_size, hops=config.hops or config.layers,
                                num_neighbors=config.num_neighbors, seed=seed, rank=context.rank,
                                world_size=context.world_size, partition=partition)
 

@@ -1,5 +1,7 @@
 """Mini-batch node classification: METIS partition, subgraph batches (cover, symmetry, ranks, determinism) and
 training that equals full-batch training when one batch holds the whole graph."""
+import json
+
 import pytest
 import torch
 import torch_geometric.typing as pyg_typing
@@ -107,17 +109,24 @@ def test_a_saved_partition_gives_the_same_batches():
         SubgraphBatches(data, "cluster", 80, partition=parts[:-1])
 
 
-def test_one_batch_of_the_whole_graph_trains_like_full_batch():
-    data = load_node_dataset("texas")
-    config = NodeClsConfig(model="diag", layers=2, hidden=4, d=2, dropout=0.0, epochs=4, patience=10)
-    results = []
-    for batches in (None, SubgraphBatches(data, "cluster", batch_size=CLUSTERS_PER_BATCH * data.num_nodes)):
+@pytest.mark.parametrize("sampler", ["cluster", "ego"])
+def test_one_batch_of_the_whole_graph_trains_like_full_batch(sampler):
+    """One cluster batch of every node, or one ego batch of every training seed with more hops than the graph is
+    wide (every seed's receptive field and every degree whole), must train exactly as full batch does."""
+    data = load_node_dataset("texas") if sampler == "cluster" else graph(pairs=400)
+    config = NodeClsConfig(model="diag", layers=2, hidden=4, d=2, dropout=0.0, epochs=6, patience=10, lr=0.05)
+    whole = (SubgraphBatches(data, "cluster", batch_size=CLUSTERS_PER_BATCH * data.num_nodes) if sampler == "cluster"
+             else SubgraphBatches(data, "ego", batch_size=data.num_nodes, hops=data.num_nodes))
+    results, weights = [], []
+    for batches in (None, whole):
         seed_everything(0)
-        model = build_model(config, data.num_features, data.num_classes)
+        model = build_model(config, data.num_features, int(data.y.max()) + 1)
         results.append(train_fold(model, data, 0, config, graph=GraphStructure(data.edge_index, data.num_nodes),
                                   batches=batches))
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert results[0].val_loss == pytest.approx(results[1].val_loss, rel=1e-4)
     assert results[0].best_epoch == results[1].best_epoch
+    torch.testing.assert_close(weights[1], weights[0], rtol=0, atol=1e-5)     # one hop fewer: about 0.1 apart
 
 
 @pytest.mark.skipif(pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE, reason="PyG sampling kernels present")
@@ -131,6 +140,8 @@ def test_bad_options_are_named():
         SubgraphBatches(graph(), "random", batch_size=32)
     with pytest.raises(ValueError, match="batch_size"):
         NodeClsConfig(batch_size=0)
+    with pytest.raises(ValueError, match="hops"):
+        NodeClsConfig(hops=0)
     with pytest.raises(ValueError, match="num_parts"):
         metis_partition(graph().edge_index, 300, 0)
 
@@ -140,3 +151,11 @@ def test_nodecls_cli_trains_on_cluster_batches(tmp_path, capsys):
     assert main(["nodecls", "--dataset", "texas", "--model", "diag", "--folds", "1", "--epochs", "3",
                  "--batch-size", "64", "--no-progress", "--json", str(out)]) == 0
     assert "batch_size" in out.read_text()
+
+
+def test_nodecls_cli_trains_on_ego_batches_of_chosen_hops(tmp_path):
+    out = tmp_path / "texas.json"
+    assert main(["nodecls", "--dataset", "texas", "--model", "diag", "--folds", "1", "--epochs", "2",
+                 "--batch-size", "32", "--sampler", "ego", "--hops", "1", "--no-progress", "--json", str(out)]) == 0
+    config = json.loads(out.read_text())["config"]
+    assert (config["sampler"], config["hops"], config["batch_size"]) == ("ego", 1, 32)
