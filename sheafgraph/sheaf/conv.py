@@ -139,11 +139,12 @@ class SheafDiffusionTerm(nn.Module):
                 edge_weight: Optional[Tensor] = None, edge_chunk: Optional[int] = None) -> Tensor:
         """``maps_input`` (default x) is what the sheaf is learned from, e.g. a dropout of x. With ``edge_chunk`` the
         sheaf is never held for the whole graph: its maps are computed that many edges at a time (twice; for
-        inference on graphs whose sheaf does not fit in memory)."""
+        inference on graphs whose sheaf does not fit in memory); a graph of at most ``edge_chunk`` edges is one chunk
+        and takes the whole-graph path."""
         source = x if maps_input is None else maps_input
         h = self.mix(x)
         d, channels = self.d, self.channels
-        if edge_chunk is None:
+        if edge_chunk is None or structure.num_edges <= edge_chunk:
             out = self.laplacian(source, structure, edge_weight).matmul(h[:, :d].reshape(-1, channels))
         else:
             out = self._streamed(source, structure, edge_weight, h[:, :d], edge_chunk)
