@@ -159,7 +159,8 @@ def streamed_sheaf_matmul(structure: GraphStructure, maps_of: MapsOf, x: Tensor,
                           normalization: Optional[str] = None, augmented: bool = True,
                           orthogonal: bool = False) -> Tensor:
     r""":math:`L_\mathcal{F} x` (or :math:`\hat L x`, as :func:`sheaf_laplacian` normalises) with the maps computed
-    ``chunk`` edges at a time by ``maps_of`` and never held for the whole graph: memory O(|V| d² + chunk d²).
+    ``chunk`` edges at a time by ``maps_of`` and never held for the whole graph: memory
+    :math:`O(|V| d^2 + \mathrm{chunk}\, d^2)`.
 
     Two passes over the edges: the first sums the degree blocks :math:`D_i = \sum_{e \ni i} F_{i \trianglelefteq
     e}^\top F_{i \trianglelefteq e}`, the second adds :math:`-G_i^\top G_j x_j` to row i for every edge (i, j), with
