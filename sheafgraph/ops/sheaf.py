@@ -150,9 +150,10 @@ def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional
     return SparseOperator(p, p.from_edges_and_nodes(off, deg), d, symmetric=True)
 
 
-#: a function ``(start, stop) -> (F, F_rev)``: the restriction maps of the directed edges ``start:stop`` of a graph,
-#: :math:`F_{i \trianglelefteq e}` for e = (i, j), and those of their reverse edges, :math:`F_{j \trianglelefteq e}`
-MapsOf = Callable[[int, int], Tuple[Tensor, Tensor]]
+#: a function ``(start, stop, reverse) -> F``: the restriction maps of the directed edges ``start:stop`` of a graph,
+#: :math:`F_{i \trianglelefteq e}` for e = (i, j), or (``reverse=True``) those of their reverse edges,
+#: :math:`F_{j \trianglelefteq e}`
+MapsOf = Callable[[int, int, bool], Tensor]
 
 
 def streamed_sheaf_matmul(structure: GraphStructure, maps_of: MapsOf, x: Tensor, chunk: int,
@@ -166,7 +167,7 @@ def streamed_sheaf_matmul(structure: GraphStructure, maps_of: MapsOf, x: Tensor,
     e}^\top F_{i \trianglelefteq e}`, the second adds :math:`-G_i^\top G_j x_j` to row i for every edge (i, j), with
     :math:`G = F D^{-1/2}` (F when not normalised); then the diagonal :math:`D^{-1/2} D D^{-1/2} x`. Equal to
     ``sheaf_laplacian(structure, maps, ...).matmul(x)`` up to rounding; for evaluation on graphs whose sheaf does not
-    fit (it computes the maps twice).
+    fit (it computes each edge's maps three times: F in both passes, F_rev in the second).
 
     Shapes:
         structure: a checked :class:`GraphStructure` (both directions of every edge, no self-loops); ``maps_of``
@@ -179,7 +180,7 @@ def streamed_sheaf_matmul(structure: GraphStructure, maps_of: MapsOf, x: Tensor,
     spans = [(lo, min(lo + chunk, edges)) for lo in range(0, edges, chunk)]
     kind = deg = None
     for lo, hi in spans:
-        maps = maps_of(lo, hi)[0]
+        maps = maps_of(lo, hi, False)
         kind = _map_kind(maps, orthogonal)
         deg = _node_degrees(maps, structure.row[lo:hi], structure.num_nodes, kind, out=deg)
     if deg is None:                                                    # no edges: L = 0, and so is L̂ (D = 0)
@@ -189,7 +190,7 @@ def streamed_sheaf_matmul(structure: GraphStructure, maps_of: MapsOf, x: Tensor,
     out = diag @ x if kind == "general" else diag.reshape(*diag.shape, *[1] * (x.dim() - diag.dim())) * x
     for lo, hi in spans:
         row, col = structure.row[lo:hi], structure.col[lo:hi]
-        maps, maps_rev = maps_of(lo, hi)
+        maps, maps_rev = maps_of(lo, hi, False), maps_of(lo, hi, True)
         if dis is not None:
             maps, maps_rev = _scale_maps(maps, dis.index_select(0, row), kind), _scale_maps(
                 maps_rev, dis.index_select(0, col), kind)

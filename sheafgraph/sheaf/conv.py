@@ -117,11 +117,12 @@ class SheafDiffusionTerm(nn.Module):
         terms = self._node_terms(x)
         rev = None if edge_weight is None else structure.reverse_index()
 
-        def maps_of(start: int, stop: int) -> Tuple[Tensor, Tensor]:
+        def maps_of(start: int, stop: int, reverse: bool) -> Tensor:
             row, col = structure.row[start:stop], structure.col[start:stop]
-            weight, weight_rev = (None, None) if rev is None else (
-                edge_weight[start:stop], edge_weight.index_select(0, rev[start:stop]))
-            return self._edge_maps(terms, row, col, weight), self._edge_maps(terms, col, row, weight_rev)
+            if reverse:
+                weight = None if rev is None else edge_weight.index_select(0, rev[start:stop])
+                return self._edge_maps(terms, col, row, weight)
+            return self._edge_maps(terms, row, col, None if rev is None else edge_weight[start:stop])
 
         return streamed_sheaf_matmul(structure, maps_of, h, chunk, self.normalization, augmented=True,
                                      orthogonal=self.maps == "orthogonal")
@@ -138,7 +139,7 @@ class SheafDiffusionTerm(nn.Module):
     def forward(self, x: Tensor, structure: GraphStructure, maps_input: Optional[Tensor] = None,
                 edge_weight: Optional[Tensor] = None, edge_chunk: Optional[int] = None) -> Tensor:
         """``maps_input`` (default x) is what the sheaf is learned from, e.g. a dropout of x. With ``edge_chunk`` the
-        sheaf is never held for the whole graph: its maps are computed that many edges at a time (twice; for
+        sheaf is never held for the whole graph: its maps are computed that many edges at a time (three times; for
         inference on graphs whose sheaf does not fit in memory); a graph of at most ``edge_chunk`` edges is one chunk
         and takes the whole-graph path."""
         source = x if maps_input is None else maps_input
