@@ -8,9 +8,10 @@ Each config is ``sampler:steps[:option=value...]`` (e.g. ``s4:100:snr=0.2:scale_
 take the sampler's own defaults (``generative.samplers.sampler_options``). For each: wall time of sampling ``--num``
 molecules (atom counts drawn from the training distribution, quantisation included; RDKit decoding and
 valency correction excluded), NFE, validity without correction with GDSS's N+/O+ charge rule and without it ("no
-N+/O+": every atom neutral), then uniqueness, novelty (vs the training split), V.U.N. (valid, unique and novel, as a
-share of all samples), FCD and NSPDK MMD (vs the test split) of the corrected molecules -- the metrics of
-``sheafgraph molgen evaluate``. A chemistry table follows (:func:`metrics.molecules.molecule_properties`: aromatic
+N+/O+": every atom neutral) and, for a model of the aromatic-aware encoding, without the pyrrole-type hydrogen
+rule either ("no rules"; ``chem.decode``), then uniqueness, novelty (vs the training split), V.U.N. (valid, unique
+and novel, as a share of all samples), FCD and NSPDK MMD (vs the test split) of the corrected molecules -- the
+metrics of ``sheafgraph molgen evaluate``. A chemistry table follows (:func:`metrics.molecules.molecule_properties`: aromatic
 rings, charged atoms, fluorine, small molecules, double and triple bonds; for samples also the share of graphs valid
 as sampled that are disconnected, and of valid samples that copy a training molecule), with the reference molecules
 as the last row.
@@ -105,9 +106,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     gen = load_generator(args.checkpoint, resolve_device(args.device))
     ref = None if args.no_metrics else Reference(args.root, nspdk=not args.no_nspdk, split=args.reference)
-    print(f"checkpoint epoch {gen.info.get('epoch')}, {args.num} molecules, {torch.get_num_threads()} threads")
+    print(f"checkpoint epoch {gen.info.get('epoch')}, {'aromatic' if gen.aromatic else 'kekule'} bonds, {args.num} "
+          f"molecules, {torch.get_num_threads()} threads")
     print(f"{'sampler':<28}{'steps':>6}{'NFE':>6}{'wall s':>8}{'cpu s':>7}{'valid w/o corr':>16}{'no N+/O+':>9}"
-          f"{'unique':>8}{'novel':>8}{'V.U.N.':>8}{'FCD':>8}{'NSPDK':>9}")
+          f"{'no rules':>9}{'unique':>8}{'novel':>8}{'V.U.N.':>8}{'FCD':>8}{'NSPDK':>9}")
 
     def metrics_columns(smiles) -> str:
         if ref is None:
@@ -124,17 +126,18 @@ def main() -> None:
         out = sample_molecules(gen, args.num, sampler=name, seed=args.seed, options=options)
         cpu = time.process_time() - cpu
         label = ":".join([name] + extra)
-        no_rule = validity_without_correction(out.graphs.atom_types, out.graphs.bond_orders, gen.vocab,
-                                              charge_rule=False)
+        no_charge, no_rules = (validity_without_correction(out.graphs.atom_types, out.graphs.bond_orders, gen.vocab,
+                                                           charge_rule=False, aromatic_hydrogens=hydrogens)
+                               for hydrogens in (True, False))
         print(f"{label:<28}{steps:>6}{out.nfe:>6}{out.seconds:>8.1f}{cpu:>7.1f}{out.valid_without_correction:>16.2%}"
-              f"{no_rule:>9.2%}" + metrics_columns(out.smiles), flush=True)
+              f"{no_charge:>9.2%}{no_rules:>9.2%}" + metrics_columns(out.smiles), flush=True)
         if ref is not None:
             chemistry.append(chemistry_row(label, out.smiles, out.decoded.raw, ref.train))
     if ref is not None:
         data = random.Random(args.seed).sample(ref.train_smiles, args.num)
-        print(f"{'QM9 train (random)':<28}{'':>6}{'':>6}{'':>8}{'':>7}{1:>16.2%}{'':>9}" + metrics_columns(data))
+        print(f"{'QM9 train (random)':<28}{'':>6}{'':>6}{'':>8}{'':>7}{1:>16.2%}{'':>18}" + metrics_columns(data))
     print(f"{'GDSS paper (10k samples)':<28}{1000:>6}{2000:>6}{'':>8}{'':>7}{PAPER['valid_without_correction']:>16.2%}"
-          f"{'':>9}{PAPER['uniqueness']:>8.2%}{'':>8}{'':>8}{PAPER['fcd']:>8.3f}{PAPER['nspdk']:>9.4f}")
+          f"{'':>18}{PAPER['uniqueness']:>8.2%}{'':>8}{'':>8}{PAPER['fcd']:>8.3f}{PAPER['nspdk']:>9.4f}")
     if ref is not None:
         print(f"\nchemistry, % ({args.reference} reference row: its molecules)")
         print(f"{'':<28}{'aromatic':>9}{'charged':>9}{'F':>6}{'<=7 atoms':>9}{'double':>8}{'triple':>8}"

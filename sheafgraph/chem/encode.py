@@ -7,6 +7,10 @@ A molecule with :math:`n \le N` heavy atoms becomes
 * ``adj (N, N)``: :math:`A_{ij} \in \{0, 1, 2, 3\}` the bond order between atoms :math:`i` and :math:`j` after
   kekulisation (aromatic rings become alternating single/double bonds), symmetric with zero diagonal.
 
+With ``aromatic=True`` (the *aromatic-aware* encoding) RDKit's aromaticity perception is kept instead: an aromatic
+bond has :math:`A_{ij} = 1.5`, so :math:`A_{ij} \in \{0, 1, 1.5, 2, 3\}`. A benzene ring is then six equal entries,
+a local pattern, where the kekulised form asks a generator for a global alternation.
+
 Atoms keep RDKit's order (the SMILES order). Hydrogens are implicit; formal charges, isotopes and stereochemistry
 are not encoded (as in GDSS), so a zwitterion such as ``[NH3+]CC([O-])=O`` encodes like ``NCC(O)=O``.
 """
@@ -32,8 +36,9 @@ _CHECKS = Chem.SanitizeFlags.SANITIZE_CLEANUP | Chem.SanitizeFlags.SANITIZE_PROP
     | Chem.SanitizeFlags.SANITIZE_KEKULIZE
 
 
-def parse_smiles(smiles: str) -> Chem.Mol:
-    """Kekulised RDKit molecule of ``smiles`` (explicit hydrogens removed; aromatic bonds become single/double).
+def parse_smiles(smiles: str, aromatic: bool = False) -> Chem.Mol:
+    """Kekulised RDKit molecule of ``smiles`` (explicit hydrogens removed; aromatic bonds become single/double), or
+    with ``aromatic=True`` fully sanitised with RDKit's aromaticity perception (aromatic bonds kept).
 
     Raises ValueError quoting ``smiles`` if RDKit cannot parse it, it has no atoms, or it fails RDKit's valence
     check or kekulisation (the sanitisation steps the encoding relies on).
@@ -42,8 +47,9 @@ def parse_smiles(smiles: str) -> Chem.Mol:
         raise TypeError(f"a SMILES must be a str, got {type(smiles).__name__}")
     with BlockLogs():
         mol = Chem.MolFromSmiles(smiles, _PARSER)
+        checks = Chem.SanitizeFlags.SANITIZE_ALL if aromatic else _CHECKS
         ok = mol is not None and mol.GetNumAtoms() > 0 \
-            and Chem.SanitizeMol(mol, _CHECKS, catchErrors=True) == Chem.SanitizeFlags.SANITIZE_NONE
+            and Chem.SanitizeMol(mol, checks, catchErrors=True) == Chem.SanitizeFlags.SANITIZE_NONE
     if not ok:
         raise ValueError(f"malformed SMILES {smiles!r}: RDKit cannot parse, valence-check and kekulise it")
     return mol
@@ -72,8 +78,9 @@ def mol_to_graph(mol: Chem.Mol, vocab: AtomVocabulary, max_atoms: int) -> Tuple[
     return x[0], adj[0]
 
 
-def smiles_to_graph(smiles: str, vocab: AtomVocabulary, max_atoms: int) -> Tuple[Tensor, Tensor]:
-    """Dense graph of one SMILES (see the module docstring for the encoding).
+def smiles_to_graph(smiles: str, vocab: AtomVocabulary, max_atoms: int, *, aromatic: bool = False
+                    ) -> Tuple[Tensor, Tensor]:
+    """Dense graph of one SMILES (see the module docstring for the encoding; ``aromatic=True``: aromatic-aware).
 
     Raises ValueError for a malformed SMILES (quoting it), an element outside ``vocab`` (naming both) and more
     than ``max_atoms`` heavy atoms (giving the count).
@@ -85,12 +92,14 @@ def smiles_to_graph(smiles: str, vocab: AtomVocabulary, max_atoms: int) -> Tuple
         >>> x, adj = smiles_to_graph("c1ccccc1", QM9_ATOMS, 9)   # benzene: alternating 1/2 bond orders
     """
     _check_max_atoms(max_atoms)
-    x, adj = _dense([parse_smiles(smiles)], vocab, max_atoms, lambda i: f"SMILES {smiles!r}")
+    x, adj = _dense([parse_smiles(smiles, aromatic)], vocab, max_atoms, lambda i: f"SMILES {smiles!r}", aromatic)
     return x[0], adj[0]
 
 
-def smiles_to_dense(smiles: Sequence[str], vocab: AtomVocabulary, max_atoms: int) -> Tuple[Tensor, Tensor]:
-    """Dense graphs of many SMILES, one row each, in order (errors as :func:`smiles_to_graph`, plus the position).
+def smiles_to_dense(smiles: Sequence[str], vocab: AtomVocabulary, max_atoms: int, *, aromatic: bool = False
+                    ) -> Tuple[Tensor, Tensor]:
+    """Dense graphs of many SMILES, one row each, in order (errors as :func:`smiles_to_graph`, plus the position);
+    ``aromatic=True``: the aromatic-aware encoding (module docstring).
 
     Shapes:
         returns x ``(M, max_atoms, |V|)`` and adj ``(M, max_atoms, max_atoms)``, float32, for ``M = len(smiles)``.
@@ -99,15 +108,16 @@ def smiles_to_dense(smiles: Sequence[str], vocab: AtomVocabulary, max_atoms: int
     mols = []
     for i, s in enumerate(smiles):
         try:
-            mols.append(parse_smiles(s))
+            mols.append(parse_smiles(s, aromatic))
         except (TypeError, ValueError) as e:
             raise type(e)(f"SMILES #{i}: {e}") from None
-    return _dense(mols, vocab, max_atoms, lambda i: f"SMILES #{i} {smiles[i]!r}")
+    return _dense(mols, vocab, max_atoms, lambda i: f"SMILES #{i} {smiles[i]!r}", aromatic)
 
 
-def _dense(mols: Sequence[Chem.Mol], vocab: AtomVocabulary, max_atoms: int, describe: Callable[[int], str]
-           ) -> Tuple[Tensor, Tensor]:
-    """Stack kekulised molecules into padded ``x (M, N, |V|)``, ``adj (M, N, N)``; ``describe(i)`` names mol i."""
+def _dense(mols: Sequence[Chem.Mol], vocab: AtomVocabulary, max_atoms: int, describe: Callable[[int], str],
+           aromatic: bool = False) -> Tuple[Tensor, Tensor]:
+    """Stack kekulised (or, ``aromatic``, aromaticity-perceived) molecules into padded ``x (M, N, |V|)``,
+    ``adj (M, N, N)``; ``describe(i)`` names mol i."""
     m = len(mols)
     sizes = np.fromiter((mol.GetNumAtoms() for mol in mols), dtype=np.int64, count=m)
     if m and sizes.max() > max_atoms:
@@ -128,10 +138,11 @@ def _dense(mols: Sequence[Chem.Mol], vocab: AtomVocabulary, max_atoms: int, desc
     adj = np.zeros((m, max_atoms, max_atoms), dtype=np.float32)
     for i, (mol, n) in enumerate(zip(mols, sizes.tolist())):
         adj[i, :n, :n] = Chem.GetAdjacencyMatrix(mol, useBO=True)
-    unusual = (adj != 0) & (adj != 1) & (adj != 2) & (adj != 3)
+    allowed = ("SINGLE", "DOUBLE", "TRIPLE") + (("AROMATIC",) if aromatic else ())
+    unusual = ~np.isin(adj, (0, 1, 2, 3) + ((1.5,) if aromatic else ()))
     if unusual.any():
         i = int(np.argmax(unusual.any((1, 2))))
-        kinds = sorted({str(b.GetBondType()) for b in mols[i].GetBonds()} - {"SINGLE", "DOUBLE", "TRIPLE"})
-        raise ValueError(f"{describe(i)} has bonds of type {', '.join(kinds)}; only single, double and triple "
-                         "bonds (after kekulisation) can be encoded")
+        kinds = sorted({str(b.GetBondType()) for b in mols[i].GetBonds()} - set(allowed))
+        raise ValueError(f"{describe(i)} has bonds of type {', '.join(kinds)}; only {', '.join(allowed).lower()} "
+                         "bonds can be encoded" + ("" if aromatic else " (after kekulisation)"))
     return torch.from_numpy(x), torch.from_numpy(adj)

@@ -13,7 +13,8 @@ from sheafgraph.generative.sde import GraphSDE
 
 
 class GeneratedGraphs(NamedTuple):
-    """Discrete samples: ``atom_types (M, N)`` (-1 on padding), ``bond_orders (M, N, N)``, NFE per graph."""
+    """Discrete samples: ``atom_types (M, N)`` (-1 on padding), ``bond_orders (M, N, N)`` (bond codes: 0-3 orders,
+    4 aromatic), NFE per graph."""
 
     atom_types: Tensor
     bond_orders: Tensor
@@ -30,7 +31,8 @@ def sample_node_counts(node_counts: Tensor, num: int, generator: Optional[torch.
 @torch.no_grad()
 def generate(model: nn.Module, sde: GraphSDE, num_nodes: Tensor, *, num_features: int, sampler: str = "s4",
              batch_size: int = 1000, generator: Optional[torch.Generator] = None,
-             options: Optional[Dict[str, Any]] = None, max_nodes: Optional[int] = None) -> GeneratedGraphs:
+             options: Optional[Dict[str, Any]] = None, max_nodes: Optional[int] = None,
+             aromatic: bool = False) -> GeneratedGraphs:
     """Sample one graph per entry of ``num_nodes (M,)`` with the named sampler, ``batch_size`` graphs at a time.
 
     Args:
@@ -39,6 +41,7 @@ def generate(model: nn.Module, sde: GraphSDE, num_nodes: Tensor, *, num_features
         num_nodes: node count of every graph (e.g. from :func:`sample_node_counts`).
         num_features: atom types F. sampler: a name in :data:`SAMPLERS`; options: its keyword options
             (``steps``, ``snr``, ...). max_nodes: padded size N (default ``max(num_nodes)``).
+        aromatic: quantise bonds as the aromatic-aware encoding (code 4 = aromatic; :func:`quantize_bonds`).
 
     Shapes:
         num_nodes: ``(M,)``; returns atom_types ``(M, N)`` and bond_orders ``(M, N, N)``.
@@ -63,7 +66,7 @@ def generate(model: nn.Module, sde: GraphSDE, num_nodes: Tensor, *, num_features
             raise ValueError(f"sampling with {sampler!r} diverged: the sampled graphs contain NaN or infinite values "
                              f"(an undertrained checkpoint, or unstable sampler options such as too few steps or a "
                              f"large snr)")
-        a, b = quantize_graphs(out.graphs)
+        a, b = quantize_graphs(out.graphs, aromatic)
         atoms.append(a.cpu())
         bonds.append(b.cpu())
         nfe = max(nfe, out.nfe)

@@ -36,13 +36,15 @@ DEFAULT_SAMPLER = {"sampler": "pc", "steps": 100}
 
 
 class MoleculeGenerator(NamedTuple):
-    """A trained GDSS model ready to sample: noise model (EMA weights), SDEs, node-count histogram, vocabulary."""
+    """A trained GDSS model ready to sample: noise model (EMA weights), SDEs, node-count histogram, vocabulary, and
+    whether it was trained on the aromatic-aware encoding (``aromatic``: aromatic bonds at order 1.5)."""
 
     model: GDSSNoiseModel
     sde: GraphSDE
     node_counts: torch.Tensor
     vocab: AtomVocabulary
     info: Dict[str, Any]
+    aromatic: bool = False
 
     @property
     def max_nodes(self) -> int:
@@ -79,15 +81,18 @@ def load_generator(checkpoint=None, device: str = "cpu") -> MoleculeGenerator:
         raise ValueError(f"{path}: its weights do not fit its model config ({str(err).splitlines()[0]})") from None
     model.to(device).eval()
     info = {k: state[k] for k in ("dataset", "epoch", "history", "train_config") if k in state}
-    return MoleculeGenerator(model, sde, state["node_counts"].float(),
-                             AtomVocabulary(state["atom_types"]), info)
+    bonds = state.get("bonds", "kekule")
+    if bonds not in ("kekule", "aromatic"):
+        raise ValueError(f"{path}: unknown bond encoding {bonds!r} (this version knows 'kekule' and 'aromatic')")
+    return MoleculeGenerator(model, sde, state["node_counts"].float(), AtomVocabulary(state["atom_types"]), info,
+                             aromatic=bonds == "aromatic")
 
 
 def export_checkpoint(src, dst) -> Path:
     """Write a small sampling-only copy of a training checkpoint (configs, EMA weights, node counts, history)."""
     state = load_checkpoint(src)
     keep = ("model_config", "sde_config", "ema", "node_counts", "atom_types", "dataset", "epoch", "history",
-            "train_config", "lr_resets")
+            "train_config", "lr_resets", "bonds")
     return save_checkpoint({k: state[k] for k in keep if k in state}, dst)
 
 
@@ -114,7 +119,8 @@ def sample_molecules(gen: MoleculeGenerator, num: int, *, sampler: str = DEFAULT
     noise = generator if device.type == "cpu" else torch.Generator(device).manual_seed(seed)
     start = time.perf_counter()
     out = generate(gen.model, gen.sde, counts, num_features=len(gen.vocab), sampler=sampler,
-                   batch_size=batch_size, generator=noise, options=options, max_nodes=gen.max_nodes)
+                   batch_size=batch_size, generator=noise, options=options, max_nodes=gen.max_nodes,
+                   aromatic=gen.aromatic)
     seconds = time.perf_counter() - start
     decoded = decode_and_correct(out.atom_types, out.bond_orders, gen.vocab)    # correct, keep the largest fragment
     smiles = [Chem.MolToSmiles(m) if m is not None else None for m in decoded.corrected]
@@ -139,32 +145,39 @@ def draw_grid(mols: Sequence[Optional[Chem.Mol]], path, num: int = 24, per_row: 
 
 def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int = 300, batch_size: int = 1024,
                     lr: float = 5e-3, sde_config: Optional[Dict] = None, time_conditioning: bool = False,
-                    seed: int = 0, resume: bool = True, resume_lr: Optional[float] = None, device: str = "cpu",
-                    show_progress: Optional[bool] = None, log=print) -> Dict:
+                    aromatic: bool = False, seed: int = 0, resume: bool = True, resume_lr: Optional[float] = None,
+                    device: str = "cpu", show_progress: Optional[bool] = None, log=print) -> Dict:
     """Train GDSS on the training split of ``dataset`` (GDSS's QM9 hyperparameters by default) on ``device``,
     checkpointing every epoch to ``checkpoint`` and resuming from it when it exists (with the model and SDE
-    configuration stored there; ``time_conditioning`` and ``sde_config`` apply to new runs); data-parallel when
-    ``torch.distributed`` is initialised (see :func:`sheafgraph.generative.fit`)."""
-    data, vocab = _training_graphs(dataset, root)
-    counts = torch.bincount(data.mask.sum(-1).long(), minlength=data.mask.shape[1] + 1).float()
-    log(f"{dataset}: {data.x.shape[0]} training molecules, up to {data.mask.shape[1]} atoms of {vocab.symbols}")
+    configuration stored there; ``time_conditioning``, ``sde_config`` and ``aromatic`` apply to new runs);
+    data-parallel when ``torch.distributed`` is initialised (see :func:`sheafgraph.generative.fit`).
+
+    ``aromatic=True`` trains on the aromatic-aware encoding (aromatic bonds at order 1.5,
+    :mod:`sheafgraph.chem.encode`); the checkpoint records it as ``bonds`` so sampling decodes accordingly."""
     if resume and Path(checkpoint).is_file():
         stored = load_checkpoint(checkpoint)
         model, sde = GDSSNoiseModel.from_config(stored["model_config"]), GraphSDE.from_config(stored["sde_config"])
+        aromatic = stored.get("bonds", "kekule") == "aromatic"
     else:
         torch.manual_seed(seed)
+        model, sde = None, GraphSDE.from_config(sde_config or QM9_SDE)
+    data, vocab = _training_graphs(dataset, root, aromatic)
+    counts = torch.bincount(data.mask.sum(-1).long(), minlength=data.mask.shape[1] + 1).float()
+    bonds = "aromatic" if aromatic else "kekule"
+    log(f"{dataset}: {data.x.shape[0]} training molecules, up to {data.mask.shape[1]} atoms of {vocab.symbols}, "
+        f"{bonds} bonds")
+    if model is None:
         model = GDSSNoiseModel(len(vocab), time_conditioning=time_conditioning)
-        sde = GraphSDE.from_config(sde_config or QM9_SDE)
-    extra = {"node_counts": counts, "atom_types": list(vocab.symbols), "dataset": dataset}
+    extra = {"node_counts": counts, "atom_types": list(vocab.symbols), "dataset": dataset, "bonds": bonds}
     bar = (lambda it, desc, total: progress(it, desc=desc, total=total, enabled=show_progress))
     return fit(model, sde, data, checkpoint, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                resume=resume, resume_lr=resume_lr, device=device, extra=extra, log=log, progress=bar)
 
 
-def _training_graphs(dataset: str, root=None):
-    """Dense training graphs of ``dataset`` (GDSS encoding) and its atom vocabulary."""
+def _training_graphs(dataset: str, root=None, aromatic: bool = False):
+    """Dense training graphs of ``dataset`` (GDSS encoding, or the aromatic-aware one) and its atom vocabulary."""
     if dataset != "qm9":
         raise ValueError(f"molgen trains on 'qm9' only, got {dataset!r}")
     spec = molecule_dataset_spec(dataset)
-    x, adj = smiles_to_dense(load_qm9(root).train, spec.vocab, spec.max_atoms)
+    x, adj = smiles_to_dense(load_qm9(root).train, spec.vocab, spec.max_atoms, aromatic=aromatic)
     return Graphs(x, adj, (x.sum(-1) > 0).to(x.dtype)), spec.vocab

@@ -76,14 +76,16 @@ def validity(molecules: Sequence[MoleculeLike]) -> float:
 
 
 def validity_without_correction(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabulary, *,
-                                charge_rule: bool = True) -> float:
+                                charge_rule: bool = True, aromatic_hydrogens: bool = True) -> float:
     """Fraction of graphs valid as decoded, without valency correction (GDSS's "Val. w/o corr."); with
-    ``charge_rule=False`` without GDSS's N+/O+ charges either (every atom neutral).
+    ``charge_rule=False`` without GDSS's N+/O+ charges either (every atom neutral), with
+    ``aromatic_hydrogens=False`` without the pyrrole-type hydrogen rule for aromatic bonds
+    (:mod:`sheafgraph.chem.decode`).
 
     Shapes:
         x: ``(B, N, |V|)`` one-hot or ``(B, N)`` type indices (-1 = padding); adj: ``(B, N, N)`` bond orders.
     """
-    mols = graphs_to_mols(x, adj, vocab, charge_rule=charge_rule)
+    mols = graphs_to_mols(x, adj, vocab, charge_rule=charge_rule, aromatic_hydrogens=aromatic_hydrogens)
     if not mols:
         raise ValueError("validity_without_correction needs at least one graph")
     return sum(map(is_valid_mol, mols)) / len(mols)

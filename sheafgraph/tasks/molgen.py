@@ -70,6 +70,8 @@ def add_subcommand(subparsers) -> None:
     train.add_argument("--sde-x", default="ve", help="SDE for node features: ve, vp or subvp (default %(default)s)")
     train.add_argument("--sde-adj", default="ve", help="SDE for the adjacency: ve, vp or subvp (default %(default)s)")
     train.add_argument("--time-conditioning", action="store_true", help="feed t to the score networks")
+    train.add_argument("--aromatic", action="store_true",
+                       help="aromatic-aware encoding: aromatic bonds kept at order 1.5 instead of kekulised")
     train.add_argument("--no-resume", action="store_true", help="start over even if the checkpoint exists")
     train.add_argument("--resume-lr", type=float, default=None,
                        help="when resuming, continue with this learning rate instead of the saved one (to anneal)")
@@ -121,8 +123,8 @@ def run_train(args: argparse.Namespace) -> int:
     context = init_distributed(resolve_device(args.device))
     state = train_generator(args.dataset, checkpoint=args.checkpoint, root=args.root, epochs=args.epochs,
                             batch_size=args.batch_size, lr=args.lr, sde_config=sde_config,
-                            time_conditioning=args.time_conditioning, seed=args.seed, resume=not args.no_resume,
-                            resume_lr=args.resume_lr, device=context.device,
+                            time_conditioning=args.time_conditioning, aromatic=args.aromatic, seed=args.seed,
+                            resume=not args.no_resume, resume_lr=args.resume_lr, device=context.device,
                             show_progress=None if context.is_main else False,
                             log=print if context.is_main else (lambda message: None))
     if args.export and context.is_main:

@@ -59,7 +59,7 @@ def test_decoder_rejects_malformed_graphs():
     x, adj = smiles_to_graph("CCO", QM9_ATOMS, 4)
     with pytest.raises(ValueError, match="one-hot"):
         graph_to_mol(x * 0.9, adj, QM9_ATOMS)
-    with pytest.raises(ValueError, match="bond orders 0, 1, 2 or 3"):
+    with pytest.raises(ValueError, match="bond codes 0, 1, 2, 3 or 4"):
         graph_to_mol(x, adj * 1.2, QM9_ATOMS)
     with pytest.raises(ValueError, match="symmetric"):
         graph_to_mol(x, torch.triu(adj), QM9_ATOMS)

@@ -77,7 +77,7 @@ def test_evaluate_cli_missing_file(capsys):
 def test_train_cli_checkpoints_resumes_and_exports(tmp_path, monkeypatch, shared_data):
     data = qm9_slice(shared_data, 16)
     from sheafgraph.chem import QM9_ATOMS
-    monkeypatch.setattr(molgen, "_training_graphs", lambda dataset, root: (data, QM9_ATOMS))
+    monkeypatch.setattr(molgen, "_training_graphs", lambda dataset, root, aromatic: (data, QM9_ATOMS))
     def small_model(n, **kw):          # new runs only: resuming rebuilds the stored (small) configuration
         return GDSSNoiseModel(n, x_params={"hidden": 4},
                               adj_params={"hidden": 4, "num_layers": 2, "c_hid": 2, "attn_dim": 4}, **kw)
@@ -102,11 +102,41 @@ def test_train_cli_checkpoints_resumes_and_exports(tmp_path, monkeypatch, shared
     assert main([*args, "--epochs", "1", "--sde-adj", "ou"]) == 2
 
 
+def test_aromatic_training_is_recorded_and_sampling_decodes_aromatic_bonds(tmp_path, monkeypatch, shared_data):
+    from sheafgraph.chem import QM9_ATOMS, smiles_to_dense
+    from sheafgraph.data.molecules import load_qm9
+    from sheafgraph.generative import Graphs
+    smiles = load_qm9(shared_data, check_smiles=False).train[5000:5016]
+    asked = []
+
+    def graphs(dataset, root, aromatic):
+        asked.append(aromatic)
+        x, adj = smiles_to_dense(smiles, QM9_ATOMS, 9, aromatic=aromatic)
+        return Graphs(x, adj, (x.sum(-1) > 0).float()), QM9_ATOMS
+
+    monkeypatch.setattr(molgen, "_training_graphs", graphs)
+    ckpt, small = tmp_path / "last.pt", tmp_path / "small.pt"
+    args = ["molgen", "train", "--checkpoint", str(ckpt), "--batch-size", "8"]
+    assert main([*args, "--aromatic", "--epochs", "1"]) == 0
+    assert main([*args, "--epochs", "2", "--export", str(small)]) == 0      # resuming keeps the stored encoding
+    assert asked == [True, True] and load_checkpoint(small)["bonds"] == "aromatic"
+    gen = load_generator(small)
+    assert gen.aromatic and not load_generator().aromatic              # the shipped model is kekulised
+    out = sample_molecules(gen, 64, sampler="s4", options={"steps": 4})
+    assert set(out.graphs.bond_orders.unique().tolist()) == {0, 1, 2, 3, 4}     # code 4: aromatic
+    assert len(out.decoded.raw) == 64
+    state = load_checkpoint(small)
+    state["bonds"] = "smiles"
+    torch.save(state, tmp_path / "odd.pt")
+    with pytest.raises(ValueError, match="unknown bond encoding 'smiles'"):
+        load_generator(tmp_path / "odd.pt")
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_train_and_sample_on_cuda(tmp_path, monkeypatch, shared_data):
     data = qm9_slice(shared_data, 16)
     from sheafgraph.chem import QM9_ATOMS
-    monkeypatch.setattr(molgen, "_training_graphs", lambda dataset, root: (data, QM9_ATOMS))
+    monkeypatch.setattr(molgen, "_training_graphs", lambda dataset, root, aromatic: (data, QM9_ATOMS))
     ckpt = tmp_path / "last.pt"
     assert main(["molgen", "train", "--checkpoint", str(ckpt), "--batch-size", "8", "--epochs", "2",
                  "--device", "cuda"]) == 0
