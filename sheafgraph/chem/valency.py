@@ -10,7 +10,9 @@ Disconnected graphs count as valid when every fragment is (as in GDSS); an empty
 **Valency correction** (:func:`correct_valency`): while some atom exceeds its valence, take the first such atom
 (RDKit's order), lower the order of its highest-order bond by one (the first in RDKit's bond order among equals;
 a single bond is removed) and re-apply the charge rule to the two atoms of that bond; then keep the largest
-connected fragment (most atoms, the first among equals; GDSS compares fragment SMILES lengths instead).
+connected fragment (most atoms, the first among equals; GDSS compares fragment SMILES lengths instead). Aromatic
+bonds (the aromatic-aware encoding) are kekulised first; where they cannot be (e.g. an aromatic bond outside a ring),
+every aromatic bond of the molecule becomes a single bond before the valences are corrected.
 """
 from __future__ import annotations
 
@@ -56,8 +58,8 @@ def _bond_order_sum(atom: Chem.Atom) -> int:
 def correct_valency(mol: Chem.Mol) -> Optional[Chem.Mol]:
     """GDSS's valency correction (module docstring): a sanitised molecule, or None if it cannot be corrected.
 
-    Aromatic input is kekulised first. Returns None for an empty molecule, for a problem other than an atom's
-    valence (e.g. an aromatic ring that cannot be kekulised), or if an over-valent atom has no bond left to lower.
+    Aromatic input is kekulised first (every aromatic bond made single where that fails). Returns None for an empty
+    molecule, for a problem other than an atom's valence, or if an over-valent atom has no bond left to lower.
     """
     if not isinstance(mol, Chem.Mol):
         raise TypeError(f"expected an rdkit Chem.Mol, got {type(mol).__name__}")
@@ -68,8 +70,14 @@ def correct_valency(mol: Chem.Mol) -> Optional[Chem.Mol]:
         if any(b.GetIsAromatic() for b in rw.GetBonds()):
             try:
                 Chem.Kekulize(rw, clearAromaticFlags=True)
-            except Chem.KekulizeException:
-                return None
+            except Chem.MolSanitizeException:
+                rw = Chem.RWMol(mol)
+                for bond in rw.GetBonds():
+                    if bond.GetIsAromatic():
+                        bond.SetBondType(Chem.BondType.SINGLE)
+                        bond.SetIsAromatic(False)
+                for atom in rw.GetAtoms():
+                    atom.SetIsAromatic(False)
         while True:
             problems = Chem.DetectChemistryProblems(rw)
             if not problems:

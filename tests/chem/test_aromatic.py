@@ -4,8 +4,8 @@ import pytest
 import torch
 from rdkit import Chem
 
-from sheafgraph.chem import QM9_ATOMS, graph_to_mol, graphs_to_mols, is_valid_mol, sanitized_copy, smiles_to_dense
-from sheafgraph.chem import smiles_to_graph
+from sheafgraph.chem import (QM9_ATOMS, decode_and_correct, graph_to_mol, graphs_to_mols, is_valid_mol, sanitized_copy,
+                             smiles_to_dense, smiles_to_graph)
 from sheafgraph.chem.decode import AROMATIC_BOND
 from sheafgraph.generative import Graphs, quantize_bonds, quantize_graphs
 from sheafgraph.generative.noise import node_mask
@@ -95,6 +95,9 @@ def test_an_aromatic_code_needs_aromatic_bonds_to_be_valid():
     adj[0, 0, 1] = adj[0, 1, 0] = AROMATIC_BOND
     mol = graphs_to_mols(x, adj, QM9_ATOMS)[0]
     assert mol.GetBondWithIdx(0).GetBondType() == Chem.BondType.AROMATIC and not is_valid_mol(mol)
+    # the valency correction makes it valid by turning the aromatic bonds single
+    decoded = decode_and_correct(x, adj, QM9_ATOMS)
+    assert decoded.valid_as_is == [False] and canonical(decoded.corrected[0]) == "CC"
 
 
 def test_aromatic_encoding_errors_name_the_molecule():
