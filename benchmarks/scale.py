@@ -5,7 +5,8 @@ and what mini-batch training costs in accuracy.
                                [--models diag bundle general] [--batch-size 20000] [--full-max 200000]
                                [--modes full mini] [--repeats 3] [--threads 2] [--device cpu|cuda]
     python benchmarks/scale.py --accuracy [--datasets csbm:n=20000 chameleon squirrel film] [--folds 3]
-                               [--sampler cluster|ego] [--hops H] [--batch-fraction 0.25] [--root /path/to/shared/data]
+                               [--sampler cluster|ego|neighbor] [--hops H] [--num-neighbors K]
+                               [--batch-fraction 0.25] [--root /path/to/shared/data]
 
 Speed: every (size, model, mode) case runs in its own process, so that its peak memory is its own (resident set
 size on CPU, allocated device memory on a GPU). One epoch = one pass of training steps (full batch: one step on the
@@ -19,9 +20,10 @@ the sizes (1 = linear). Full batch runs up to ``--full-max`` nodes.
 
 Accuracy: ``sheafgraph nodecls``'s protocol (best validation epoch per split, test scored there) with the same
 configuration full batch and mini-batch (``--sampler``'s batches of ``--batch-fraction`` of the nodes: cluster
-batches of that many nodes, or ego batches of that many training seeds with their ``--hops``-hop neighbourhoods,
-2 by default), on the first
-``--folds`` splits; nothing is chosen on test.
+batches of that many nodes, ego batches of that many training seeds with their ``--hops``-hop neighbourhoods, 2 by
+default, or neighbor batches of that many seeds with ``--num-neighbors`` sampled per node and hop), on the first
+``--folds`` splits; nothing is chosen on test. "edges/batch" is the mean share of the graph's edges in one batch
+(epoch 0, split 0): how small the batches really are.
 """
 from __future__ import annotations
 
@@ -149,19 +151,25 @@ def accuracy(args) -> None:
     torch.set_num_threads(args.threads)
     print(f"accuracy, full batch vs mini-batch ({args.sampler} batches of {args.batch_fraction:.0%} of the nodes), "
           f"splits 0-{args.folds - 1}; test at the best validation epoch")
-    print(f"{'dataset':<22} {'model':<6} {'full':>13} {'mini':>13} {'mini - full':>11}", flush=True)
+    print(f"{'dataset':<22} {'model':<6} {'full':>13} {'mini':>13} {'mini - full':>11} {'edges/batch':>11}",
+          flush=True)
     for name in args.datasets:
         data = load_node_dataset(name, args.root)
         batch = max(1, int(args.batch_fraction * data.num_nodes))
+        hops = args.hops or 2                     # default: the 2 layers, as nodecls
+        batches = SubgraphBatches(data, args.sampler, batch, hops=hops, num_neighbors=args.num_neighbors)
+        sizes = [b.edge_index.shape[1] for b in batches.epoch_batches(fold=0, epoch=0)]
+        share = sum(sizes) / len(sizes) / data.edge_index.shape[1]
         means = {}
         for mode, batch_size in (("full", None), ("mini", batch)):
             config = NodeClsConfig(model=args.model, d=3, hidden=16, layers=2, epochs=args.epochs, patience=50,
-                                   batch_size=batch_size, sampler=args.sampler, hops=args.hops)
+                                   batch_size=batch_size, sampler=args.sampler, hops=args.hops,
+                                   num_neighbors=args.num_neighbors)
             s = run_folds(data, config, folds=args.folds, device=args.device, show_progress=False)["summary"]
             means[mode] = (100 * s["mean"], 100 * s["std"])
         (f, fs), (m, ms) = means["full"], means["mini"]
-        print(f"{name:<22} {args.model:<6} {f:>6.2f} ± {fs:<4.2f} {m:>6.2f} ± {ms:<4.2f} {m - f:>+11.2f}",
-              flush=True)
+        print(f"{name:<22} {args.model:<6} {f:>6.2f} ± {fs:<4.2f} {m:>6.2f} ± {ms:<4.2f} {m - f:>+11.2f} "
+              f"{share:>11.1%}", flush=True)
 
 
 def main() -> None:
@@ -184,8 +192,9 @@ def main() -> None:
     p.add_argument("--model", default="diag")
     p.add_argument("--folds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=200)
-    p.add_argument("--sampler", default="cluster", choices=["cluster", "ego"])
+    p.add_argument("--sampler", default="cluster", choices=["cluster", "ego", "neighbor"])
     p.add_argument("--hops", type=int, default=None)
+    p.add_argument("--num-neighbors", type=int, default=10)
     p.add_argument("--batch-fraction", type=float, default=0.25)
     p.add_argument("--root", default=None)
     args = p.parse_args()

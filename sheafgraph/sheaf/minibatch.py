@@ -17,8 +17,9 @@ Samplers (both are PyG's loaders; a sheaf Laplacian needs both directions of eve
   nothing beyond PyG.
 * ``"neighbor"`` (GraphSAGE sampling, Hamilton et al., NeurIPS 2017): :class:`~torch_geometric.loader.NeighborLoader`
   samples ``num_neighbors`` neighbours per node for ``hops`` hops around ``batch_size`` training nodes and returns
-  the induced subgraph of the sampled nodes; the loss is on those seeds. Needs pyg-lib or torch-sparse (PyG's
-  sampling kernels).
+  the induced subgraph of the sampled nodes; the loss is on those seeds. Needs torch-sparse (``pip install
+  torch-sparse``, a source build of minutes): PyG samples induced subgraphs with torch-sparse's kernel only, not
+  with pyg-lib's.
 
 With ``P`` processes (``torchrun``), rank r takes batches r, r + P, ... of the same shuffled order (every rank the
 same number), so the ranks together see each batch once per epoch.
@@ -78,13 +79,36 @@ def _cluster_data_class():
 
             if self.given is not None:
                 self.cluster = self.given.to(edge_index.device)
-            elif pyg_typing.WITH_TORCH_SPARSE or pyg_typing.WITH_METIS:
-                self.cluster = super()._metis(edge_index, num_nodes)
             else:
-                self.cluster = metis_partition(edge_index, num_nodes, self.num_parts)
+                try:    # a torch-sparse built from source may lack METIS: PyG then raises ImportError
+                    if not (pyg_typing.WITH_TORCH_SPARSE or pyg_typing.WITH_METIS):
+                        raise ImportError("PyG has no METIS")
+                    self.cluster = super()._metis(edge_index, num_nodes)
+                except ImportError:
+                    self.cluster = metis_partition(edge_index, num_nodes, self.num_parts)
             return self.cluster
 
     return MetisClusterData
+
+
+def _with_private_rng(loader, seed: int) -> Iterator[Data]:
+    """The batches of ``loader``, each drawn with torch's global CPU generator set to a private stream seeded by
+    ``seed`` and restored afterwards: torch-sparse's neighbour sampling draws from the global generator, so this makes
+    the batches a function of the seed (a resumed run gets the same ones) and leaves the caller's random state (e.g.
+    dropout) untouched."""
+    state = torch.Generator().manual_seed(seed).get_state()
+    batches = iter(loader)
+    while True:
+        outer = torch.get_rng_state()
+        torch.set_rng_state(state)
+        try:
+            batch = next(batches, None)
+        finally:
+            state = torch.get_rng_state()
+            torch.set_rng_state(outer)
+        if batch is None:
+            return
+        yield batch
 
 
 def num_cluster_parts(num_nodes: int, batch_size: int) -> int:
@@ -131,19 +155,27 @@ class SubgraphBatches:
         elif self.sampler == "neighbor":
             import torch_geometric.typing as pyg_typing
 
-            if not (pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE):
-                raise MissingExtraError("the neighbor sampler runs PyG's NeighborLoader, which needs pyg-lib or "
-                                        "torch-sparse (see PyG's install notes); --sampler cluster or ego needs "
-                                        "neither")
+            if not pyg_typing.WITH_TORCH_SPARSE:
+                raise MissingExtraError("the neighbor sampler runs PyG's NeighborLoader on induced subgraphs, which "
+                                        "needs torch-sparse (pip install torch-sparse; pyg-lib alone does not "
+                                        "sample induced subgraphs); --sampler cluster or ego needs neither")
         self.partition: Optional[Tensor] = None if self._clusters is None else self._clusters.cluster
 
     def __len__(self) -> int:
-        return self._num_batches() // self.world_size
+        """This rank's batches per epoch of split 0 (:meth:`num_batches`)."""
+        return self.num_batches(0)
 
-    def _num_batches(self) -> int:
+    def num_batches(self, fold: int = 0) -> int:
+        """This rank's batches per epoch of split ``fold`` (``"ego"`` and ``"neighbor"`` seed that split's training
+        nodes, so the count depends on it; every rank gets the same count)."""
         if self._clusters is not None:
-            return math.ceil(len(self._clusters) / CLUSTERS_PER_BATCH)
-        return math.ceil(int(self.data.train_mask.any(-1).sum()) / self.batch_size)
+            total = math.ceil(len(self._clusters) / CLUSTERS_PER_BATCH)
+        else:
+            total = math.ceil(int(self._train_mask(fold).sum()) / self.batch_size)
+        return total // self.world_size
+
+    def _train_mask(self, fold: int) -> Tensor:
+        return self.data.train_mask if self.data.train_mask.dim() == 1 else self.data.train_mask[:, fold]
 
     def _ego_batches(self, generator: torch.Generator, train: Tensor) -> Iterator[Data]:
         from torch_geometric.utils import k_hop_subgraph
@@ -166,16 +198,18 @@ class SubgraphBatches:
             return ClusterLoader(self._clusters, batch_size=CLUSTERS_PER_BATCH, shuffle=True, generator=generator)
         from torch_geometric.loader import NeighborLoader
 
-        return NeighborLoader(self.data, num_neighbors=[self.num_neighbors] * self.hops, input_nodes=input_nodes,
-                              batch_size=self.batch_size, shuffle=True, subgraph_type="induced", generator=generator)
+        sampling_seed = int(torch.randint(2**62, (1,), generator=generator))
+        loader = NeighborLoader(self.data, num_neighbors=[self.num_neighbors] * self.hops, input_nodes=input_nodes,
+                                batch_size=self.batch_size, shuffle=True, subgraph_type="induced", generator=generator)
+        return _with_private_rng(loader, sampling_seed)
 
     def epoch_batches(self, fold: int, epoch: int) -> Iterator[Data]:
         """This rank's batches of ``epoch``, each with ``seed_mask`` (the training nodes of split ``fold`` whose loss
         counts); the same arguments give the same batches (a resumed run continues the same sequence)."""
         generator = torch.Generator().manual_seed((self.seed * 1009 + fold) * 1_000_003 + epoch)
-        train = self.data.train_mask if self.data.train_mask.dim() == 1 else self.data.train_mask[:, fold]
+        train = self._train_mask(fold)
         loader = self._loader(generator, None if self._clusters is not None else train)
-        keep = len(self) * self.world_size                  # equal counts per rank: DDP steps in lock-step
+        keep = self.num_batches(fold) * self.world_size     # equal counts per rank: DDP steps in lock-step
         for k, batch in enumerate(loader):
             if k >= keep:
                 break

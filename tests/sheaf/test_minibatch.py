@@ -96,6 +96,11 @@ def test_batches_are_deterministic_per_epoch_and_split_between_ranks():
     r0, r1 = ids(0, 2), ids(1, 2)
     assert len(r0) == len(r1) == len(ids()) // 2          # lock-step: equal counts, the remainder dropped
     assert sorted(r0 + r1) == sorted(ids(world=1)[:2 * len(r0)])
+    # seeded samplers count the batches of the split they seed: 141 training nodes of split 1 in 5 batches of 32
+    # (not the 224 nodes that train in either split: 7), so 2 ranks get 2 batches each, in lock-step
+    ego = [SubgraphBatches(data, "ego", batch_size=32, rank=r, world_size=2) for r in (0, 1)]
+    assert int(data.train_mask[:, 1].sum()) == 141 and ego[0].num_batches(1) == 2
+    assert [len(list(b.epoch_batches(1, 0))) for b in ego] == [2, 2]
 
 
 def test_a_saved_partition_gives_the_same_batches():
@@ -129,10 +134,54 @@ def test_one_batch_of_the_whole_graph_trains_like_full_batch(sampler):
     torch.testing.assert_close(weights[1], weights[0], rtol=0, atol=1e-5)     # one hop fewer: about 0.1 apart
 
 
-@pytest.mark.skipif(pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE, reason="PyG sampling kernels present")
-def test_neighbor_sampler_without_pyg_kernels_says_what_to_install():
-    with pytest.raises(MissingExtraError, match="pyg-lib or torch-sparse"):
+@pytest.mark.skipif(pyg_typing.WITH_TORCH_SPARSE, reason="torch-sparse present")
+def test_neighbor_sampler_without_torch_sparse_says_what_to_install():
+    with pytest.raises(MissingExtraError, match="needs torch-sparse"):
         SubgraphBatches(graph(), "neighbor", batch_size=32)
+
+
+needs_torch_sparse = pytest.mark.skipif(not pyg_typing.WITH_TORCH_SPARSE,
+                                        reason="the neighbor sampler needs torch-sparse (a source build)")
+
+
+@needs_torch_sparse
+def test_neighbor_batches_seed_every_training_node_once_in_induced_symmetric_subgraphs():
+    data = graph()
+    full = edge_set(data.edge_index)
+    batches = SubgraphBatches(data, "neighbor", batch_size=32, hops=2, num_neighbors=3, seed=1)
+    seeds, sizes = [], []
+    for batch in batches.epoch_batches(fold=1, epoch=0):
+        ids = batch.node_id
+        inside = set(ids.tolist())
+        sub = edge_set(ids[batch.edge_index])
+        assert sub == {(i, j) for i, j in full if i in inside and j in inside}       # induced: both directions
+        center = ids[batch.seed_mask]
+        assert torch.equal(ids[:len(center)], center) and data.train_mask[center, 1].all() and len(center) <= 32
+        seeds.append(center)
+        sizes.append(batch.num_nodes)
+    assert torch.equal(torch.cat(seeds).sort().values, data.train_mask[:, 1].nonzero().view(-1))
+    assert max(sizes) <= 32 * (1 + 3 + 9)            # at most 3 sampled per node and hop
+    assert batches.num_batches(1) == len(seeds) == 5
+
+    def node_ids(epoch, rank=0, world=1):
+        b = SubgraphBatches(data, "neighbor", batch_size=32, num_neighbors=3, seed=1, rank=rank, world_size=world)
+        return [batch.node_id.tolist() for batch in b.epoch_batches(1, epoch)]
+
+    before = torch.get_rng_state()
+    assert node_ids(0) == node_ids(0) and node_ids(0) != node_ids(1)      # sampled from the seed, not the global RNG
+    assert torch.equal(torch.get_rng_state(), before)                      # which stays as it was (dropout's)
+    r0, r1 = node_ids(0, 0, 2), node_ids(0, 1, 2)
+    assert len(r0) == len(r1) == len(node_ids(0)) // 2 and sorted(r0 + r1) == sorted(node_ids(0)[:2 * len(r0)])
+
+
+@needs_torch_sparse
+def test_nodecls_cli_trains_on_neighbor_batches(tmp_path):
+    out = tmp_path / "texas.json"
+    assert main(["nodecls", "--dataset", "texas", "--model", "diag", "--folds", "1", "--epochs", "2",
+                 "--batch-size", "32", "--sampler", "neighbor", "--num-neighbors", "5", "--no-progress",
+                 "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert (record["config"]["sampler"], record["config"]["num_neighbors"]) == ("neighbor", 5)
 
 
 def test_bad_options_are_named():
