@@ -107,7 +107,7 @@ class NodeClsConfig:
                                               "training nodes (ego, neighbor) (default: full batch)")
     sampler: str = _option("cluster", "mini-batch sampler: METIS clusters (Cluster-GCN), seeds with their "
                                       "whole --hops-hop neighbourhoods (ego), or sampled neighbourhoods "
-                                      "(neighbor)", SAMPLERS)
+                                      "(neighbor; needs torch-sparse)", SAMPLERS)
     hops: Optional[int] = _option(None, "hops around the seeds (--sampler ego, neighbor; default: --layers)")
     num_neighbors: int = _option(10, "neighbours sampled per node and hop (--sampler neighbor)")
 
