@@ -11,10 +11,10 @@ valency correction excluded), NFE, validity without correction with GDSS's N+/O+
 N+/O+": every atom neutral) and, for a model of the aromatic-aware encoding, without the pyrrole-type hydrogen
 rule either ("no rules"; ``chem.decode``), then uniqueness, novelty (vs the training split), V.U.N. (valid, unique
 and novel, as a share of all samples), FCD and NSPDK MMD (vs the test split) of the corrected molecules -- the
-metrics of ``sheafgraph molgen evaluate``. A chemistry table follows (:func:`metrics.molecules.molecule_properties`: aromatic
-rings, charged atoms, fluorine, small molecules, double and triple bonds; for samples also the share of graphs valid
-as sampled that are disconnected, and of valid samples that copy a training molecule), with the reference molecules
-as the last row.
+metrics of ``sheafgraph molgen evaluate``. A chemistry table follows
+(:func:`metrics.molecules.molecule_properties`: aromatic rings, charged atoms, fluorine, small molecules, double and
+triple bonds; for samples also the share of graphs valid as sampled that are disconnected, and of valid samples that
+copy a training molecule), with the reference molecules as the last row.
 ``--reference train`` scores FCD and NSPDK against training molecules instead (:class:`Reference`), for choosing
 sampler options without looking at the test split.
 The test-set ChemNet statistics are computed once and then read from the cache of :func:`metrics.molecules.fcd`

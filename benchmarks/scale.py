@@ -147,6 +147,9 @@ def speed(args) -> None:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 
 
+LAYERS = 2   # diffusion layers of the accuracy runs; ``--hops`` defaults to them, as in nodecls
+
+
 def accuracy(args) -> None:
     torch.set_num_threads(args.threads)
     print(f"accuracy, full batch vs mini-batch ({args.sampler} batches of {args.batch_fraction:.0%} of the nodes), "
@@ -156,13 +159,12 @@ def accuracy(args) -> None:
     for name in args.datasets:
         data = load_node_dataset(name, args.root)
         batch = max(1, int(args.batch_fraction * data.num_nodes))
-        hops = args.hops or 2                     # default: the 2 layers, as nodecls
-        batches = SubgraphBatches(data, args.sampler, batch, hops=hops, num_neighbors=args.num_neighbors)
+        batches = SubgraphBatches(data, args.sampler, batch, hops=args.hops or LAYERS, num_neighbors=args.num_neighbors)
         sizes = [b.edge_index.shape[1] for b in batches.epoch_batches(fold=0, epoch=0)]
         share = sum(sizes) / len(sizes) / data.edge_index.shape[1]
         means = {}
         for mode, batch_size in (("full", None), ("mini", batch)):
-            config = NodeClsConfig(model=args.model, d=3, hidden=16, layers=2, epochs=args.epochs, patience=50,
+            config = NodeClsConfig(model=args.model, d=3, hidden=16, layers=LAYERS, epochs=args.epochs, patience=50,
                                    batch_size=batch_size, sampler=args.sampler, hops=args.hops,
                                    num_neighbors=args.num_neighbors)
             s = run_folds(data, config, folds=args.folds, device=args.device, show_progress=False)["summary"]

@@ -30,7 +30,7 @@ differ only when the last bond added makes two atoms over-valent at once, where 
 """
 from __future__ import annotations
 
-from typing import List, Union
+from typing import List, Optional, Union
 
 import numpy as np
 from rdkit import Chem
@@ -137,21 +137,27 @@ def _place_aromatic_hydrogen(mol: Chem.Mol) -> Chem.Mol:
     and one explicit H on an aromatic two-bond N makes it sanitise."""
     candidates = [a.GetIdx() for a in mol.GetAtoms() if a.GetIsAromatic() and a.GetAtomicNum() == 7
                   and a.GetDegree() == 2]
-    if not candidates or _sanitizes(mol):
+    if not candidates or sanitized_copy(mol) is not None:
         return mol
     for k in candidates:
         trial = Chem.Mol(mol)
         trial.GetAtomWithIdx(k).SetNumExplicitHs(1)
-        if _sanitizes(trial):
+        if sanitized_copy(trial) is not None:
             trial.UpdatePropertyCache(strict=False)
             return trial
     return mol
 
 
-def _sanitizes(mol: Chem.Mol) -> bool:
+def sanitized_copy(mol: Optional[Chem.Mol]) -> Optional[Chem.Mol]:
+    """A sanitised copy of ``mol`` (aromaticity perceived, etc.), or None if it is None, empty or fails sanitising."""
+    if mol is None:
+        return None
+    if not isinstance(mol, Chem.Mol):
+        raise TypeError(f"expected an rdkit Chem.Mol or None, got {type(mol).__name__}")
     copy = Chem.Mol(mol)
     with BlockLogs():
-        return Chem.SanitizeMol(copy, catchErrors=True) == Chem.SanitizeFlags.SANITIZE_NONE
+        ok = copy.GetNumAtoms() > 0 and Chem.SanitizeMol(copy, catchErrors=True) == Chem.SanitizeFlags.SANITIZE_NONE
+    return copy if ok else None
 
 
 def graph_to_mol(x: ArrayLike, adj: ArrayLike, vocab: AtomVocabulary) -> Chem.Mol:

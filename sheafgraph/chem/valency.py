@@ -21,20 +21,9 @@ from typing import List, NamedTuple, Optional
 from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
-from sheafgraph.chem.decode import BOND_TYPES, ArrayLike, formal_charge, graph_to_mol, graphs_to_mols
+from sheafgraph.chem.decode import (BOND_TYPES, ArrayLike, formal_charge, graph_to_mol, graphs_to_mols,
+                                    sanitized_copy)
 from sheafgraph.chem.vocabulary import AtomVocabulary
-
-
-def sanitized_copy(mol: Optional[Chem.Mol]) -> Optional[Chem.Mol]:
-    """A sanitised copy of ``mol`` (aromaticity perceived, etc.), or None if it is None, empty or fails sanitising."""
-    if mol is None:
-        return None
-    if not isinstance(mol, Chem.Mol):
-        raise TypeError(f"expected an rdkit Chem.Mol or None, got {type(mol).__name__}")
-    copy = Chem.Mol(mol)
-    with BlockLogs():
-        ok = copy.GetNumAtoms() > 0 and Chem.SanitizeMol(copy, catchErrors=True) == Chem.SanitizeFlags.SANITIZE_NONE
-    return copy if ok else None
 
 
 def is_valid_mol(mol: Optional[Chem.Mol]) -> bool:

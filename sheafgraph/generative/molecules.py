@@ -33,6 +33,8 @@ QM9_SDE = {"x": {"name": "ve", "sigma_min": 0.1, "sigma_max": 1.0},
 # checkpoint on metrics against training molecules only, no test-set metric (see benchmarks/RESULTS.md). Every
 # sampler runs DEFAULT_SAMPLER["steps"] steps unless told otherwise.
 DEFAULT_SAMPLER = {"sampler": "pc", "steps": 100}
+# a checkpoint's ``bonds``: the bond encoding it was trained on (sheafgraph.chem.encode), "kekule" when absent
+BOND_ENCODINGS = ("kekule", "aromatic")
 
 
 class MoleculeGenerator(NamedTuple):
@@ -82,7 +84,7 @@ def load_generator(checkpoint=None, device: str = "cpu") -> MoleculeGenerator:
     model.to(device).eval()
     info = {k: state[k] for k in ("dataset", "epoch", "history", "train_config") if k in state}
     bonds = state.get("bonds", "kekule")
-    if bonds not in ("kekule", "aromatic"):
+    if bonds not in BOND_ENCODINGS:
         raise ValueError(f"{path}: unknown bond encoding {bonds!r} (this version knows 'kekule' and 'aromatic')")
     return MoleculeGenerator(model, sde, state["node_counts"].float(), AtomVocabulary(state["atom_types"]), info,
                              aromatic=bonds == "aromatic")
@@ -154,20 +156,18 @@ def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int 
 
     ``aromatic=True`` trains on the aromatic-aware encoding (aromatic bonds at order 1.5,
     :mod:`sheafgraph.chem.encode`); the checkpoint records it as ``bonds`` so sampling decodes accordingly."""
-    if resume and Path(checkpoint).is_file():
-        stored = load_checkpoint(checkpoint)
-        model, sde = GDSSNoiseModel.from_config(stored["model_config"]), GraphSDE.from_config(stored["sde_config"])
-        aromatic = stored.get("bonds", "kekule") == "aromatic"
-    else:
-        torch.manual_seed(seed)
-        model, sde = None, GraphSDE.from_config(sde_config or QM9_SDE)
-    data, vocab = _training_graphs(dataset, root, aromatic)
+    stored = load_checkpoint(checkpoint) if resume and Path(checkpoint).is_file() else None
+    bonds = stored.get("bonds", "kekule") if stored is not None else ("aromatic" if aromatic else "kekule")
+    data, vocab = _training_graphs(dataset, root, bonds == "aromatic")
     counts = torch.bincount(data.mask.sum(-1).long(), minlength=data.mask.shape[1] + 1).float()
-    bonds = "aromatic" if aromatic else "kekule"
     log(f"{dataset}: {data.x.shape[0]} training molecules, up to {data.mask.shape[1]} atoms of {vocab.symbols}, "
         f"{bonds} bonds")
-    if model is None:
+    if stored is not None:
+        model, sde = GDSSNoiseModel.from_config(stored["model_config"]), GraphSDE.from_config(stored["sde_config"])
+    else:
+        torch.manual_seed(seed)
         model = GDSSNoiseModel(len(vocab), time_conditioning=time_conditioning)
+        sde = GraphSDE.from_config(sde_config or QM9_SDE)
     extra = {"node_counts": counts, "atom_types": list(vocab.symbols), "dataset": dataset, "bonds": bonds}
     bar = (lambda it, desc, total: progress(it, desc=desc, total=total, enabled=show_progress))
     return fit(model, sde, data, checkpoint, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,

@@ -31,8 +31,8 @@ import numpy as np
 from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
-from sheafgraph.chem.decode import ArrayLike, graphs_to_mols
-from sheafgraph.chem.valency import decode_and_correct, is_valid_mol, sanitized_copy
+from sheafgraph.chem.decode import ArrayLike, graphs_to_mols, sanitized_copy
+from sheafgraph.chem.valency import decode_and_correct, is_valid_mol
 from sheafgraph.chem.vocabulary import AtomVocabulary
 from sheafgraph.metrics.nspdk import nspdk_mmd
 

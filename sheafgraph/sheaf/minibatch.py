@@ -26,6 +26,7 @@ same number), so the ranks together see each batch once per epoch.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from typing import Iterator, Optional
@@ -79,13 +80,13 @@ def _cluster_data_class():
 
             if self.given is not None:
                 self.cluster = self.given.to(edge_index.device)
-            else:
-                try:    # a torch-sparse built from source may lack METIS: PyG then raises ImportError
-                    if not (pyg_typing.WITH_TORCH_SPARSE or pyg_typing.WITH_METIS):
-                        raise ImportError("PyG has no METIS")
+                return self.cluster
+            self.cluster = None
+            if pyg_typing.WITH_TORCH_SPARSE or pyg_typing.WITH_METIS:
+                with contextlib.suppress(ImportError):      # a torch-sparse built from source may lack METIS
                     self.cluster = super()._metis(edge_index, num_nodes)
-                except ImportError:
-                    self.cluster = metis_partition(edge_index, num_nodes, self.num_parts)
+            if self.cluster is None:
+                self.cluster = metis_partition(edge_index, num_nodes, self.num_parts)
             return self.cluster
 
     return MetisClusterData
