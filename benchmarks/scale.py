@@ -152,8 +152,8 @@ LAYERS = 2   # diffusion layers of the accuracy runs; ``--hops`` defaults to the
 
 def accuracy(args) -> None:
     torch.set_num_threads(args.threads)
-    print(f"accuracy, full batch vs mini-batch ({args.sampler} batches of {args.batch_fraction:.0%} of the nodes), "
-          f"splits 0-{args.folds - 1}; test at the best validation epoch")
+    print(f"accuracy, full batch vs mini-batch ({args.sampler} batches of {100 * args.batch_fraction:g}% of the "
+          f"nodes), splits 0-{args.folds - 1}; test at the best validation epoch")
     print(f"{'dataset':<22} {'model':<6} {'full':>13} {'mini':>13} {'mini - full':>11} {'edges/batch':>11}",
           flush=True)
     for name in args.datasets:

@@ -169,14 +169,20 @@ class SubgraphBatches:
     def num_batches(self, fold: int = 0) -> int:
         """This rank's batches per epoch of split ``fold`` (``"ego"`` and ``"neighbor"`` seed that split's training
         nodes, so the count depends on it; every rank gets the same count)."""
+        train = self._train_mask(fold)
         if self._clusters is not None:
             total = math.ceil(len(self._clusters) / CLUSTERS_PER_BATCH)
         else:
-            total = math.ceil(int(self._train_mask(fold).sum()) / self.batch_size)
+            total = math.ceil(int(train.sum()) / self.batch_size)
         return total // self.world_size
 
     def _train_mask(self, fold: int) -> Tensor:
-        return self.data.train_mask if self.data.train_mask.dim() == 1 else self.data.train_mask[:, fold]
+        mask = self.data.train_mask
+        splits = 1 if mask.dim() == 1 else mask.shape[1]
+        if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < splits:
+            raise ValueError(f"fold must be a split index in [0, {splits}) (the graph has {splits} split(s)), "
+                             f"got {fold!r}")
+        return mask if mask.dim() == 1 else mask[:, fold]
 
     def _ego_batches(self, generator: torch.Generator, train: Tensor) -> Iterator[Data]:
         from torch_geometric.utils import k_hop_subgraph

@@ -101,6 +101,13 @@ def test_batches_are_deterministic_per_epoch_and_split_between_ranks():
     ego = [SubgraphBatches(data, "ego", batch_size=32, rank=r, world_size=2) for r in (0, 1)]
     assert int(data.train_mask[:, 1].sum()) == 141 and ego[0].num_batches(1) == 2
     assert [len(list(b.epoch_batches(1, 0))) for b in ego] == [2, 2]
+    splits = data.train_mask.shape[1]
+    for sampler in ("cluster", "ego"):                    # a split the graph lacks is named, for both calls
+        b = SubgraphBatches(data, sampler, batch_size=32)
+        with pytest.raises(ValueError, match=rf"split index in \[0, {splits}\).*got {splits}"):
+            b.num_batches(splits)
+        with pytest.raises(ValueError, match="split index"):
+            next(b.epoch_batches(-1, 0))
 
 
 def test_a_saved_partition_gives_the_same_batches():
