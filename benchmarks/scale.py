@@ -6,7 +6,7 @@ and what mini-batch training costs in accuracy.
                                [--modes full mini] [--repeats 3] [--threads 2] [--device cpu|cuda]
     python benchmarks/scale.py --accuracy [--datasets csbm:n=20000 chameleon squirrel film] [--folds 3]
                                [--sampler cluster|ego|neighbor] [--hops H] [--num-neighbors K]
-                               [--batch-fraction 0.25] [--root /path/to/shared/data]
+                               [--batch-fraction 0.25] [--lrs 0.02 0.005] [--root /path/to/shared/data]
 
 Speed: every (size, model, mode) case runs in its own process, so that its peak memory is its own (resident set
 size on CPU, allocated device memory on a GPU). One epoch = one pass of training steps (full batch: one step on the
@@ -22,7 +22,8 @@ Accuracy: ``sheafgraph nodecls``'s protocol (best validation epoch per split, te
 configuration full batch and mini-batch (``--sampler``'s batches of ``--batch-fraction`` of the nodes: cluster
 batches of that many nodes, ego batches of that many training seeds with their ``--hops``-hop neighbourhoods, 2 by
 default, or neighbor batches of that many seeds with ``--num-neighbors`` sampled per node and hop), on the first
-``--folds`` splits; nothing is chosen on test. "edges/batch" is the mean share of the graph's edges in one batch
+``--folds`` splits; with several ``--lrs`` each mode takes the learning rate of its best mean validation accuracy
+(the same grid for both); nothing is chosen on test. "edges/batch" is the mean share of the graph's edges in one batch
 (epoch 0, split 0): how small the batches really are.
 """
 from __future__ import annotations
@@ -162,16 +163,23 @@ def accuracy(args) -> None:
         batches = SubgraphBatches(data, args.sampler, batch, hops=args.hops or LAYERS, num_neighbors=args.num_neighbors)
         sizes = [b.edge_index.shape[1] for b in batches.epoch_batches(fold=0, epoch=0)]
         share = sum(sizes) / len(sizes) / data.edge_index.shape[1]
-        means = {}
+        means, chosen = {}, {}
         for mode, batch_size in (("full", None), ("mini", batch)):
-            config = NodeClsConfig(model=args.model, d=3, hidden=16, layers=LAYERS, epochs=args.epochs, patience=50,
-                                   batch_size=batch_size, sampler=args.sampler, hops=args.hops,
-                                   num_neighbors=args.num_neighbors)
-            s = run_folds(data, config, folds=args.folds, device=args.device, show_progress=False)["summary"]
+            runs = []
+            for lr in args.lrs:             # each mode's learning rate: the best mean validation accuracy
+                config = NodeClsConfig(model=args.model, d=3, hidden=16, layers=LAYERS, epochs=args.epochs,
+                                       patience=50, lr=lr, batch_size=batch_size, sampler=args.sampler,
+                                       hops=args.hops, num_neighbors=args.num_neighbors)
+                s = run_folds(data, config, folds=args.folds, device=args.device, show_progress=False)["summary"]
+                runs.append((s["val_mean"], lr, s))
+                if len(args.lrs) > 1:
+                    print(f"  {name} {mode} lr {lr:g}: validation {100 * s['val_mean']:.2f}", flush=True)
+            _, chosen[mode], s = max(runs, key=lambda r: r[0])
             means[mode] = (100 * s["mean"], 100 * s["std"])
         (f, fs), (m, ms) = means["full"], means["mini"]
+        lrs = f" (lr full {chosen['full']:g}, mini {chosen['mini']:g})" if len(args.lrs) > 1 else ""
         print(f"{name:<22} {args.model:<6} {f:>6.2f} ± {fs:<4.2f} {m:>6.2f} ± {ms:<4.2f} {m - f:>+11.2f} "
-              f"{share:>11.1%}", flush=True)
+              f"{share:>11.1%}{lrs}", flush=True)
 
 
 def main() -> None:
@@ -198,6 +206,7 @@ def main() -> None:
     p.add_argument("--hops", type=int, default=None)
     p.add_argument("--num-neighbors", type=int, default=10)
     p.add_argument("--batch-fraction", type=float, default=0.25)
+    p.add_argument("--lrs", type=float, nargs="+", default=[NodeClsConfig.lr])
     p.add_argument("--root", default=None)
     args = p.parse_args()
     if args.case:

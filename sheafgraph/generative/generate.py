@@ -42,6 +42,8 @@ def generate(model: nn.Module, sde: GraphSDE, num_nodes: Tensor, *, num_features
         num_features: atom types F. sampler: a name in :data:`SAMPLERS`; options: its keyword options
             (``steps``, ``snr``, ...). max_nodes: padded size N (default ``max(num_nodes)``).
         aromatic: quantise bonds as the aromatic-aware encoding (code 4 = aromatic; :func:`quantize_bonds`).
+        A model with categorical bonds (``adj_channels`` > 1 and its ``levels``, as :class:`GDSSNoiseModel`) samples
+        one adjacency channel per level and is quantised by them.
 
     Shapes:
         num_nodes: ``(M,)``; returns atom_types ``(M, N)`` and bond_orders ``(M, N, N)``.
@@ -57,16 +59,17 @@ def generate(model: nn.Module, sde: GraphSDE, num_nodes: Tensor, *, num_features
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     model.eval()
     device = next(model.parameters()).device
+    channels, levels = getattr(model, "adj_channels", 1), getattr(model, "levels", None)
     atoms, bonds, nfe = [], [], 0
     for counts in num_nodes.split(batch_size):
         mask = node_mask(counts.to(device), n)
-        out = sample(model, sde.prior_sampling(mask, num_features, generator), sde, generator=generator,
+        out = sample(model, sde.prior_sampling(mask, num_features, generator, channels), sde, generator=generator,
                      **(options or {}))
         if not bool(torch.isfinite(out.graphs.x).all() & torch.isfinite(out.graphs.adj).all()):
             raise ValueError(f"sampling with {sampler!r} diverged: the sampled graphs contain NaN or infinite values "
                              f"(an undertrained checkpoint, or unstable sampler options such as too few steps or a "
                              f"large snr)")
-        a, b = quantize_graphs(out.graphs, aromatic)
+        a, b = quantize_graphs(out.graphs, aromatic, levels)
         atoms.append(a.cpu())
         bonds.append(b.cpu())
         nfe = max(nfe, out.nfe)

@@ -40,7 +40,8 @@ def dsm_loss(model: nn.Module, sde: GraphSDE, graphs: Graphs, *, eps: float = 1e
         generator: source of the times and the noise.
 
     Shapes:
-        graphs.x: ``(B, N, F)``; graphs.adj: ``(B, N, N)``; graphs.mask: ``(B, N)``; returns two scalars.
+        graphs.x: ``(B, N, F)``; graphs.adj: ``(B, N, N)`` or ``(B, K, N, N)`` (categorical bonds);
+        graphs.mask: ``(B, N)``; returns two scalars.
     """
     x, adj, mask = graphs
     t = rand((x.shape[0],), generator, dtype=x.dtype, device=x.device) * (sde.T - eps) + eps
@@ -49,4 +50,6 @@ def dsm_loss(model: nn.Module, sde: GraphSDE, graphs: Graphs, *, eps: float = 1e
     eps_x, eps_adj = model(noisy.x, noisy.adj, mask, t)
     pair_mask = (mask.unsqueeze(-1) * mask.unsqueeze(-2)) * (1 - torch.eye(mask.shape[-1], dtype=mask.dtype,
                                                                          device=mask.device))
+    if adj.dim() == 4:                                  # categorical bonds: every channel of every pair
+        pair_mask = pair_mask.unsqueeze(1)
     return masked_mse(eps_x, noise.x, mask.unsqueeze(-1)), masked_mse(eps_adj, noise.adj, pair_mask)

@@ -15,6 +15,7 @@ from rdkit import Chem
 
 from sheafgraph.chem import AtomVocabulary, DecodedMolecules, decode_and_correct, smiles_to_dense
 from sheafgraph.data.molecules import load_qm9, molecule_dataset_spec
+from sheafgraph.generative.bond_channels import BOND_LEVELS, to_bond_channels
 from sheafgraph.generative.generate import GeneratedGraphs, generate, sample_node_counts
 from sheafgraph.generative.noise import Graphs
 from sheafgraph.generative.samplers import check_sampler_options, sampler_options
@@ -22,7 +23,7 @@ from sheafgraph.generative.score_networks import GDSSNoiseModel
 from sheafgraph.generative.sde import GraphSDE
 from sheafgraph.generative.training import fit
 from sheafgraph.utils import load_checkpoint, progress, save_checkpoint
-from sheafgraph.utils.checks import positive_int
+from sheafgraph.utils.checks import check_choice, positive_int
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained" / "gdss_qm9.pt"
 # GDSS's QM9 configuration (config/qm9.yaml): VE SDEs with sigma in [0.1, 1] for both X and A
@@ -33,13 +34,16 @@ QM9_SDE = {"x": {"name": "ve", "sigma_min": 0.1, "sigma_max": 1.0},
 # checkpoint on metrics against training molecules only, no test-set metric (see benchmarks/RESULTS.md). Every
 # sampler runs DEFAULT_SAMPLER["steps"] steps unless told otherwise.
 DEFAULT_SAMPLER = {"sampler": "pc", "steps": 100}
-# a checkpoint's ``bonds``: the bond encoding it was trained on (sheafgraph.chem.encode), "kekule" when absent
-BOND_ENCODINGS = ("kekule", "aromatic")
+# a checkpoint's ``bonds``: the bond encoding it was trained on, "kekule" when absent: GDSS's kekulised bond orders,
+# "aromatic" (aromatic bonds at order 1.5, sheafgraph.chem.encode) or "categorical" (the aromatic-aware bond orders as
+# one channel per bond type, sheafgraph.generative.bond_channels)
+BOND_ENCODINGS = ("kekule", "aromatic", "categorical")
 
 
 class MoleculeGenerator(NamedTuple):
     """A trained GDSS model ready to sample: noise model (EMA weights), SDEs, node-count histogram, vocabulary, and
-    whether it was trained on the aromatic-aware encoding (``aromatic``: aromatic bonds at order 1.5)."""
+    whether it was trained on the aromatic-aware bond orders (``aromatic``: aromatic bonds at order 1.5, as a scalar
+    or as a channel of categorical bonds), so that sampled bond code 4 decodes as aromatic."""
 
     model: GDSSNoiseModel
     sde: GraphSDE
@@ -85,9 +89,9 @@ def load_generator(checkpoint=None, device: str = "cpu") -> MoleculeGenerator:
     info = {k: state[k] for k in ("dataset", "epoch", "history", "train_config") if k in state}
     bonds = state.get("bonds", "kekule")
     if bonds not in BOND_ENCODINGS:
-        raise ValueError(f"{path}: unknown bond encoding {bonds!r} (this version knows 'kekule' and 'aromatic')")
+        raise ValueError(f"{path}: unknown bond encoding {bonds!r} (this version knows {', '.join(BOND_ENCODINGS)})")
     return MoleculeGenerator(model, sde, state["node_counts"].float(), AtomVocabulary(state["atom_types"]), info,
-                             aromatic=bonds == "aromatic")
+                             aromatic=bonds != "kekule")
 
 
 def export_checkpoint(src, dst) -> Path:
@@ -147,18 +151,19 @@ def draw_grid(mols: Sequence[Optional[Chem.Mol]], path, num: int = 24, per_row: 
 
 def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int = 300, batch_size: int = 1024,
                     lr: float = 5e-3, sde_config: Optional[Dict] = None, time_conditioning: bool = False,
-                    aromatic: bool = False, seed: int = 0, resume: bool = True, resume_lr: Optional[float] = None,
+                    bonds: str = "kekule", seed: int = 0, resume: bool = True, resume_lr: Optional[float] = None,
                     device: str = "cpu", show_progress: Optional[bool] = None, log=print) -> Dict:
     """Train GDSS on the training split of ``dataset`` (GDSS's QM9 hyperparameters by default) on ``device``,
     checkpointing every epoch to ``checkpoint`` and resuming from it when it exists (with the model and SDE
-    configuration stored there; ``time_conditioning``, ``sde_config`` and ``aromatic`` apply to new runs);
+    configuration stored there; ``time_conditioning``, ``sde_config`` and ``bonds`` apply to new runs);
     data-parallel when ``torch.distributed`` is initialised (see :func:`sheafgraph.generative.fit`).
 
-    ``aromatic=True`` trains on the aromatic-aware encoding (aromatic bonds at order 1.5,
-    :mod:`sheafgraph.chem.encode`); the checkpoint records it as ``bonds`` so sampling decodes accordingly."""
+    ``bonds``: one of :data:`BOND_ENCODINGS`: GDSS's kekulised bond orders, ``"aromatic"`` (aromatic bonds at order
+    1.5, :mod:`sheafgraph.chem.encode`) or ``"categorical"`` (those bond orders as one channel per bond type,
+    :mod:`sheafgraph.generative.bond_channels`); the checkpoint records it so sampling decodes accordingly."""
     stored = load_checkpoint(checkpoint) if resume and Path(checkpoint).is_file() else None
-    bonds = stored.get("bonds", "kekule") if stored is not None else ("aromatic" if aromatic else "kekule")
-    data, vocab = _training_graphs(dataset, root, bonds == "aromatic")
+    bonds = stored.get("bonds", "kekule") if stored is not None else check_choice(bonds, BOND_ENCODINGS, "bonds")
+    data, vocab = _training_graphs(dataset, root, bonds)
     counts = torch.bincount(data.mask.sum(-1).long(), minlength=data.mask.shape[1] + 1).float()
     log(f"{dataset}: {data.x.shape[0]} training molecules, up to {data.mask.shape[1]} atoms of {vocab.symbols}, "
         f"{bonds} bonds")
@@ -166,7 +171,8 @@ def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int 
         model, sde = GDSSNoiseModel.from_config(stored["model_config"]), GraphSDE.from_config(stored["sde_config"])
     else:
         torch.manual_seed(seed)
-        model = GDSSNoiseModel(len(vocab), time_conditioning=time_conditioning)
+        model = GDSSNoiseModel(len(vocab), time_conditioning=time_conditioning,
+                               bond_levels=BOND_LEVELS if bonds == "categorical" else None)
         sde = GraphSDE.from_config(sde_config or QM9_SDE)
     extra = {"node_counts": counts, "atom_types": list(vocab.symbols), "dataset": dataset, "bonds": bonds}
     bar = (lambda it, desc, total: progress(it, desc=desc, total=total, enabled=show_progress))
@@ -174,10 +180,12 @@ def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int 
                resume=resume, resume_lr=resume_lr, device=device, extra=extra, log=log, progress=bar)
 
 
-def _training_graphs(dataset: str, root=None, aromatic: bool = False):
-    """Dense training graphs of ``dataset`` (GDSS encoding, or the aromatic-aware one) and its atom vocabulary."""
+def _training_graphs(dataset: str, root=None, bonds: str = "kekule"):
+    """Dense training graphs of ``dataset`` in the bond encoding ``bonds`` and its atom vocabulary."""
     if dataset != "qm9":
         raise ValueError(f"molgen trains on 'qm9' only, got {dataset!r}")
     spec = molecule_dataset_spec(dataset)
-    x, adj = smiles_to_dense(load_qm9(root).train, spec.vocab, spec.max_atoms, aromatic=aromatic)
+    x, adj = smiles_to_dense(load_qm9(root).train, spec.vocab, spec.max_atoms, aromatic=bonds != "kekule")
+    if bonds == "categorical":
+        adj = to_bond_channels(adj, BOND_LEVELS)
     return Graphs(x, adj, (x.sum(-1) > 0).to(x.dtype)), spec.vocab

@@ -8,14 +8,19 @@ Every GCN normalises the noisy adjacency with degrees clamped below at ``min_deg
 ``DenseGCNConv`` in GDSS; :func:`sheafgraph.ops.dense.normalized_adjacency`). Checkpoints written before this option
 existed used 0 (rows of degree <= 0 dropped, degrees in (0, 1) amplified); :meth:`GDSSNoiseModel.from_config` keeps
 that for them.
+
+With ``bond_levels`` (categorical bonds, :mod:`sheafgraph.generative.bond_channels`) the adjacency is ``(B, K, N, N)``,
+one channel per level: both networks convolve with the bond-order view :math:`\\sum_k \\ell_k C_k`, and the adjacency
+network starts from the K channels next to the powers of that view and predicts the noise of every channel.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
+from sheafgraph.generative.bond_channels import bond_order_view, check_levels
 from sheafgraph.generative.layers import MLP, AttentionLayer, DenseGCNConv, pair_features, symmetric_from_pairs
 from sheafgraph.generative.noise import batch_view
 from sheafgraph.ops.dense import adjacency_powers, check_dense_batch, mask_adjacency, mask_nodes, normalized_adjacency
@@ -28,6 +33,16 @@ def _with_time(h: Tensor, t: Optional[Tensor]) -> Tensor:
     return torch.cat([h, batch_view(t.to(h.dtype), h).expand(*h.shape[:-1], 1)], dim=-1)
 
 
+def _register_levels(module: nn.Module, levels: Optional[Sequence[float]]) -> int:
+    """Keep categorical ``levels`` as a non-persistent buffer ``bond_levels`` (None: a scalar adjacency); returns the
+    adjacency channels (1 or K)."""
+    if levels is None:
+        module.bond_levels = None
+        return 1
+    module.register_buffer("bond_levels", torch.tensor(check_levels(levels)), persistent=False)
+    return len(levels)
+
+
 class ScoreNetworkX(nn.Module):
     r"""GDSS's ScoreNetworkX: ``depth`` GCN layers on the noisy weighted adjacency,
     :math:`H^{(l+1)} = \tanh(\hat A H^{(l)} W^{(l)})`, then an MLP on :math:`[X \| H^{(1)} \| \dots \| H^{(L)}]`.
@@ -37,19 +52,23 @@ class ScoreNetworkX(nn.Module):
         time_conditioning: append t to the MLP head's input. min_degree: degree clamp of the GCN normalisation.
 
     Shapes:
-        x: ``(B, N, F)``; adj: ``(B, N, N)``; mask: ``(B, N)``; t: ``(B,)``; returns ``(B, N, F)``.
+        x: ``(B, N, F)``; adj: ``(B, N, N)`` (``(B, K, N, N)`` with ``bond_levels``); mask: ``(B, N)``; t: ``(B,)``;
+        returns ``(B, N, F)``.
     """
 
     def __init__(self, num_features: int, depth: int = 2, hidden: int = 16, time_conditioning: bool = False,
-                 min_degree: float = 1.0):
+                 min_degree: float = 1.0, bond_levels: Optional[Sequence[float]] = None):
         super().__init__()
         self.time_conditioning, self.min_degree = time_conditioning, min_degree
+        _register_levels(self, bond_levels)
         dims = [num_features] + [hidden] * depth
         self.convs = nn.ModuleList(DenseGCNConv(a, b) for a, b in zip(dims[:-1], dims[1:]))
         head_in = num_features + depth * hidden + int(time_conditioning)
         self.head = MLP(head_in, 2 * head_in, num_features, num_layers=3)
 
     def forward(self, x: Tensor, adj: Tensor, mask: Tensor, t: Optional[Tensor] = None) -> Tensor:
+        if self.bond_levels is not None:
+            adj = bond_order_view(adj, self.bond_levels)
         adj_norm = normalized_adjacency(adj, mask, min_degree=self.min_degree, validate=False).unsqueeze(1)
         hs = [x]
         for conv in self.convs:
@@ -64,17 +83,21 @@ class ScoreNetworkA(nn.Module):
     symmetric output with zero diagonal. ``min_degree``: degree clamp of every GCN normalisation (module docstring).
 
     Shapes:
-        x: ``(B, N, F)``; adj: ``(B, N, N)``; mask: ``(B, N)``; t: ``(B,)``; returns ``(B, N, N)``.
+        x: ``(B, N, F)``; adj: ``(B, N, N)``; mask: ``(B, N)``; t: ``(B,)``; returns ``(B, N, N)``. With
+        ``bond_levels`` (K of them) adj and the result are ``(B, K, N, N)``.
     """
 
     def __init__(self, num_features: int, hidden: int = 16, num_layers: int = 3, num_linears: int = 3,
                  c_init: int = 2, c_hid: int = 8, c_final: int = 4, attn_dim: int = 16, num_heads: int = 4,
-                 time_conditioning: bool = False, min_degree: float = 1.0):
+                 time_conditioning: bool = False, min_degree: float = 1.0,
+                 bond_levels: Optional[Sequence[float]] = None):
         super().__init__()
         if num_layers < 2:
             raise ValueError(f"num_layers must be >= 2, got {num_layers}")
         self.c_init, self.time_conditioning = c_init, time_conditioning
-        channels = [c_init] + [c_hid] * (num_layers - 1) + [c_final]
+        self.bond_channels = _register_levels(self, bond_levels)
+        first = c_init if bond_levels is None else self.bond_channels + c_init - 1
+        channels = [first] + [c_hid] * (num_layers - 1) + [c_final]
         convs = [num_features] + [hidden] * num_layers
         attn = [hidden] + [attn_dim] * (num_layers - 1)
         self.layers = nn.ModuleList(
@@ -82,10 +105,15 @@ class ScoreNetworkA(nn.Module):
                            min_degree)
             for i in range(num_layers))
         head_in = sum(channels) + int(time_conditioning)
-        self.head = MLP(head_in, 2 * head_in, 1, num_layers=3)
+        self.head = MLP(head_in, 2 * head_in, self.bond_channels, num_layers=3)
 
     def forward(self, x: Tensor, adj: Tensor, mask: Tensor, t: Optional[Tensor] = None) -> Tensor:
-        a = mask_adjacency(adjacency_powers(adj, self.c_init, validate=False), mask)
+        if self.bond_levels is None:
+            a = adjacency_powers(adj, self.c_init, validate=False)
+        else:               # the K bond channels, then the powers 2..c_init of the bond-order view
+            powers = adjacency_powers(bond_order_view(adj, self.bond_levels), self.c_init, validate=False)
+            a = torch.cat([adj, powers[:, 1:]], dim=1)
+        a = mask_adjacency(a, mask)
         channels = [a]
         for layer in self.layers:
             x, a = layer(x, a, mask)
@@ -94,8 +122,9 @@ class ScoreNetworkA(nn.Module):
         n = adj.shape[-1]
         rows, cols = torch.triu_indices(n, n, 1, device=adj.device)
         h = pair_features(torch.cat(channels, dim=1), rows, cols)
-        out = self.head(_with_time(h, t) if self.time_conditioning else h).squeeze(-1)
-        return mask_adjacency(symmetric_from_pairs(out, rows, cols, n), mask)
+        out = self.head(_with_time(h, t) if self.time_conditioning else h).transpose(1, 2)       # (B, K, P)
+        out = symmetric_from_pairs(out, rows, cols, n)
+        return mask_adjacency(out.squeeze(1) if self.bond_levels is None else out, mask)
 
 
 class GDSSNoiseModel(nn.Module):
@@ -107,33 +136,48 @@ class GDSSNoiseModel(nn.Module):
             GDSS's QM9 configuration).
         time_conditioning: feed t to both networks (GDSS does not).
         min_degree: degree clamp of every GCN normalisation (module docstring).
+        bond_levels: categorical bonds, one adjacency channel per level (module docstring); None: GDSS's scalar
+            adjacency.
 
     Shapes:
-        x: ``(B, N, F)``; adj: ``(B, N, N)``; mask: ``(B, N)``; t: ``(B,)``; returns ``(B, N, F)``, ``(B, N, N)``.
+        x: ``(B, N, F)``; adj: ``(B, N, N)``, or ``(B, K, N, N)`` with K ``bond_levels``; mask: ``(B, N)``;
+        t: ``(B,)``; returns ``(B, N, F)`` and the shape of adj.
     """
 
     def __init__(self, num_features: int = 4, x_params: Optional[Dict[str, Any]] = None,
                  adj_params: Optional[Dict[str, Any]] = None, time_conditioning: bool = False,
-                 min_degree: float = 1.0):
+                 min_degree: float = 1.0, bond_levels: Optional[Sequence[float]] = None):
         super().__init__()
         self.num_features, self.time_conditioning, self.min_degree = num_features, time_conditioning, min_degree
         self.x_params, self.adj_params = dict(x_params or {}), dict(adj_params or {})
-        common = {"time_conditioning": time_conditioning, "min_degree": min_degree}
+        self.levels = None if bond_levels is None else list(check_levels(bond_levels))
+        common = {"time_conditioning": time_conditioning, "min_degree": min_degree, "bond_levels": self.levels}
         self.net_x = ScoreNetworkX(num_features, **common, **self.x_params)
         self.net_adj = ScoreNetworkA(num_features, **common, **self.adj_params)
+        #: adjacency channels: 1 (a ``(B, N, N)`` adjacency) or K (categorical, ``(B, K, N, N)``)
+        self.adj_channels = self.net_adj.bond_channels
 
     def forward(self, x: Tensor, adj: Tensor, mask: Tensor, t: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-        check_dense_batch(adj, mask, finite=False)
-        if not isinstance(x, Tensor) or x.shape != (*adj.shape[:2], self.num_features):
+        if self.levels is not None:
+            if not isinstance(adj, Tensor) or adj.dim() != 4 or adj.shape[1] != len(self.levels):
+                shape = tuple(adj.shape) if isinstance(adj, Tensor) else type(adj).__name__
+                raise ValueError(f"this model has categorical bonds: adj must have shape (B, {len(self.levels)}, N, "
+                                 f"N), one channel per bond level {tuple(self.levels)}, got {shape}")
+            check_dense_batch(adj[:, 0], mask, finite=False)
+        else:
+            check_dense_batch(adj, mask, finite=False)
+        b, n = adj.shape[0], adj.shape[-1]
+        if not isinstance(x, Tensor) or x.shape != (b, n, self.num_features):
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"x must have shape (B, N, F) = {(*adj.shape[:2], self.num_features)} to match adj "
+            raise ValueError(f"x must have shape (B, N, F) = {(b, n, self.num_features)} to match adj "
                              f"{tuple(adj.shape)} and the model's {self.num_features} features, got {shape}")
         return self.net_x(x, adj, mask, t), self.net_adj(x, adj, mask, t)
 
     def config(self) -> Dict[str, Any]:
-        """Constructor arguments as plain data (stored in checkpoints)."""
-        return {"num_features": self.num_features, "x_params": self.x_params, "adj_params": self.adj_params,
-                "time_conditioning": self.time_conditioning, "min_degree": self.min_degree}
+        """Constructor arguments as plain data (stored in checkpoints; ``bond_levels`` only when categorical)."""
+        config = {"num_features": self.num_features, "x_params": self.x_params, "adj_params": self.adj_params,
+                  "time_conditioning": self.time_conditioning, "min_degree": self.min_degree}
+        return config if self.levels is None else {**config, "bond_levels": self.levels}
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "GDSSNoiseModel":

@@ -247,12 +247,14 @@ class GraphSDE(NamedTuple):
     def T(self) -> float:
         return self.adj.T
 
-    def prior_sampling(self, mask: Tensor, num_features: int,
-                       generator: Optional[torch.Generator] = None) -> Graphs:
-        """Prior graphs for node ``mask (B, N)``: i.i.d. features, symmetric adjacency, both masked."""
+    def prior_sampling(self, mask: Tensor, num_features: int, generator: Optional[torch.Generator] = None,
+                       adj_channels: int = 1) -> Graphs:
+        """Prior graphs for node ``mask (B, N)``: i.i.d. features, symmetric adjacency (``(B, N, N)``, or
+        ``(B, adj_channels, N, N)`` for categorical bonds), both masked."""
         b, n = mask.shape
         x = self.x.prior_sampling((b, n, num_features), generator, dtype=mask.dtype, device=mask.device)
-        adj = self.adj.prior_sampling((b, n, n), generator, symmetric=True, dtype=mask.dtype, device=mask.device)
+        shape = (b, n, n) if adj_channels == 1 else (b, adj_channels, n, n)
+        adj = self.adj.prior_sampling(shape, generator, symmetric=True, dtype=mask.dtype, device=mask.device)
         return Graphs(mask_nodes(x, mask), mask_adjacency(adj, mask), mask)
 
     def perturb(self, graphs: Graphs, t: Tensor, noise: Graphs) -> Graphs:

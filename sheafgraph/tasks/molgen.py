@@ -14,8 +14,8 @@ from typing import Dict, Optional, Sequence
 from sheafgraph.data.molecules import load_qm9
 from sheafgraph.data.paths import cache_dir
 from sheafgraph.generative import SAMPLERS, get_sde
-from sheafgraph.generative.molecules import (DEFAULT_SAMPLER, PRETRAINED, QM9_SDE, draw_grid, export_checkpoint,
-                                             load_generator, sample_molecules, train_generator)
+from sheafgraph.generative.molecules import (BOND_ENCODINGS, DEFAULT_SAMPLER, PRETRAINED, QM9_SDE, draw_grid,
+                                             export_checkpoint, load_generator, sample_molecules, train_generator)
 from sheafgraph.generative.samplers import OPTION_HELP
 from sheafgraph.metrics.molecules import fcd, novelty, nspdk_mmd, sanitized_mol, uniqueness, validity
 from sheafgraph.utils import init_distributed, resolve_device, set_threads
@@ -70,8 +70,10 @@ def add_subcommand(subparsers) -> None:
     train.add_argument("--sde-x", default="ve", help="SDE for node features: ve, vp or subvp (default %(default)s)")
     train.add_argument("--sde-adj", default="ve", help="SDE for the adjacency: ve, vp or subvp (default %(default)s)")
     train.add_argument("--time-conditioning", action="store_true", help="feed t to the score networks")
-    train.add_argument("--aromatic", action="store_true",
-                       help="aromatic-aware encoding: aromatic bonds kept at order 1.5 instead of kekulised")
+    train.add_argument("--bonds", default="kekule", choices=BOND_ENCODINGS,
+                       help="bond encoding of a new run: kekule (GDSS's kekulised bond orders), aromatic (aromatic "
+                            "bonds kept at order 1.5) or categorical (those bond orders as one adjacency channel per "
+                            "bond type) (default %(default)s)")
     train.add_argument("--no-resume", action="store_true", help="start over even if the checkpoint exists")
     train.add_argument("--resume-lr", type=float, default=None,
                        help="when resuming, continue with this learning rate instead of the saved one (to anneal)")
@@ -123,7 +125,7 @@ def run_train(args: argparse.Namespace) -> int:
     context = init_distributed(resolve_device(args.device))
     state = train_generator(args.dataset, checkpoint=args.checkpoint, root=args.root, epochs=args.epochs,
                             batch_size=args.batch_size, lr=args.lr, sde_config=sde_config,
-                            time_conditioning=args.time_conditioning, aromatic=args.aromatic, seed=args.seed,
+                            time_conditioning=args.time_conditioning, bonds=args.bonds, seed=args.seed,
                             resume=not args.no_resume, resume_lr=args.resume_lr, device=context.device,
                             show_progress=None if context.is_main else False,
                             log=print if context.is_main else (lambda message: None))

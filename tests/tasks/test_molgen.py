@@ -102,34 +102,31 @@ def test_train_cli_checkpoints_resumes_and_exports(tmp_path, monkeypatch, shared
     assert main([*args, "--epochs", "1", "--sde-adj", "ou"]) == 2
 
 
-def test_aromatic_training_is_recorded_and_sampling_decodes_aromatic_bonds(tmp_path, monkeypatch, shared_data):
-    from sheafgraph.chem import QM9_ATOMS, smiles_to_dense
+@pytest.mark.parametrize("bonds", ["aromatic", "categorical"])
+def test_bond_encoding_is_recorded_and_sampling_decodes_aromatic_bonds(bonds, tmp_path, monkeypatch, shared_data):
     from sheafgraph.data.molecules import load_qm9
-    from sheafgraph.generative import Graphs
     smiles = load_qm9(shared_data, check_smiles=False).train[5000:5016]
-    asked = []
-
-    def graphs(dataset, root, aromatic):
-        asked.append(aromatic)
-        x, adj = smiles_to_dense(smiles, QM9_ATOMS, 9, aromatic=aromatic)
-        return Graphs(x, adj, (x.sum(-1) > 0).float()), QM9_ATOMS
-
-    monkeypatch.setattr(molgen, "_training_graphs", graphs)
+    monkeypatch.setattr(molgen, "load_qm9", lambda root=None: type("Splits", (), {"train": smiles}))
     ckpt, small = tmp_path / "last.pt", tmp_path / "small.pt"
     args = ["molgen", "train", "--checkpoint", str(ckpt), "--batch-size", "8"]
-    assert main([*args, "--aromatic", "--epochs", "1"]) == 0
+    assert main([*args, "--bonds", bonds, "--epochs", "1"]) == 0
     assert main([*args, "--epochs", "2", "--export", str(small)]) == 0      # resuming keeps the stored encoding
-    assert asked == [True, True] and load_checkpoint(small)["bonds"] == "aromatic"
+    state = load_checkpoint(small)
+    assert state["bonds"] == bonds and state["epoch"] == 2
+    assert state["model_config"].get("bond_levels") == ([1.0, 1.5, 2.0, 3.0] if bonds == "categorical" else None)
     gen = load_generator(small)
     assert gen.aromatic and not load_generator().aromatic              # the shipped model is kekulised
     out = sample_molecules(gen, 64, sampler="s4", options={"steps": 4})
-    assert set(out.graphs.bond_orders.unique().tolist()) == {0, 1, 2, 3, 4}     # code 4: aromatic
+    assert out.graphs.bond_orders.shape == (64, 9, 9)
+    codes = set(out.graphs.bond_orders.unique().tolist())
+    assert {0, 4} <= codes <= {0, 1, 2, 3, 4}                           # code 4: aromatic
     assert len(out.decoded.raw) == 64
-    state = load_checkpoint(small)
     state["bonds"] = "smiles"
     torch.save(state, tmp_path / "odd.pt")
     with pytest.raises(ValueError, match="unknown bond encoding 'smiles'"):
         load_generator(tmp_path / "odd.pt")
+    with pytest.raises(SystemExit, match="2"):
+        main([*args, "--no-resume", "--bonds", "sdf", "--epochs", "1"])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
