@@ -5,7 +5,9 @@
                                 [--reference test|train]
 
 Each config is ``sampler:steps[:option=value...]`` (e.g. ``s4:100:snr=0.2:scale_eps=0.7``); options not given
-take the sampler's own defaults (``generative.samplers.sampler_options``). For each: wall time of sampling ``--num``
+take ``molgen sample``'s defaults (``generative.molecules.default_options``: ``pc`` is the CLI default, scale_eps
+0.5 since stop 18; ``pc:100:scale_eps=0.7`` is GDSS's own), else the sampler's own
+(``generative.samplers.sampler_options``). For each: wall time of sampling ``--num``
 molecules (atom counts drawn from the training distribution, quantisation included; RDKit decoding and
 valency correction excluded), NFE, validity without correction with GDSS's N+/O+ charge rule and without it ("no
 N+/O+": every atom neutral) and, for a model of the aromatic-aware encoding, without the pyrrole-type hydrogen

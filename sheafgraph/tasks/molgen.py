@@ -88,8 +88,10 @@ def add_subcommand(subparsers) -> None:
     sample.add_argument("--out", default="runs/mols.smi", help="SMILES file to write (default %(default)s)")
     sample.add_argument("--sampler", default=DEFAULT_SAMPLER["sampler"],
                         help=f"sampler: {', '.join(SAMPLERS)} (default %(default)s); its options below")
-    add_option_flags(sample.add_argument_group("sampler options (default: the sampler's own)"), SAMPLERS, OPTION_HELP,
-                     {"steps": f"default {DEFAULT_SAMPLER['steps']} for every sampler"})
+    chosen = ", ".join(f"{k} {v}" for k, v in DEFAULT_SAMPLER.items() if k not in ("sampler", "steps"))
+    add_option_flags(sample.add_argument_group(f"sampler options (default: the sampler's own; the default sampler "
+                                               f"{DEFAULT_SAMPLER['sampler']} takes {chosen})"), SAMPLERS,
+                     OPTION_HELP, {"steps": f"default {DEFAULT_SAMPLER['steps']} for every sampler"})
     sample.add_argument("--batch-size", type=int, default=1000, help="graphs sampled at once (default %(default)s)")
     sample.add_argument("--num-atoms", type=int, default=None, help="fixed heavy-atom count (default: drawn)")
     sample.add_argument("--png", default=None, help="also draw a grid of the first molecules to this PNG")

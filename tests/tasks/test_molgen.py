@@ -29,7 +29,7 @@ def test_sample_cli_writes_smiles_png_and_stats(tmp_path, capsys):
     record = json.loads(stats.read_text())
     # default sampler PC: one predictor and one corrector evaluation per step
     assert record["num"] == 12 and record["nfe"] == 8 and record["written"] == len(lines) > 0
-    assert record["sampler"] == "pc" and record["snr"] == 0.2 and record["scale_eps"] == 0.7
+    assert record["sampler"] == "pc" and record["snr"] == 0.2 and record["scale_eps"] == 0.5   # the chosen default
     assert record["scale_eps_early"] == 1.0 and record["switch_time"] == 0.4
     assert 0 <= record["valid_without_correction"] <= 1
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -38,7 +38,9 @@ def test_sample_cli_writes_smiles_png_and_stats(tmp_path, capsys):
 
 def test_every_sampler_takes_the_same_default_steps_and_any_of_its_options(tmp_path):
     gen = load_generator()
-    assert sample_molecules(gen, 2, sampler="s4").nfe == 100                  # as the default pc: 100 steps
+    s4 = sample_molecules(gen, 2, sampler="s4")
+    assert s4.nfe == 100 and s4.options["scale_eps"] == 0.7        # as the default pc: 100 steps; its own scale_eps
+    assert sample_molecules(gen, 2, options={"steps": 2, "scale_eps": 0.9}).options["scale_eps"] == 0.9
     out = tmp_path / "m.smi"
     assert main(["molgen", "sample", "--num", "2", "--sampler", "dpm_solver", "--steps", "3", "--order", "1",
                  "--spacing", "uniform", "--out", str(out), "--json", str(tmp_path / "s.json")]) == 0
