@@ -33,14 +33,12 @@ def _with_time(h: Tensor, t: Optional[Tensor]) -> Tensor:
     return torch.cat([h, batch_view(t.to(h.dtype), h).expand(*h.shape[:-1], 1)], dim=-1)
 
 
-def _register_levels(module: nn.Module, levels: Optional[Sequence[float]]) -> int:
-    """Keep categorical ``levels`` as a non-persistent buffer ``bond_levels`` (None: a scalar adjacency); returns the
-    adjacency channels (1 or K)."""
+def _register_levels(module: nn.Module, levels: Optional[Sequence[float]]) -> None:
+    """Keep categorical ``levels`` as a non-persistent buffer ``bond_levels`` (None: a scalar adjacency)."""
     if levels is None:
         module.bond_levels = None
-        return 1
-    module.register_buffer("bond_levels", torch.tensor(check_levels(levels)), persistent=False)
-    return len(levels)
+    else:
+        module.register_buffer("bond_levels", torch.tensor(check_levels(levels)), persistent=False)
 
 
 class ScoreNetworkX(nn.Module):
@@ -95,8 +93,9 @@ class ScoreNetworkA(nn.Module):
         if num_layers < 2:
             raise ValueError(f"num_layers must be >= 2, got {num_layers}")
         self.c_init, self.time_conditioning = c_init, time_conditioning
-        self.bond_channels = _register_levels(self, bond_levels)
-        first = c_init if bond_levels is None else self.bond_channels + c_init - 1
+        _register_levels(self, bond_levels)
+        bond_channels = 1 if bond_levels is None else len(bond_levels)
+        first = c_init if bond_levels is None else bond_channels + c_init - 1
         channels = [first] + [c_hid] * (num_layers - 1) + [c_final]
         convs = [num_features] + [hidden] * num_layers
         attn = [hidden] + [attn_dim] * (num_layers - 1)
@@ -105,7 +104,7 @@ class ScoreNetworkA(nn.Module):
                            min_degree)
             for i in range(num_layers))
         head_in = sum(channels) + int(time_conditioning)
-        self.head = MLP(head_in, 2 * head_in, self.bond_channels, num_layers=3)
+        self.head = MLP(head_in, 2 * head_in, bond_channels, num_layers=3)
 
     def forward(self, x: Tensor, adj: Tensor, mask: Tensor, t: Optional[Tensor] = None) -> Tensor:
         if self.bond_levels is None:
@@ -154,8 +153,11 @@ class GDSSNoiseModel(nn.Module):
         common = {"time_conditioning": time_conditioning, "min_degree": min_degree, "bond_levels": self.levels}
         self.net_x = ScoreNetworkX(num_features, **common, **self.x_params)
         self.net_adj = ScoreNetworkA(num_features, **common, **self.adj_params)
-        #: adjacency channels: 1 (a ``(B, N, N)`` adjacency) or K (categorical, ``(B, K, N, N)``)
-        self.adj_channels = self.net_adj.bond_channels
+
+    @property
+    def adj_channels(self) -> int:
+        """Adjacency channels: 1 (a ``(B, N, N)`` adjacency) or K (categorical, ``(B, K, N, N)``)."""
+        return 1 if self.levels is None else len(self.levels)
 
     def forward(self, x: Tensor, adj: Tensor, mask: Tensor, t: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         if self.levels is not None:

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from sheafgraph.utils.checks import MissingExtraError, check_choice, positive_int
+from sheafgraph.utils.checks import MissingExtraError, check_choice, int_in_range, positive_int
 
 SAMPLERS = ("cluster", "ego", "neighbor")
 #: parts merged into one Cluster-GCN batch (restores some of the edges a partition cuts)
@@ -179,9 +179,7 @@ class SubgraphBatches:
     def _train_mask(self, fold: int) -> Tensor:
         mask = self.data.train_mask
         splits = 1 if mask.dim() == 1 else mask.shape[1]
-        if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < splits:
-            raise ValueError(f"fold must be a split index in [0, {splits}) (the graph has {splits} split(s)), "
-                             f"got {fold!r}")
+        fold = int_in_range(fold, "fold", 0, splits - 1, f"a split index: the graph has {splits} split(s)")
         return mask if mask.dim() == 1 else mask[:, fold]
 
     def _ego_batches(self, generator: torch.Generator, train: Tensor) -> Iterator[Data]:
