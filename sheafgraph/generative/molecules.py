@@ -91,6 +91,7 @@ def load_generator(checkpoint=None, device: str = "cpu") -> MoleculeGenerator:
     bonds = state.get("bonds", "kekule")
     if bonds not in BOND_ENCODINGS:
         raise ValueError(f"{path}: unknown bond encoding {bonds!r} (this version knows {', '.join(BOND_ENCODINGS)})")
+    info["bonds"] = bonds
     return MoleculeGenerator(model, sde, state["node_counts"].float(), AtomVocabulary(state["atom_types"]), info,
                              aromatic=bonds != "kekule")
 
