@@ -108,7 +108,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     gen = load_generator(args.checkpoint, resolve_device(args.device))
     ref = None if args.no_metrics else Reference(args.root, nspdk=not args.no_nspdk, split=args.reference)
-    print(f"checkpoint epoch {gen.info.get('epoch')}, {gen.info['bonds']} bonds, {args.num} "
+    print(f"checkpoint epoch {gen.info.get('epoch')}, {gen.bonds} bonds, {args.num} "
           f"molecules, {torch.get_num_threads()} threads")
     print(f"{'sampler':<28}{'steps':>6}{'NFE':>6}{'wall s':>8}{'cpu s':>7}{'valid w/o corr':>16}{'no N+/O+':>9}"
           f"{'no rules':>9}{'unique':>8}{'novel':>8}{'V.U.N.':>8}{'FCD':>8}{'NSPDK':>9}")

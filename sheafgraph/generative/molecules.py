@@ -43,15 +43,20 @@ BOND_ENCODINGS = ("kekule", "aromatic", "categorical")
 
 class MoleculeGenerator(NamedTuple):
     """A trained GDSS model ready to sample: noise model (EMA weights), SDEs, node-count histogram, vocabulary, and
-    whether it was trained on the aromatic-aware bond orders (``aromatic``: aromatic bonds at order 1.5, as a scalar
-    or as a channel of categorical bonds), so that sampled bond code 4 decodes as aromatic."""
+    the bond encoding it was trained on (``bonds``, one of :data:`BOND_ENCODINGS`)."""
 
     model: GDSSNoiseModel
     sde: GraphSDE
     node_counts: torch.Tensor
     vocab: AtomVocabulary
     info: Dict[str, Any]
-    aromatic: bool = False
+    bonds: str = "kekule"
+
+    @property
+    def aromatic(self) -> bool:
+        """Trained on the aromatic-aware bond orders (aromatic bonds at order 1.5, as a scalar or as a channel of
+        categorical bonds), so that sampled bond code 4 decodes as aromatic."""
+        return self.bonds != "kekule"
 
     @property
     def max_nodes(self) -> int:
@@ -91,9 +96,8 @@ def load_generator(checkpoint=None, device: str = "cpu") -> MoleculeGenerator:
     bonds = state.get("bonds", "kekule")
     if bonds not in BOND_ENCODINGS:
         raise ValueError(f"{path}: unknown bond encoding {bonds!r} (this version knows {', '.join(BOND_ENCODINGS)})")
-    info["bonds"] = bonds
     return MoleculeGenerator(model, sde, state["node_counts"].float(), AtomVocabulary(state["atom_types"]), info,
-                             aromatic=bonds != "kekule")
+                             bonds)
 
 
 def export_checkpoint(src, dst) -> Path:

@@ -95,7 +95,7 @@ class ScoreNetworkA(nn.Module):
         self.c_init, self.time_conditioning = c_init, time_conditioning
         _register_levels(self, bond_levels)
         bond_channels = 1 if bond_levels is None else len(bond_levels)
-        first = c_init if bond_levels is None else bond_channels + c_init - 1
+        first = bond_channels + c_init - 1          # the adjacency channels, then the powers 2..c_init
         channels = [first] + [c_hid] * (num_layers - 1) + [c_final]
         convs = [num_features] + [hidden] * num_layers
         attn = [hidden] + [attn_dim] * (num_layers - 1)

@@ -118,7 +118,7 @@ def test_bond_encoding_is_recorded_and_sampling_decodes_aromatic_bonds(bonds, tm
     assert state["model_config"].get("bond_levels") == ([1.0, 1.5, 2.0, 3.0] if bonds == "categorical" else None)
     gen = load_generator(small)
     assert gen.aromatic and not load_generator().aromatic              # the shipped model is kekulised
-    assert gen.info["bonds"] == bonds and load_generator().info["bonds"] == "kekule"
+    assert gen.bonds == bonds and load_generator().bonds == "kekule"
     out = sample_molecules(gen, 64, sampler="s4", options={"steps": 4})
     assert out.graphs.bond_orders.shape == (64, 9, 9)
     codes = set(out.graphs.bond_orders.unique().tolist())
