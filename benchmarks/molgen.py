@@ -4,16 +4,17 @@
                                 [--configs s4:100 pc:100 dpm_solver:20 ...] [--no-nspdk] [--no-metrics]
                                 [--reference test|train]
 
-Each config is ``sampler:steps[:option=value...]`` (e.g. ``s4:100:snr=0.2:scale_eps=0.7``); options not given
-take ``molgen sample``'s defaults (``generative.molecules.default_options``: ``pc`` is the CLI default, scale_eps
-0.5 since stop 18; ``pc:100:scale_eps=0.7`` is GDSS's own), else the sampler's own
-(``generative.samplers.sampler_options``). For each: wall time of sampling ``--num``
-molecules (atom counts drawn from the training distribution, quantisation included; RDKit decoding and
-valency correction excluded), NFE, validity without correction with GDSS's N+/O+ charge rule and without it ("no
-N+/O+": every atom neutral) and, for a model of the aromatic-aware encoding, without the pyrrole-type hydrogen
-rule either ("no rules"; ``chem.decode``), then uniqueness, novelty (vs the training split), V.U.N. (valid, unique
-and novel, as a share of all samples), FCD and NSPDK MMD (vs the test split) of the corrected molecules -- the
-metrics of ``sheafgraph molgen evaluate``. A chemistry table follows
+Each config is ``sampler:steps[:option=value...]`` (e.g. ``s4:100:snr=0.2:scale_eps=0.7``); ``guidance=S`` and
+``guidance_start=T`` set the valence guidance (``generative.guidance``; default ``molgen sample``'s,
+``generative.molecules.DEFAULT_GUIDANCE``); other options not given take ``molgen sample``'s defaults
+(``generative.molecules.default_options``: ``pc`` is the CLI default, scale_eps 0.5 since stop 18;
+``pc:100:scale_eps=0.7`` is GDSS's own), else the sampler's own (``generative.samplers.sampler_options``).
+For each: wall time of sampling ``--num`` molecules (atom counts drawn from the training distribution,
+quantisation included; RDKit decoding and valency correction excluded), NFE, validity without correction with
+GDSS's N+/O+ charge rule and without it ("no N+/O+": every atom neutral) and, for a model of the aromatic-aware
+encoding, without the pyrrole-type hydrogen rule either ("no rules"; ``chem.decode``), then uniqueness, novelty
+(vs the training split), V.U.N. (valid, unique and novel, as a share of all samples), FCD and NSPDK MMD (vs the
+test split) of the corrected molecules -- the metrics of ``sheafgraph molgen evaluate``. A chemistry table follows
 (:func:`metrics.molecules.molecule_properties`: aromatic rings, charged atoms, fluorine, small molecules, double and
 triple bonds; for samples also the share of graphs valid as sampled that are disconnected, and of valid samples that
 copy a training molecule), with the reference molecules as the last row.
@@ -42,6 +43,9 @@ from sheafgraph.metrics.molecules import (canonical_set, fcd, molecule_propertie
                                           uniqueness, validity_without_correction, vun)
 from sheafgraph.utils import resolve_device
 
+LABEL = 36          # width of the label column
+# config keys of the valence guidance (generative.guidance), not sampler options
+GUIDANCE_KEYS = {"guidance": "strength", "guidance_start": "start"}
 PAPER = {"valid_without_correction": 0.9572, "uniqueness": 0.9846, "fcd": 2.900, "nspdk": 0.003}
 
 
@@ -83,7 +87,8 @@ def chemistry_row(label: str, smiles, raw=None, train=None) -> str:
         disconnected = sum(len(Chem.GetMolFrags(m)) > 1 for m in valid_raw) / max(len(valid_raw), 1)
         copies = 1.0 - novelty([s for s in smiles if s is not None], train)
         extra = f"{100 * disconnected:>13.1f}{100 * copies:>8.1f}"
-    return (f"{label:<28}{100 * p['aromatic_ring']:>9.1f}{100 * p['charged_atom']:>9.1f}{100 * p['fluorine_atoms']:>6.2f}"
+    return (f"{label:<{LABEL}}{100 * p['aromatic_ring']:>9.1f}{100 * p['charged_atom']:>9.1f}"
+            f"{100 * p['fluorine_atoms']:>6.2f}"
             f"{100 * p['at_most_7_atoms']:>9.1f}{100 * p['double_bonds']:>8.1f}{100 * p['triple_bonds']:>8.1f}" + extra)
 
 
@@ -110,7 +115,7 @@ def main() -> None:
     ref = None if args.no_metrics else Reference(args.root, nspdk=not args.no_nspdk, split=args.reference)
     print(f"checkpoint epoch {gen.info.get('epoch')}, {gen.bonds} bonds, {args.num} "
           f"molecules, {torch.get_num_threads()} threads")
-    print(f"{'sampler':<28}{'steps':>6}{'NFE':>6}{'wall s':>8}{'cpu s':>7}{'valid w/o corr':>16}{'no N+/O+':>9}"
+    print(f"{'sampler':<{LABEL}}{'steps':>6}{'NFE':>6}{'wall s':>8}{'cpu s':>7}{'valid w/o corr':>16}{'no N+/O+':>9}"
           f"{'no rules':>9}{'unique':>8}{'novel':>8}{'V.U.N.':>8}{'FCD':>8}{'NSPDK':>9}")
 
     def metrics_columns(smiles) -> str:
@@ -124,25 +129,28 @@ def main() -> None:
     for config in args.configs:
         name, steps, *extra = config.split(":")
         options = {"steps": int(steps), **{k: float(v) for k, v in (kv.split("=") for kv in extra)}}
+        guidance = {GUIDANCE_KEYS[k]: options.pop(k) for k in list(options) if k in GUIDANCE_KEYS}
         cpu = time.process_time()
-        out = sample_molecules(gen, args.num, sampler=name, seed=args.seed, options=options)
+        out = sample_molecules(gen, args.num, sampler=name, seed=args.seed, options=options, guidance=guidance)
         cpu = time.process_time() - cpu
         label = ":".join([name] + extra)
         no_charge, no_rules = (validity_without_correction(out.graphs.atom_types, out.graphs.bond_orders, gen.vocab,
                                                            charge_rule=False, aromatic_hydrogens=hydrogens)
                                for hydrogens in (True, False))
-        print(f"{label:<28}{steps:>6}{out.nfe:>6}{out.seconds:>8.1f}{cpu:>7.1f}{out.valid_without_correction:>16.2%}"
+        print(f"{label:<{LABEL}}{steps:>6}{out.nfe:>6}{out.seconds:>8.1f}{cpu:>7.1f}"
+              f"{out.valid_without_correction:>16.2%}"
               f"{no_charge:>9.2%}{no_rules:>9.2%}" + metrics_columns(out.smiles), flush=True)
         if ref is not None:
             chemistry.append(chemistry_row(label, out.smiles, out.decoded.raw, ref.train))
     if ref is not None:
         data = random.Random(args.seed).sample(ref.train_smiles, args.num)
-        print(f"{'QM9 train (random)':<28}{'':>6}{'':>6}{'':>8}{'':>7}{1:>16.2%}{'':>18}" + metrics_columns(data))
-    print(f"{'GDSS paper (10k samples)':<28}{1000:>6}{2000:>6}{'':>8}{'':>7}{PAPER['valid_without_correction']:>16.2%}"
+        print(f"{'QM9 train (random)':<{LABEL}}{'':>6}{'':>6}{'':>8}{'':>7}{1:>16.2%}{'':>18}" + metrics_columns(data))
+    print(f"{'GDSS paper (10k samples)':<{LABEL}}{1000:>6}{2000:>6}{'':>8}{'':>7}"
+          f"{PAPER['valid_without_correction']:>16.2%}"
           f"{'':>18}{PAPER['uniqueness']:>8.2%}{'':>8}{'':>8}{PAPER['fcd']:>8.3f}{PAPER['nspdk']:>9.4f}")
     if ref is not None:
         print(f"\nchemistry, % ({args.reference} reference row: its molecules)")
-        print(f"{'':<28}{'aromatic':>9}{'charged':>9}{'F':>6}{'<=7 atoms':>9}{'double':>8}{'triple':>8}"
+        print(f"{'':<{LABEL}}{'aromatic':>9}{'charged':>9}{'F':>6}{'<=7 atoms':>9}{'double':>8}{'triple':>8}"
               f"{'disconnected':>13}{'copies':>8}")
         for row in chemistry:
             print(row)

@@ -54,6 +54,11 @@ class AtomVocabulary:
     def __repr__(self) -> str:
         return f"AtomVocabulary({', '.join(self.symbols)})"
 
+    @property
+    def max_valences(self) -> Tuple[int, ...]:
+        """The largest valence RDKit allows each element when neutral (C 4, N 3, O 2, F 1, P 5, S 6, ...)."""
+        return tuple(max(_PERIODIC_TABLE.GetValenceList(s)) for s in self.symbols)
+
     def index(self, symbol: str) -> int:
         """Channel of ``symbol``; ValueError naming the vocabulary if it is not in it."""
         if symbol not in self.symbols:

@@ -17,6 +17,7 @@ from sheafgraph.chem import AtomVocabulary, DecodedMolecules, decode_and_correct
 from sheafgraph.data.molecules import load_qm9, molecule_dataset_spec
 from sheafgraph.generative.bond_channels import BOND_LEVELS, to_bond_channels
 from sheafgraph.generative.generate import GeneratedGraphs, generate, sample_node_counts
+from sheafgraph.generative.guidance import ValenceGuidance, check_guidance
 from sheafgraph.generative.noise import Graphs
 from sheafgraph.generative.samplers import check_sampler_options, sampler_options
 from sheafgraph.generative.score_networks import GDSSNoiseModel
@@ -35,6 +36,9 @@ QM9_SDE = {"x": {"name": "ve", "sigma_min": 0.1, "sigma_max": 1.0},
 # against training molecules only, no test-set metric (see benchmarks/RESULTS.md). Every sampler runs
 # DEFAULT_SAMPLER["steps"] steps unless told otherwise; the other options apply to the default sampler only.
 DEFAULT_SAMPLER = {"sampler": "pc", "steps": 100, "scale_eps": 0.5}
+# valence guidance (sheafgraph.generative.guidance) of every sampler on a scalar-bond checkpoint: strength (0 = off)
+# and the time below which it acts; categorical-bond checkpoints sample unguided unless told otherwise
+DEFAULT_GUIDANCE = {"strength": 0.0, "start": 1.0}
 # a checkpoint's ``bonds``: the bond encoding it was trained on, "kekule" when absent: GDSS's kekulised bond orders,
 # "aromatic" (aromatic bonds at order 1.5, sheafgraph.chem.encode) or "categorical" (the aromatic-aware bond orders as
 # one channel per bond type, sheafgraph.generative.bond_channels)
@@ -118,15 +122,25 @@ def default_options(sampler: str) -> Dict[str, Any]:
 
 def sample_molecules(gen: MoleculeGenerator, num: int, *, sampler: str = DEFAULT_SAMPLER["sampler"],
                      batch_size: int = 1000, seed: int = 0, num_atoms: Optional[int] = None,
-                     options: Optional[Dict[str, Any]] = None) -> MoleculeSamples:
+                     options: Optional[Dict[str, Any]] = None,
+                     guidance: Optional[Dict[str, float]] = None) -> MoleculeSamples:
     """Sample ``num`` molecules; ``num_atoms`` fixes the heavy-atom count (default: drawn from training data).
 
     ``options`` go to the sampler (:func:`~sheafgraph.generative.samplers.sampler_options` lists what each takes);
     ``steps`` defaults to ``DEFAULT_SAMPLER["steps"]`` for every sampler, the rest to :data:`DEFAULT_SAMPLER`'s for
-    its sampler and to the sampler's own defaults for the others.
+    its sampler and to the sampler's own defaults for the others. ``guidance`` (``strength``, ``start``) sets the
+    valence guidance of :class:`~sheafgraph.generative.guidance.ValenceGuidance`, default :data:`DEFAULT_GUIDANCE`
+    (off for categorical bonds); the returned options record it as ``valence_guidance`` and ``guidance_start``.
     """
     check_sampler_options(sampler, options or {})
     positive_int(num, "num")
+    guide = {**DEFAULT_GUIDANCE, **({"strength": 0.0} if gen.bonds == "categorical" else {}), **(guidance or {})}
+    unknown = sorted(set(guide) - set(DEFAULT_GUIDANCE))
+    if unknown:
+        raise ValueError(f"unknown valence guidance option(s) {unknown}; valid: {', '.join(DEFAULT_GUIDANCE)}")
+    check_guidance(guide["strength"], guide["start"])
+    model = gen.model if guide["strength"] == 0 else ValenceGuidance(
+        gen.model, gen.sde, gen.vocab.max_valences, aromatic=gen.aromatic, **guide)
     generator = torch.Generator().manual_seed(seed)                 # atom counts (and the noise on CPU)
     if num_atoms is None:
         counts = sample_node_counts(gen.node_counts, num, generator)
@@ -139,12 +153,13 @@ def sample_molecules(gen: MoleculeGenerator, num: int, *, sampler: str = DEFAULT
     device = next(gen.model.parameters()).device
     noise = generator if device.type == "cpu" else torch.Generator(device).manual_seed(seed)
     start = time.perf_counter()
-    out = generate(gen.model, gen.sde, counts, num_features=len(gen.vocab), sampler=sampler,
+    out = generate(model, gen.sde, counts, num_features=len(gen.vocab), sampler=sampler,
                    batch_size=batch_size, generator=noise, options=options, max_nodes=gen.max_nodes,
                    aromatic=gen.aromatic)
     seconds = time.perf_counter() - start
     decoded = decode_and_correct(out.atom_types, out.bond_orders, gen.vocab)    # correct, keep the largest fragment
     smiles = [Chem.MolToSmiles(m) if m is not None else None for m in decoded.corrected]
+    options = {**options, "valence_guidance": guide["strength"], "guidance_start": guide["start"]}
     return MoleculeSamples(smiles, decoded.corrected, decoded.validity_without_correction, out.nfe, seconds, options,
                            out, decoded)
 

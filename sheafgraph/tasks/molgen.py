@@ -14,8 +14,9 @@ from typing import Dict, Optional, Sequence
 from sheafgraph.data.molecules import load_qm9
 from sheafgraph.data.paths import cache_dir
 from sheafgraph.generative import SAMPLERS, get_sde
-from sheafgraph.generative.molecules import (BOND_ENCODINGS, DEFAULT_SAMPLER, PRETRAINED, QM9_SDE, draw_grid,
-                                             export_checkpoint, load_generator, sample_molecules, train_generator)
+from sheafgraph.generative.molecules import (BOND_ENCODINGS, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, PRETRAINED, QM9_SDE,
+                                             draw_grid, export_checkpoint, load_generator, sample_molecules,
+                                             train_generator)
 from sheafgraph.generative.samplers import OPTION_HELP
 from sheafgraph.metrics.molecules import fcd, novelty, nspdk_mmd, sanitized_mol, uniqueness, validity
 from sheafgraph.utils import init_distributed, resolve_device, set_threads
@@ -92,6 +93,12 @@ def add_subcommand(subparsers) -> None:
     add_option_flags(sample.add_argument_group(f"sampler options (default: the sampler's own; the default sampler "
                                                f"{DEFAULT_SAMPLER['sampler']} takes {chosen})"), SAMPLERS,
                      OPTION_HELP, {"steps": f"default {DEFAULT_SAMPLER['steps']} for every sampler"})
+    guidance = sample.add_argument_group("valence guidance (sheafgraph.generative.guidance; any sampler)")
+    guidance.add_argument("--valence-guidance", type=float, default=None, metavar="STRENGTH",
+                          help=f"push bonds at over-valent atoms down while sampling; 0 = off "
+                               f"(default {DEFAULT_GUIDANCE['strength']:g})")
+    guidance.add_argument("--guidance-start", type=float, default=None, metavar="T",
+                          help=f"guide only while t <= T, in (0, 1] (default {DEFAULT_GUIDANCE['start']:g})")
     sample.add_argument("--batch-size", type=int, default=1000, help="graphs sampled at once (default %(default)s)")
     sample.add_argument("--num-atoms", type=int, default=None, help="fixed heavy-atom count (default: drawn)")
     sample.add_argument("--png", default=None, help="also draw a grid of the first molecules to this PNG")
@@ -148,7 +155,9 @@ def run_sample(args: argparse.Namespace) -> int:
     check_outputs(args, "out", "png", "json")
     gen = load_generator(args.checkpoint, resolve_device(args.device))
     out = sample_molecules(gen, args.num, sampler=args.sampler, batch_size=args.batch_size, seed=args.seed,
-                           num_atoms=args.num_atoms, options=given(args, OPTION_HELP))
+                           num_atoms=args.num_atoms, options=given(args, OPTION_HELP),
+                           guidance={k: v for k, v in (("strength", args.valence_guidance),
+                                                       ("start", args.guidance_start)) if v is not None})
     path = Path(args.out)
     path.write_text("".join(f"{s}\n" for s in out.smiles if s is not None))
     stats = {"num": args.num, "sampler": args.sampler, **out.options, "nfe": out.nfe,

@@ -31,6 +31,7 @@ def test_sample_cli_writes_smiles_png_and_stats(tmp_path, capsys):
     assert record["num"] == 12 and record["nfe"] == 8 and record["written"] == len(lines) > 0
     assert record["sampler"] == "pc" and record["snr"] == 0.2 and record["scale_eps"] == 0.5   # the chosen default
     assert record["scale_eps_early"] == 1.0 and record["switch_time"] == 0.4
+    assert record["valence_guidance"] == molgen.DEFAULT_GUIDANCE["strength"]
     assert 0 <= record["valid_without_correction"] <= 1
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "validity w/o correction" in capsys.readouterr().out
@@ -64,6 +65,8 @@ def test_sampling_is_seeded_and_respects_num_atoms():
     (["--device", "tpu"], "device must be 'cpu', 'cuda' or 'auto', got 'tpu'"),
     (["--sampler", "ode", "--snr", "0.3"], "sampler 'ode' does not take snr; its options: steps, eps, method"),
     (["--sampler", "pc", "--order", "2"], "sampler 'pc' does not take order"),
+    (["--valence-guidance", "-1"], "valence guidance strength must be >= 0, got -1.0"),
+    (["--guidance-start", "1.5"], "valence guidance start time must be in (0, 1], got 1.5"),
 ])
 def test_sample_cli_bad_input(argv, message, tmp_path, capsys):
     assert main(["molgen", "sample", "--out", str(tmp_path / "m.smi"), *argv]) == 2
