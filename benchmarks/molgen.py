@@ -13,11 +13,12 @@ For each: wall time of sampling ``--num`` molecules (atom counts drawn from the 
 quantisation included; RDKit decoding and valency correction excluded), NFE, validity without correction with
 GDSS's N+/O+ charge rule and without it ("no N+/O+": every atom neutral) and, for a model of the aromatic-aware
 encoding, without the pyrrole-type hydrogen rule either ("no rules"; ``chem.decode``), then uniqueness, novelty
-(vs the training split), V.U.N. (valid, unique and novel, as a share of all samples), FCD and NSPDK MMD (vs the
-test split) of the corrected molecules -- the metrics of ``sheafgraph molgen evaluate``. A chemistry table follows
-(:func:`metrics.molecules.molecule_properties`: aromatic rings, charged atoms, fluorine, small molecules, double and
-triple bonds; for samples also the share of graphs valid as sampled that are disconnected, and of valid samples that
-copy a training molecule), with the reference molecules as the last row.
+(vs the training split), V.U.N. (valid, unique and novel, as a share of all samples), FCD of all and of the novel
+ones ("FCD nov"), and NSPDK MMD (vs the test split) of the corrected molecules -- the metrics of ``sheafgraph
+molgen evaluate``, plus FCD nov. A chemistry table follows (:func:`metrics.molecules.molecule_properties`:
+aromatic rings, charged atoms, fluorine, small molecules, double and triple bonds; for samples also the share of
+graphs valid as sampled that are disconnected, and of valid samples that copy a training molecule), with the
+reference molecules as the last row.
 ``--reference train`` scores FCD and NSPDK against training molecules instead (:class:`Reference`), for choosing
 sampler options without looking at the test split.
 The test-set ChemNet statistics are computed once and then read from the cache of :func:`metrics.molecules.fcd`
@@ -39,8 +40,8 @@ from rdkit import Chem
 from sheafgraph.data.molecules import load_qm9
 from sheafgraph.data.paths import cache_dir
 from sheafgraph.generative.molecules import load_generator, sample_molecules
-from sheafgraph.metrics.molecules import (canonical_set, fcd, molecule_properties, novelty, nspdk_mmd, sanitized_mol,
-                                          uniqueness, validity_without_correction, vun)
+from sheafgraph.metrics.molecules import (canonical_set, canonical_smiles, fcd, molecule_properties, novelty,
+                                          nspdk_mmd, sanitized_mol, uniqueness, validity_without_correction, vun)
 from sheafgraph.utils import resolve_device
 
 LABEL = 36          # width of the label column
@@ -71,9 +72,11 @@ class Reference:
 
     def scores(self, smiles):
         valid = [m for m in map(sanitized_mol, smiles) if m is not None]
+        novel = [m for m in valid if canonical_smiles(m) not in self.train]
         return {"uniqueness": uniqueness(valid), "novelty": novelty(valid, self.train),
                 "vun": vun(list(smiles), self.train),
                 "fcd": fcd(valid, self.fcd_ref, cache_dir=cache_dir()),
+                "fcd_novel": fcd(novel, self.fcd_ref, cache_dir=cache_dir()) if len(novel) > 1 else float("nan"),
                 "nspdk": nspdk_mmd(valid, self.nspdk_ref) if self.nspdk else float("nan")}
 
 
@@ -116,13 +119,14 @@ def main() -> None:
     print(f"checkpoint epoch {gen.info.get('epoch')}, {gen.bonds} bonds, {args.num} "
           f"molecules, {torch.get_num_threads()} threads")
     print(f"{'sampler':<{LABEL}}{'steps':>6}{'NFE':>6}{'wall s':>8}{'cpu s':>7}{'valid w/o corr':>16}{'no N+/O+':>9}"
-          f"{'no rules':>9}{'unique':>8}{'novel':>8}{'V.U.N.':>8}{'FCD':>8}{'NSPDK':>9}")
+          f"{'no rules':>9}{'unique':>8}{'novel':>8}{'V.U.N.':>8}{'FCD':>8}{'FCD nov':>8}{'NSPDK':>9}")
 
     def metrics_columns(smiles) -> str:
         if ref is None:
             return ""
         s = ref.scores(smiles)
-        return f"{s['uniqueness']:>8.2%}{s['novelty']:>8.2%}{s['vun']:>8.2%}{s['fcd']:>8.3f}{s['nspdk']:>9.4f}"
+        return (f"{s['uniqueness']:>8.2%}{s['novelty']:>8.2%}{s['vun']:>8.2%}{s['fcd']:>8.3f}{s['fcd_novel']:>8.3f}"
+                f"{s['nspdk']:>9.4f}")
 
     chemistry = []
 
@@ -147,7 +151,7 @@ def main() -> None:
         print(f"{'QM9 train (random)':<{LABEL}}{'':>6}{'':>6}{'':>8}{'':>7}{1:>16.2%}{'':>18}" + metrics_columns(data))
     print(f"{'GDSS paper (10k samples)':<{LABEL}}{1000:>6}{2000:>6}{'':>8}{'':>7}"
           f"{PAPER['valid_without_correction']:>16.2%}"
-          f"{'':>18}{PAPER['uniqueness']:>8.2%}{'':>8}{'':>8}{PAPER['fcd']:>8.3f}{PAPER['nspdk']:>9.4f}")
+          f"{'':>18}{PAPER['uniqueness']:>8.2%}{'':>8}{'':>8}{PAPER['fcd']:>8.3f}{'':>8}{PAPER['nspdk']:>9.4f}")
     if ref is not None:
         print(f"\nchemistry, % ({args.reference} reference row: its molecules)")
         print(f"{'':<{LABEL}}{'aromatic':>9}{'charged':>9}{'F':>6}{'<=7 atoms':>9}{'double':>8}{'triple':>8}"
