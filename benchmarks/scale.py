@@ -5,7 +5,7 @@ and what mini-batch training costs in accuracy.
                                [--models diag bundle general] [--batch-size 20000] [--full-max 200000]
                                [--modes full mini] [--repeats 3] [--threads 2] [--device cpu|cuda]
     python benchmarks/scale.py --accuracy [--datasets csbm:n=20000 chameleon squirrel film] [--folds 3]
-                               [--sampler cluster|ego|neighbor] [--hops H] [--num-neighbors K]
+                               [--sampler cluster|ego|neighbor] [--hops H] [--num-neighbors K [K2]]
                                [--batch-fraction 0.25] [--lrs 0.02 0.005] [--root /path/to/shared/data]
 
 Speed: every (size, model, mode) case runs in its own process, so that its peak memory is its own (resident set
@@ -21,10 +21,10 @@ the sizes (1 = linear). Full batch runs up to ``--full-max`` nodes.
 Accuracy: ``sheafgraph nodecls``'s protocol (best validation epoch per split, test scored there) with the same
 configuration full batch and mini-batch (``--sampler``'s batches of ``--batch-fraction`` of the nodes: cluster
 batches of that many nodes, ego batches of that many training seeds with their ``--hops``-hop neighbourhoods, 2 by
-default, or neighbor batches of that many seeds with ``--num-neighbors`` sampled per node and hop), on the first
-``--folds`` splits; with several ``--lrs`` each mode takes the learning rate of its best mean validation accuracy
-(the same grid for both); nothing is chosen on test. "edges/batch" is the mean share of the graph's edges in one batch
-(epoch 0, split 0): how small the batches really are.
+default, or neighbor batches of that many seeds with ``--num-neighbors`` sampled per node and hop, one count or one
+per hop), on the first ``--folds`` splits; with several ``--lrs`` each mode takes the learning rate of its best mean
+validation accuracy (the same grid for both); nothing is chosen on test. "edges/batch" is the mean share of the
+graph's edges in one batch (epoch 0, split 0): how small the batches really are.
 """
 from __future__ import annotations
 
@@ -153,8 +153,9 @@ LAYERS = 2   # diffusion layers of the accuracy runs; ``--hops`` defaults to the
 
 def accuracy(args) -> None:
     torch.set_num_threads(args.threads)
+    fan = f", {'/'.join(map(str, args.num_neighbors))} neighbours per hop" if args.sampler == "neighbor" else ""
     print(f"accuracy, full batch vs mini-batch ({args.sampler} batches of {100 * args.batch_fraction:g}% of the "
-          f"nodes), splits 0-{args.folds - 1}; test at the best validation epoch")
+          f"nodes{fan}), splits 0-{args.folds - 1}; test at the best validation epoch")
     print(f"{'dataset':<22} {'model':<6} {'full':>13} {'mini':>13} {'mini - full':>11} {'edges/batch':>11}",
           flush=True)
     for name in args.datasets:
@@ -204,7 +205,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--sampler", default="cluster", choices=["cluster", "ego", "neighbor"])
     p.add_argument("--hops", type=int, default=None)
-    p.add_argument("--num-neighbors", type=int, default=10)
+    p.add_argument("--num-neighbors", type=int, nargs="+", default=[10])
     p.add_argument("--batch-fraction", type=float, default=0.25)
     p.add_argument("--lrs", type=float, nargs="+", default=[NodeClsConfig.lr])
     p.add_argument("--root", default=None)

@@ -16,8 +16,9 @@ Samplers (both are PyG's loaders; a sheaf Laplacian needs both directions of eve
   nodes are cut. Batches grow with the hops and the degree: on dense graphs take fewer seeds per batch. Needs
   nothing beyond PyG.
 * ``"neighbor"`` (GraphSAGE sampling, Hamilton et al., NeurIPS 2017): :class:`~torch_geometric.loader.NeighborLoader`
-  samples ``num_neighbors`` neighbours per node for ``hops`` hops around ``batch_size`` training nodes and returns
-  the induced subgraph of the sampled nodes; the loss is on those seeds. Needs torch-sparse (``pip install
+  samples ``num_neighbors`` neighbours per node for ``hops`` hops around ``batch_size`` training nodes (one number
+  for every hop, or one per hop: ``(10, 3)`` takes up to ten neighbours of each seed and three of each of theirs)
+  and returns the induced subgraph of the sampled nodes; the loss is on those seeds. Needs torch-sparse (``pip install
   torch-sparse``, a source build of minutes): PyG samples induced subgraphs with torch-sparse's kernel only, not
   with pyg-lib's.
 
@@ -29,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -40,6 +41,23 @@ from sheafgraph.utils.checks import MissingExtraError, check_choice, int_in_rang
 SAMPLERS = ("cluster", "ego", "neighbor")
 #: parts merged into one Cluster-GCN batch (restores some of the edges a partition cuts)
 CLUSTERS_PER_BATCH = 4
+
+
+def fanout(num_neighbors: Union[int, Sequence[int]], hops: int) -> Tuple[int, ...]:
+    """Neighbours sampled per node at each of ``hops`` hops: one positive int for every hop, or one per hop.
+
+    Raises:
+        ValueError: a count is not a positive int, or there are several but not ``hops`` of them.
+    """
+    counts = [num_neighbors] if isinstance(num_neighbors, int) else list(num_neighbors)
+    for k in counts:
+        positive_int(k, "num_neighbors")
+    if len(counts) == 1:
+        return tuple(counts) * hops
+    if len(counts) != hops:
+        raise ValueError(f"num_neighbors gives {len(counts)} counts for {hops} hops: give one for every hop or one "
+                         f"per hop (hops defaults to the diffusion layers)")
+    return tuple(counts)
 
 
 def metis_partition(edge_index: Tensor, num_nodes: int, num_parts: int) -> Tensor:
@@ -127,7 +145,7 @@ class SubgraphBatches:
             (``"ego"``, ``"neighbor"``).
         hops: hops around the seeds (``"ego"``, ``"neighbor"``; the number of diffusion layers gives each seed its
             whole receptive field).
-        num_neighbors: neighbours sampled per node and hop (``"neighbor"``).
+        num_neighbors: neighbours sampled per node and hop (``"neighbor"``): one count, or one per hop.
         seed: seed of the shuffles (every rank draws the same order for a given seed, split and epoch).
         rank, world_size: this process's share of the batches.
         partition: a precomputed part per node for ``"cluster"`` (e.g. :func:`metis_partition` with
@@ -139,11 +157,12 @@ class SubgraphBatches:
     """
 
     def __init__(self, data: Data, sampler: str = "cluster", batch_size: int = 1024, *, hops: int = 2,
-                 num_neighbors: int = 10, seed: int = 0, rank: int = 0, world_size: int = 1,
+                 num_neighbors: Union[int, Sequence[int]] = 10, seed: int = 0, rank: int = 0, world_size: int = 1,
                  partition: Optional[Tensor] = None):
         self.sampler = check_choice(sampler, SAMPLERS, "sampler")
         self.batch_size = positive_int(batch_size, "batch_size")
-        self.hops, self.num_neighbors = positive_int(hops, "hops"), positive_int(num_neighbors, "num_neighbors")
+        self.hops = positive_int(hops, "hops")
+        self.fanout = fanout(num_neighbors, self.hops)
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.data = copy.copy(data)          # its own references: moving the caller's data moves not these
         self._clusters = None
@@ -204,7 +223,7 @@ class SubgraphBatches:
         from torch_geometric.loader import NeighborLoader
 
         sampling_seed = int(torch.randint(2**62, (1,), generator=generator))
-        loader = NeighborLoader(self.data, num_neighbors=[self.num_neighbors] * self.hops, input_nodes=input_nodes,
+        loader = NeighborLoader(self.data, num_neighbors=list(self.fanout), input_nodes=input_nodes,
                                 batch_size=self.batch_size, shuffle=True, subgraph_type="induced", generator=generator)
         return _with_private_rng(loader, sampling_seed)
 

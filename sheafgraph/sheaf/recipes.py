@@ -6,12 +6,12 @@ help texts (field metadata, turned into flags by :func:`sheafgraph.utils.options
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, Union
 
 from torch import nn
 
 from sheafgraph.sheaf.learners import ACTIVATIONS, LEARNER_INPUTS
-from sheafgraph.sheaf.minibatch import SAMPLERS
+from sheafgraph.sheaf.minibatch import SAMPLERS, fanout
 from sheafgraph.sheaf.models import NSD_MODELS, build_nsd
 from sheafgraph.sheaf.orthogonal import ORTHOGONAL_MAPS
 from sheafgraph.sheaf.stalks import FIXED_STALKS
@@ -65,8 +65,8 @@ OWN_PRESETS: Dict[str, Dict[str, Any]] = {
 }
 
 
-def _option(default, help_text: str, choices=None):
-    return field(default=default, metadata={"help": help_text, "choices": choices})
+def _option(default, help_text: str, choices=None, nargs=None):
+    return field(default=default, metadata={"help": help_text, "choices": choices, "nargs": nargs})
 
 
 @dataclass
@@ -109,7 +109,9 @@ class NodeClsConfig:
                                       "whole --hops-hop neighbourhoods (ego), or sampled neighbourhoods "
                                       "(neighbor; needs torch-sparse)", SAMPLERS)
     hops: Optional[int] = _option(None, "hops around the seeds (--sampler ego, neighbor; default: --layers)")
-    num_neighbors: int = _option(10, "neighbours sampled per node and hop (--sampler neighbor)")
+    num_neighbors: Union[int, Tuple[int, ...]] = _option(
+        10, "neighbours sampled per node and hop (--sampler neighbor): one count for every hop, or one per hop "
+            "(10 3: up to ten neighbours of each seed, three of each of theirs)", nargs="+")
 
     def __post_init__(self):
         check_choice(self.model, MODELS, "model")
@@ -118,8 +120,10 @@ class NodeClsConfig:
         for name in ("batch_size", "hops"):
             if getattr(self, name) is not None:
                 positive_int(getattr(self, name), name)
-        for name in ("epochs", "patience", "layers", "hidden", "d", "num_neighbors"):
+        for name in ("epochs", "patience", "layers", "hidden", "d"):
             positive_int(getattr(self, name), name)
+        counts = fanout(self.num_neighbors, self.hops or self.layers)       # one count is stored as an int
+        self.num_neighbors = counts[0] if len(set(counts)) == 1 else counts
         positive_float(self.lr, "lr")
         nonnegative_float(self.weight_decay, "weight_decay")
         if self.sheaf_decay is not None:

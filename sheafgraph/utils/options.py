@@ -30,8 +30,9 @@ def _value_type(annotation: Any, default: Any) -> type:
 
 
 def add_flag(parser, name: str, default: Any, help_text: str, *, annotation: Any = None,
-             choices: Optional[Iterable] = None, show_default: bool = True) -> None:
-    """Add ``--name`` (underscores become dashes) whose value is ``None`` unless given."""
+             choices: Optional[Iterable] = None, show_default: bool = True, nargs: Optional[str] = None) -> None:
+    """Add ``--name`` (underscores become dashes) whose value is ``None`` unless given; ``nargs`` (e.g. ``"+"``)
+    takes several values of the default's type (a list)."""
     kind = _value_type(annotation, default)
     shown = f" (default {default})" if show_default and default is not None else ""
     flag = "--" + name.replace("_", "-")
@@ -41,13 +42,15 @@ def add_flag(parser, name: str, default: Any, help_text: str, *, annotation: Any
     elif isinstance(default, (list, tuple)):
         parser.add_argument(flag, dest=name, default=None, nargs="*", choices=list(choices) if choices else None,
                             help=help_text + shown)
+    elif nargs is not None:
+        parser.add_argument(flag, dest=name, default=None, nargs=nargs, type=kind, help=help_text + shown)
     else:
         parser.add_argument(flag, dest=name, default=None, type=kind, choices=list(choices) if choices else None,
                             help=help_text + shown)
 
 
 def add_dataclass_flags(parser, cls, *, exclude: Iterable[str] = (), defaults: Optional[Any] = None) -> List[str]:
-    """One flag per field of the dataclass ``cls`` (help and choices from each field's ``metadata``); returns the
+    """One flag per field of the dataclass ``cls`` (help, choices and nargs from each field's ``metadata``); returns the
     field names that got a flag. ``defaults``: an instance whose values the help shows (default ``cls()``)."""
     shown = defaults if defaults is not None else cls()
     names = []
@@ -55,7 +58,7 @@ def add_dataclass_flags(parser, cls, *, exclude: Iterable[str] = (), defaults: O
         if f.name in exclude:
             continue
         add_flag(parser, f.name, getattr(shown, f.name), f.metadata.get("help", f.name.replace("_", " ")),
-                 annotation=f.type, choices=f.metadata.get("choices"))
+                 annotation=f.type, choices=f.metadata.get("choices"), nargs=f.metadata.get("nargs"))
         names.append(f.name)
     return names
 

@@ -10,7 +10,8 @@ from torch_geometric.data import Data
 from sheafgraph.cli import main
 from sheafgraph.data import load_node_dataset
 from sheafgraph.ops import GraphStructure
-from sheafgraph.sheaf.minibatch import CLUSTERS_PER_BATCH, SubgraphBatches, metis_partition, num_cluster_parts
+from sheafgraph.sheaf.minibatch import (CLUSTERS_PER_BATCH, SubgraphBatches, fanout, metis_partition,
+                                        num_cluster_parts)
 from sheafgraph.sheaf.recipes import NodeClsConfig, build_model
 from sheafgraph.sheaf.training import train_fold
 from sheafgraph.utils import seed_everything
@@ -170,6 +171,9 @@ def test_neighbor_batches_seed_every_training_node_once_in_induced_symmetric_sub
     assert torch.equal(torch.cat(seeds).sort().values, data.train_mask[:, 1].nonzero().view(-1))
     assert max(sizes) <= 32 * (1 + 3 + 9)            # at most 3 sampled per node and hop
     assert batches.num_batches(1) == len(seeds) == 5
+    per_hop = SubgraphBatches(data, "neighbor", batch_size=32, hops=2, num_neighbors=(3, 1), seed=1)
+    assert per_hop.fanout == (3, 1)
+    assert max(b.num_nodes for b in per_hop.epoch_batches(1, 0)) <= 32 * (1 + 3 + 3)    # 3 of each seed's, 1 of theirs
 
     def node_ids(epoch, rank=0, world=1):
         b = SubgraphBatches(data, "neighbor", batch_size=32, num_neighbors=3, seed=1, rank=rank, world_size=world)
@@ -186,10 +190,10 @@ def test_neighbor_batches_seed_every_training_node_once_in_induced_symmetric_sub
 def test_nodecls_cli_trains_on_neighbor_batches(tmp_path):
     out = tmp_path / "texas.json"
     assert main(["nodecls", "--dataset", "texas", "--model", "diag", "--folds", "1", "--epochs", "2",
-                 "--batch-size", "32", "--sampler", "neighbor", "--num-neighbors", "5", "--no-progress",
+                 "--batch-size", "32", "--sampler", "neighbor", "--num-neighbors", "5", "2", "--no-progress",
                  "--json", str(out)]) == 0
     record = json.loads(out.read_text())
-    assert (record["config"]["sampler"], record["config"]["num_neighbors"]) == ("neighbor", 5)
+    assert (record["config"]["sampler"], record["config"]["num_neighbors"]) == ("neighbor", [5, 2])
 
 
 def test_bad_options_are_named():
@@ -201,6 +205,21 @@ def test_bad_options_are_named():
         NodeClsConfig(hops=0)
     with pytest.raises(ValueError, match="num_parts"):
         metis_partition(graph().edge_index, 300, 0)
+    with pytest.raises(ValueError, match="3 counts for 2 hops"):
+        NodeClsConfig(num_neighbors=(10, 3, 2))
+    with pytest.raises(ValueError, match="num_neighbors"):
+        NodeClsConfig(num_neighbors=(10, 0))
+    with pytest.raises(ValueError, match="num_neighbors"):
+        SubgraphBatches(graph(), "cluster", batch_size=32, num_neighbors=0)
+
+
+def test_neighbor_counts_are_one_for_every_hop_or_one_per_hop():
+    assert fanout(4, 3) == (4, 4, 4) and fanout([4], 2) == (4, 4) and fanout((10, 3), 2) == (10, 3)
+    assert NodeClsConfig(num_neighbors=[5]).num_neighbors == 5                  # one count is stored as an int
+    assert NodeClsConfig(num_neighbors=(4, 4)).num_neighbors == 4
+    assert NodeClsConfig(num_neighbors=(10, 3)).num_neighbors == (10, 3)
+    assert NodeClsConfig(num_neighbors=(10, 3, 2), layers=3).num_neighbors == (10, 3, 2)
+    assert NodeClsConfig(num_neighbors=(10, 3, 2), hops=3).num_neighbors == (10, 3, 2)   # hops, not layers, count
 
 
 def test_nodecls_cli_trains_on_cluster_batches(tmp_path, capsys):

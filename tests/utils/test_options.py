@@ -14,14 +14,15 @@ class Config:
     fast: bool = False
     mode: str = field(default="a", metadata={"help": "mode", "choices": ("a", "b")})
     extra: Tuple[str, ...] = field(default=(), metadata={"help": "extras", "choices": ("x", "y")})
+    counts: int = field(default=10, metadata={"help": "one or several counts", "nargs": "+"})
 
 
 def test_dataclass_flags_types_defaults_and_help():
     parser = argparse.ArgumentParser()
     names = add_dataclass_flags(parser, Config, exclude=("fast",))
-    assert names == ["hidden_dim", "rate", "mode", "extra"]
-    args = parser.parse_args(["--hidden-dim", "4", "--rate", "0.5", "--extra", "x", "y"])
-    assert given(args, names) == {"hidden_dim": 4, "rate": 0.5, "extra": ["x", "y"]}       # mode not given
+    assert names == ["hidden_dim", "rate", "mode", "extra", "counts"]
+    args = parser.parse_args(["--hidden-dim", "4", "--rate", "0.5", "--extra", "x", "y", "--counts", "10", "3"])
+    assert given(args, names) == {"hidden_dim": 4, "rate": 0.5, "extra": ["x", "y"], "counts": [10, 3]}  # no mode
     assert given(parser.parse_args([]), names) == {}
     help_text = parser.format_help()
     assert "width (default 8)" in help_text and "--fast" not in help_text
@@ -29,6 +30,8 @@ def test_dataclass_flags_types_defaults_and_help():
         parser.parse_args(["--mode", "c"])
     with pytest.raises(SystemExit):
         parser.parse_args(["--hidden-dim", "2.5"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--counts", "3", "x"])
 
 
 def test_bool_flags_and_signatures():
