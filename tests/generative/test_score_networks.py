@@ -86,3 +86,24 @@ def test_min_degree_reaches_every_gcn_and_legacy_configs_keep_zero():
     clean = adj.abs().round() * mask.unsqueeze(-1) * mask.unsqueeze(-2)
     with torch.no_grad():
         torch.testing.assert_close(model.net_x(x, clean, mask, t), legacy.net_x(x, clean, mask, t))
+
+
+def test_graph_attention_maps_match_a_per_head_loop_in_float64():
+    from sheafgraph.generative.layers import GraphAttention
+
+    torch.manual_seed(0)
+    heads, attn, out = 4, 8, 6
+    layer = GraphAttention(5, attn, out, channels=2, num_heads=heads).double()
+    x = torch.randn(3, 7, 5, dtype=torch.float64)
+    adj = torch.rand(3, 2, 7, 7, dtype=torch.float64)
+    v, maps = layer(x, adj)
+    q, k, v_ref = layer.qkv(x, adj).split([attn, attn, out], dim=-1)
+    width = attn // heads
+    expected = torch.zeros(3, 2, 7, 7, dtype=torch.float64)
+    for b in range(3):
+        for c in range(2):
+            for h in range(heads):
+                qh, kh = q[b, c, :, h * width:(h + 1) * width], k[b, c, :, h * width:(h + 1) * width]
+                expected[b, c] += torch.tanh(qh @ kh.T / out ** 0.5) / heads
+    torch.testing.assert_close(maps, 0.5 * (expected + expected.transpose(-1, -2)))
+    torch.testing.assert_close(v, v_ref)
