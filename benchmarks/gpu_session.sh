@@ -47,6 +47,8 @@ fi
 # last.pt back in as gpu_pack/gdss_<set>.pt to go on), then sample on the device; the MMD (orbit counts on the CPU)
 # is scored afterwards here: graphgen evaluate --reference train, then test once
 if has graphgen; then
+    python benchmarks/gdss_step.py --device "$DEVICE" --datasets ${GRAPHGEN_SETS:-ENZYMES} 2>&1 |
+        tee "$LOGS/gdss_step.log"
     for ds in ${GRAPHGEN_SETS:-ENZYMES}; do
         mkdir -p "$LOGS/gdss_$ds"
         [ -f "gpu_pack/gdss_$ds.pt" ] && cp "gpu_pack/gdss_$ds.pt" "$LOGS/gdss_$ds/last.pt"
