@@ -13,6 +13,7 @@ from typing import List, Optional, Sequence
 
 import sheafgraph
 from sheafgraph.tasks import TASKS
+from sheafgraph.allocator import keep_freed_memory
 
 
 #: what a user's input or machine can cause (bad values, missing or unwritable files, a missing optional extra, a
@@ -54,5 +55,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The console command (and ``python -m sheafgraph.cli``, as torchrun starts it): :func:`main` in a process that
+    keeps its freed memory (:mod:`sheafgraph.allocator`)."""
+    keep_freed_memory()
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
