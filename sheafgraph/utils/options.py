@@ -42,11 +42,9 @@ def add_flag(parser, name: str, default: Any, help_text: str, *, annotation: Any
     elif isinstance(default, (list, tuple)):
         parser.add_argument(flag, dest=name, default=None, nargs="*", choices=list(choices) if choices else None,
                             help=help_text + shown)
-    elif nargs is not None:
-        parser.add_argument(flag, dest=name, default=None, nargs=nargs, type=kind, help=help_text + shown)
     else:
-        parser.add_argument(flag, dest=name, default=None, type=kind, choices=list(choices) if choices else None,
-                            help=help_text + shown)
+        parser.add_argument(flag, dest=name, default=None, nargs=nargs, type=kind,
+                            choices=list(choices) if choices else None, help=help_text + shown)
 
 
 def add_dataclass_flags(parser, cls, *, exclude: Iterable[str] = (), defaults: Optional[Any] = None) -> List[str]:
