@@ -44,7 +44,7 @@ from timing import median_s, peak_memory_gib, reset_peak_memory
 from sheafgraph.data import load_node_dataset
 from sheafgraph.ops import GraphStructure
 from sheafgraph.sheaf import NodeClsConfig, build_model, model_features, run_folds
-from sheafgraph.sheaf.minibatch import SubgraphBatches, metis_partition, num_cluster_parts
+from sheafgraph.sheaf.minibatch import SAMPLERS, SubgraphBatches, metis_partition, num_cluster_parts
 from sheafgraph.sheaf.training import EVAL_EDGE_CHUNK, make_optimizer, minibatch_epoch
 from sheafgraph.utils import resolve_device
 
@@ -203,7 +203,7 @@ def main() -> None:
     p.add_argument("--model", default="diag")
     p.add_argument("--folds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=200)
-    p.add_argument("--sampler", default="cluster", choices=["cluster", "ego", "neighbor"])
+    p.add_argument("--sampler", default="cluster", choices=SAMPLERS)
     p.add_argument("--hops", type=int, default=None)
     p.add_argument("--num-neighbors", type=int, nargs="+", default=[10])
     p.add_argument("--batch-fraction", type=float, default=0.25)

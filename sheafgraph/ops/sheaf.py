@@ -100,7 +100,8 @@ def check_scaled_orthogonal(maps: Tensor, rtol: float = 1e-4) -> None:
 
 def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional[int] = None,
                     normalization: Optional[str] = None, augmented: bool = True,
-                    orthogonal: bool = False, *, validate: bool = True) -> SparseOperator:
+                    orthogonal: bool = False, *, validate: bool = True,
+                    degrees: Optional[DegreeHook] = None) -> SparseOperator:
     r"""The sheaf Laplacian :math:`L_\mathcal{F}` (or its normalised form) of restriction maps on a graph.
 
     Args:
@@ -118,6 +119,9 @@ def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional
         validate: check the dtype, shape and finiteness of ``maps`` and, with ``orthogonal``, that they are scaled
             orthogonal (:func:`check_scaled_orthogonal`; host synchronisations). Layers that compute the maps
             themselves pass False, so a forward pass on a GPU never waits for the host.
+        degrees: called with the degree blocks :math:`D_i` summed over the given edges, returns those to use (the
+            same shape): a mini-batch with historical degrees (:mod:`sheafgraph.sheaf.history`) puts back the
+            degrees of nodes whose edges it lacks.
 
     Shapes:
         maps: ``(|E|, d)`` or ``(|E|, d, d)``; the operator: ``(|V| d, |V| d)``, symmetric.
@@ -139,6 +143,8 @@ def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional
                          "remove them (torch_geometric.utils.remove_self_loops)")
     kind = _map_kind(maps, orthogonal)
     deg = _node_degrees(maps, s.row, s.num_nodes, kind)
+    if degrees is not None:
+        deg = degrees(deg)
     if normalization == "sym":  # -F_iᵀ F_j normalised on both sides is -G_iᵀ G_j with G_e = F_e D_i^{-1/2}
         dis = _degree_inverse_sqrt(deg, kind, augmented)
         maps = _scale_maps(maps, dis.index_select(0, s.row), kind)
@@ -154,11 +160,14 @@ def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional
 #: :math:`F_{i \trianglelefteq e}` for e = (i, j), or (``reverse=True``) those of their reverse edges,
 #: :math:`F_{j \trianglelefteq e}`
 MapsOf = Callable[[int, int, bool], Tensor]
+#: a function from the degree blocks summed over a graph's edges to the degree blocks to use (same shape: ``(|V|, d)``
+#: diagonal, ``(|V|,)`` scaled orthogonal, ``(|V|, d, d)`` general maps)
+DegreeHook = Callable[[Tensor], Tensor]
 
 
 def streamed_sheaf_matmul(structure: GraphStructure, maps_of: MapsOf, x: Tensor, chunk: int,
                           normalization: Optional[str] = None, augmented: bool = True,
-                          orthogonal: bool = False) -> Tensor:
+                          orthogonal: bool = False, degrees: Optional[DegreeHook] = None) -> Tensor:
     r""":math:`L_\mathcal{F} x` (or :math:`\hat L x`, as :func:`sheaf_laplacian` normalises) with the maps computed
     ``chunk`` edges at a time by ``maps_of`` and never held for the whole graph: memory
     :math:`O(|V| d^2 + \mathrm{chunk}\, d^2)`.
@@ -167,7 +176,8 @@ def streamed_sheaf_matmul(structure: GraphStructure, maps_of: MapsOf, x: Tensor,
     e}^\top F_{i \trianglelefteq e}`, the second adds :math:`-G_i^\top G_j x_j` to row i for every edge (i, j), with
     :math:`G = F D^{-1/2}` (F when not normalised); then the diagonal :math:`D^{-1/2} D D^{-1/2} x`. Equal to
     ``sheaf_laplacian(structure, maps, ...).matmul(x)`` up to rounding; for evaluation on graphs whose sheaf does not
-    fit (it computes each edge's maps three times: F in both passes, F_rev in the second).
+    fit (it computes each edge's maps three times: F in both passes, F_rev in the second). ``degrees`` as for
+    :func:`sheaf_laplacian`.
 
     Shapes:
         structure: a checked :class:`GraphStructure` (both directions of every edge, no self-loops); ``maps_of``
@@ -185,6 +195,8 @@ def streamed_sheaf_matmul(structure: GraphStructure, maps_of: MapsOf, x: Tensor,
         deg = _node_degrees(maps, structure.row[lo:hi], structure.num_nodes, kind, out=deg)
     if deg is None:                                                    # no edges: L = 0, and so is L̂ (D = 0)
         return torch.zeros_like(x)
+    if degrees is not None:
+        deg = degrees(deg)
     dis = _degree_inverse_sqrt(deg, kind, augmented) if normalization == "sym" else None
     diag = deg if dis is None else _normalised_degrees(deg, dis, kind)
     out = diag @ x if kind == "general" else diag.reshape(*diag.shape, *[1] * (x.dim() - diag.dim())) * x

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sheafgraph.ops import GraphStructure, SparseOperator, check_values, sheaf_laplacian, streamed_sheaf_matmul
+from sheafgraph.ops.sheaf import DegreeHook
 from sheafgraph.ops.structure import StructureLike
 from sheafgraph.sheaf.cache import StructureCache
 from sheafgraph.sheaf.learners import EdgeWeightLearner, SheafLearner, fold_edge_weights
@@ -103,15 +104,17 @@ class SheafDiffusionTerm(nn.Module):
             maps = fold_edge_weights(maps, edge_weight.to(maps.dtype).sqrt())
         return maps
 
-    def laplacian(self, x: Tensor, structure: GraphStructure, edge_weight: Optional[Tensor] = None) -> SparseOperator:
+    def laplacian(self, x: Tensor, structure: GraphStructure, edge_weight: Optional[Tensor] = None,
+                  degrees: Optional[DegreeHook] = None) -> SparseOperator:
         """The learned sheaf Laplacian :math:`\\Delta_{\\mathcal{F}(X)}` on the first d stalk dimensions; a given
-        (trusted) ``edge_weight`` w scales each edge's coupling (maps times :math:`\\sqrt{w}`)."""
+        (trusted) ``edge_weight`` w scales each edge's coupling (maps times :math:`\\sqrt{w}`); ``degrees`` may
+        replace the degree blocks (:func:`~sheafgraph.ops.sheaf_laplacian`)."""
         maps = self._edge_maps(self._node_terms(x), structure.row, structure.col, edge_weight)
         return sheaf_laplacian(structure, maps, normalization=self.normalization, augmented=True,
-                               orthogonal=self.maps == "orthogonal", validate=False)
+                               orthogonal=self.maps == "orthogonal", validate=False, degrees=degrees)
 
     def _streamed(self, x: Tensor, structure: GraphStructure, edge_weight: Optional[Tensor], h: Tensor,
-                  chunk: int) -> Tensor:
+                  chunk: int, degrees: Optional[DegreeHook]) -> Tensor:
         """:meth:`laplacian` of x times h, its maps computed ``chunk`` edges at a time
         (:func:`~sheafgraph.ops.streamed_sheaf_matmul`)."""
         terms = self._node_terms(x)
@@ -125,7 +128,7 @@ class SheafDiffusionTerm(nn.Module):
             return self._edge_maps(terms, row, col, None if rev is None else edge_weight[start:stop])
 
         return streamed_sheaf_matmul(structure, maps_of, h, chunk, self.normalization, augmented=True,
-                                     orthogonal=self.maps == "orthogonal")
+                                     orthogonal=self.maps == "orthogonal", degrees=degrees)
 
     def mix(self, x: Tensor) -> Tensor:
         """:math:`(I \\otimes W_1) X W_2`, as one product with :math:`W_1 \\otimes W_2` per node."""
@@ -137,18 +140,20 @@ class SheafDiffusionTerm(nn.Module):
         return (x.flatten(1) @ torch.kron(w1, w2).t()).view_as(x)
 
     def forward(self, x: Tensor, structure: GraphStructure, maps_input: Optional[Tensor] = None,
-                edge_weight: Optional[Tensor] = None, edge_chunk: Optional[int] = None) -> Tensor:
+                edge_weight: Optional[Tensor] = None, edge_chunk: Optional[int] = None,
+                degrees: Optional[DegreeHook] = None) -> Tensor:
         """``maps_input`` (default x) is what the sheaf is learned from, e.g. a dropout of x. With ``edge_chunk`` the
         sheaf is never held for the whole graph: its maps are computed that many edges at a time (three times; for
         inference on graphs whose sheaf does not fit in memory); a graph of at most ``edge_chunk`` edges is one chunk
-        and takes the whole-graph path."""
+        and takes the whole-graph path. ``degrees`` may replace the learned sheaf's degree blocks
+        (:func:`~sheafgraph.ops.sheaf_laplacian`; historical mini-batches)."""
         source = x if maps_input is None else maps_input
         h = self.mix(x)
         d, channels = self.d, self.channels
         if edge_chunk is None or structure.num_edges <= edge_chunk:
-            out = self.laplacian(source, structure, edge_weight).matmul(h[:, :d].reshape(-1, channels))
+            out = self.laplacian(source, structure, edge_weight, degrees).matmul(h[:, :d].reshape(-1, channels))
         else:
-            out = self._streamed(source, structure, edge_weight, h[:, :d], edge_chunk)
+            out = self._streamed(source, structure, edge_weight, h[:, :d], edge_chunk, degrees)
         if self.extra_stalks:
             fixed = fixed_stalk_laplacian(structure, self.extra_stalks, self.normalization, h.dtype)
             out = torch.cat([out.view(-1, d, channels), fixed.matmul(h[:, d:].contiguous())], dim=1)
@@ -265,11 +270,13 @@ class SheafConv(nn.Module):
         return self.term.laplacian(self._as_stalks(x), structure, edge_weight)
 
     def forward(self, x: Tensor, edge_index, edge_weight: Optional[Tensor] = None, *,
-                edge_chunk: Optional[int] = None) -> Tensor:
+                edge_chunk: Optional[int] = None, degrees: Optional[DegreeHook] = None) -> Tensor:
+        """``edge_chunk`` and ``degrees`` as for :meth:`SheafDiffusionTerm.forward`."""
         structure, edge_weight = self._graph(x, edge_index, edge_weight)
         h = self._as_stalks(x)
         maps_input = F.dropout(h, self.learner_dropout, self.training)
-        y = self.term(F.dropout(h, self.dropout, self.training), structure, maps_input, edge_weight, edge_chunk)
+        y = self.term(F.dropout(h, self.dropout, self.training), structure, maps_input, edge_weight, edge_chunk,
+                      degrees)
         if self.act:
             y = F.elu(y)
         out = (1 + torch.tanh(self.epsilon)).unsqueeze(-1) * h - y

@@ -21,6 +21,12 @@ Samplers (both are PyG's loaders; a sheaf Laplacian needs both directions of eve
   and returns the induced subgraph of the sampled nodes; the loss is on those seeds. Needs torch-sparse (``pip install
   torch-sparse``, a source build of minutes): PyG samples induced subgraphs with torch-sparse's kernel only, not
   with pyg-lib's.
+* ``"history"`` (GNNAutoScale, Fey et al., ICML 2021): ``batch_size`` nodes of a shuffled order of all nodes (B),
+  their one-hop halo and the edges incident to B (PyG's ``k_hop_subgraph``); the loss is on B's training nodes. The
+  model reads the halo's layer inputs and sheaf degrees from a history of every node's
+  (:mod:`sheafgraph.sheaf.history`, refreshed by every evaluation), so each node of B sees its whole neighbourhood
+  as in full batch, only some of it one epoch stale. Batch ``Data`` carry ``n_id`` (global indices) and
+  ``batch_mask`` (B). Discrete NSD models without extra stalks only. Needs nothing beyond PyG.
 
 With ``P`` processes (``torchrun``), rank r takes batches r, r + P, ... of the same shuffled order (every rank the
 same number), so the ranks together see each batch once per epoch.
@@ -38,7 +44,7 @@ from torch_geometric.data import Data
 
 from sheafgraph.utils.checks import MissingExtraError, check_choice, int_in_range, positive_int
 
-SAMPLERS = ("cluster", "ego", "neighbor")
+SAMPLERS = ("cluster", "ego", "neighbor", "history")
 #: parts merged into one Cluster-GCN batch (restores some of the edges a partition cuts)
 CLUSTERS_PER_BATCH = 4
 
@@ -140,9 +146,9 @@ class SubgraphBatches:
 
     Args:
         data: the whole graph (``x``, ``y``, ``edge_index`` with both directions, ``train_mask``).
-        sampler: ``"cluster"``, ``"ego"`` or ``"neighbor"``.
-        batch_size: nodes per batch (``"cluster"``: about, all of them seeds) or training nodes per batch
-            (``"ego"``, ``"neighbor"``).
+        sampler: ``"cluster"``, ``"ego"``, ``"neighbor"`` or ``"history"``.
+        batch_size: nodes per batch (``"cluster"``: about; ``"history"``: B, without the halo; all of them seeds)
+            or training nodes per batch (``"ego"``, ``"neighbor"``).
         hops: hops around the seeds (``"ego"``, ``"neighbor"``; the number of diffusion layers gives each seed its
             whole receptive field).
         num_neighbors: neighbours sampled per node and hop (``"neighbor"``): one count, or one per hop.
@@ -191,6 +197,8 @@ class SubgraphBatches:
         train = self._train_mask(fold)
         if self._clusters is not None:
             total = math.ceil(len(self._clusters) / CLUSTERS_PER_BATCH)
+        elif self.sampler == "history":
+            total = math.ceil(self.data.num_nodes / self.batch_size)
         else:
             total = math.ceil(int(train.sum()) / self.batch_size)
         return total // self.world_size
@@ -213,9 +221,26 @@ class SubgraphBatches:
             batch.center = center
             yield batch
 
+    def _history_batches(self, generator: torch.Generator) -> Iterator[Data]:
+        from torch_geometric.utils import k_hop_subgraph
+
+        n = self.data.num_nodes
+        for nodes in torch.randperm(n, generator=generator).split(self.batch_size):
+            subset, edge_index, _, _ = k_hop_subgraph(nodes, 1, self.data.edge_index, relabel_nodes=True, num_nodes=n)
+            in_batch = torch.zeros(n, dtype=torch.bool)
+            in_batch[nodes] = True
+            in_batch = in_batch[subset]
+            edge_index = edge_index[:, in_batch[edge_index[0]] | in_batch[edge_index[1]]]  # both directions stay
+            batch = Data(x=self.data.x[subset], y=self.data.y[subset], edge_index=edge_index,
+                         train_mask=self.data.train_mask[subset], num_nodes=subset.numel())
+            batch.n_id, batch.batch_mask = subset, in_batch
+            yield batch
+
     def _loader(self, generator: torch.Generator, input_nodes: Optional[Tensor]):
         if self.sampler == "ego":
             return self._ego_batches(generator, input_nodes)
+        if self.sampler == "history":
+            return self._history_batches(generator)
         if self._clusters is not None:
             from torch_geometric.loader import ClusterLoader
 
@@ -239,8 +264,10 @@ class SubgraphBatches:
                 break
             if k % self.world_size != self.rank:
                 continue
-            if self._clusters is not None:                  # every training node of the clusters
+            if self._clusters is not None or self.sampler == "history":    # every training node of the batch
                 mask = batch.train_mask if batch.train_mask.dim() == 1 else batch.train_mask[:, fold]
+                if self.sampler == "history":
+                    mask = mask & batch.batch_mask
             else:                                           # the seeds: ego's centres, first in a NeighborLoader batch
                 mask = torch.zeros(batch.num_nodes, dtype=torch.bool)
                 mask[batch.center if self.sampler == "ego" else slice(0, batch.batch_size)] = True

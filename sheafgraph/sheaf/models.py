@@ -29,6 +29,7 @@ from sheafgraph.ops import GraphStructure
 from sheafgraph.ops.structure import StructureLike
 from sheafgraph.sheaf.cache import StructureCache
 from sheafgraph.sheaf.conv import SheafConv, SheafDiffusionTerm
+from sheafgraph.sheaf.history import HistoryView
 from sheafgraph.sheaf.stalks import check_fixed_stalks
 from sheafgraph.utils.checks import positive_int
 
@@ -135,13 +136,26 @@ class NSD(_NSDBase):
                       learner_dropout=dropout if k > 0 else 0.0, act=use_act, extra_stalks=extra_stalks, **conv_kwargs)
             for k in range(num_layers)])
 
-    def forward(self, x: Tensor, edge_index: StructureLike, *, edge_chunk: Optional[int] = None) -> Tensor:
+    def forward(self, x: Tensor, edge_index: StructureLike, *, edge_chunk: Optional[int] = None,
+                history: Optional[HistoryView] = None) -> Tensor:
         """``edge_chunk``: compute each layer's sheaf that many edges at a time, never for the whole graph at once
-        (for inference on large graphs; :meth:`SheafDiffusionTerm.forward`)."""
+        (for inference on large graphs; :meth:`SheafDiffusionTerm.forward`). ``history``: record every node's layer
+        inputs and degrees (a whole-graph pass) or take the halo's from them (a history batch;
+        :mod:`sheafgraph.sheaf.history`).
+
+        Raises:
+            ValueError: ``history`` with fixed extra stalks (their D ± A would need the halo's graph degrees too).
+        """
+        if history is not None and self.convs[0].term.extra_stalks:
+            raise ValueError("history batches support NSD models without fixed extra stalks (extra_stalks=()); "
+                             "use another sampler for this model")
         structure = self.structure(x, edge_index)
         h = self.embed(x)
-        for conv in self.convs:
-            h = conv(h, structure, edge_chunk=edge_chunk)
+        for k, conv in enumerate(self.convs):
+            if history is None:
+                h = conv(h, structure, edge_chunk=edge_chunk)
+            else:
+                h = conv(history.layer_input(k, h), structure, edge_chunk=edge_chunk, degrees=history.degree_hook(k))
         return self.lin_out(h.flatten(1))
 
 

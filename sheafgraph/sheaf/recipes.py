@@ -103,11 +103,13 @@ class NodeClsConfig:
     rtol: float = _option(1e-5, "relative tolerance of adaptive solvers")
     atol: float = _option(1e-7, "absolute tolerance of adaptive solvers")
     adjoint: bool = _option(False, "adjoint backpropagation through the ODE")
-    batch_size: Optional[int] = _option(None, "mini-batch training with batches of this many nodes (cluster) or "
-                                              "training nodes (ego, neighbor) (default: full batch)")
+    batch_size: Optional[int] = _option(None, "mini-batch training with batches of this many nodes (cluster, "
+                                              "history) or training nodes (ego, neighbor) (default: full batch)")
     sampler: str = _option("cluster", "mini-batch sampler: METIS clusters (Cluster-GCN), seeds with their "
-                                      "whole --hops-hop neighbourhoods (ego), or sampled neighbourhoods "
-                                      "(neighbor; needs torch-sparse)", SAMPLERS)
+                                      "whole --hops-hop neighbourhoods (ego), sampled neighbourhoods "
+                                      "(neighbor; needs torch-sparse), or nodes with their one-hop halo read from "
+                                      "a history of every node's layer inputs and sheaf degrees (history; "
+                                      "diag/bundle/general without extra stalks)", SAMPLERS)
     hops: Optional[int] = _option(None, "hops around the seeds (--sampler ego, neighbor; default: --layers)")
     num_neighbors: Union[int, Tuple[int, ...]] = _option(
         10, "neighbours sampled per node and hop (--sampler neighbor): one count for every hop, or one per hop "
@@ -117,6 +119,9 @@ class NodeClsConfig:
         check_choice(self.model, MODELS, "model")
         check_choice(self.stop, STOP_STRATEGIES, "stop strategy")
         check_choice(self.sampler, SAMPLERS, "sampler")
+        if self.sampler == "history" and (self.model not in ("diag", "bundle", "general") or self.extra_stalks):
+            raise ValueError(f"--sampler history needs a discrete NSD model (diag, bundle, general) without extra "
+                             f"stalks, got model {self.model!r} with extra_stalks {tuple(self.extra_stalks)}")
         for name in ("batch_size", "hops"):
             if getattr(self, name) is not None:
                 positive_int(getattr(self, name), name)

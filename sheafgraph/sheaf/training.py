@@ -39,6 +39,7 @@ from sheafgraph.metrics.classification import score
 from sheafgraph.metrics.homophily import edge_homophily, node_homophily
 from sheafgraph.ops import GraphStructure
 from sheafgraph.ops.structure import StructureLike
+from sheafgraph.sheaf.history import NodeHistory
 from sheafgraph.sheaf.minibatch import SubgraphBatches
 from sheafgraph.sheaf.recipes import BASELINE_NAMES, NodeClsConfig, build_model
 from sheafgraph.utils import load_checkpoint, progress, resolve_device, save_checkpoint, seed_everything
@@ -132,14 +133,17 @@ def full_batch_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tens
 
 
 def minibatch_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches: SubgraphBatches, fold: int,
-                    epoch: int, device: torch.device, model_name: str) -> None:
+                    epoch: int, device: torch.device, model_name: str,
+                    history: Optional[NodeHistory] = None) -> None:
     """One pass over this process's subgraph batches: a step per batch on the mean loss of its seed nodes (a batch
-    without seeds contributes a zero loss, so that every process steps in lock-step)."""
+    without seeds contributes a zero loss, so that every process steps in lock-step); history batches read and
+    update ``history``."""
     for batch in batches.epoch_batches(fold, epoch):
         batch = batch.to(device)
         optimizer.zero_grad()
         seeds = batch.seed_mask
-        logits = model(model_features(batch.x, model_name), batch.edge_index)
+        kwargs = {} if history is None else {"history": history.batch(batch.n_id, batch.batch_mask)}
+        logits = model(model_features(batch.x, model_name), batch.edge_index, **kwargs)
         loss = F.cross_entropy(logits[seeds], batch.y[seeds], reduction="sum") / seeds.sum().clamp(min=1)
         loss.backward()
         optimizer.step()
@@ -183,6 +187,11 @@ def train_fold(model: nn.Module, data: Data, fold: int, config: NodeClsConfig, *
         set_rng_state(start["rng"][context.rank], y.device)
     net = model if context.world_size == 1 else DistributedDataParallel(model)
     streamed = {} if batches is None or config.model in BASELINE_NAMES else {"edge_chunk": EVAL_EDGE_CHUNK}
+    history = NodeHistory(data.num_nodes) if batches is not None and batches.sampler == "history" else None
+    if history is not None:     # what the last evaluation recorded: the same on every rank, and on resuming
+        model.eval()
+        with torch.no_grad():
+            model(x, graph, **streamed, history=history.record())
     share = train_share(train, seed, fold, context)
     begin, elapsed = time.perf_counter(), result.seconds
     epochs = range(result.epochs, config.epochs)
@@ -192,11 +201,11 @@ def train_fold(model: nn.Module, data: Data, fold: int, config: NodeClsConfig, *
         if batches is None:
             full_batch_epoch(net, optimizer, x, graph, y, share, int(train.sum()), context.world_size)
         else:
-            minibatch_epoch(net, optimizer, batches, fold, epoch, y.device, config.model)
+            minibatch_epoch(net, optimizer, batches, fold, epoch, y.device, config.model, history)
         if context.is_main:
             model.eval()
             with torch.no_grad():
-                logits = model(x, graph, **streamed)
+                logits = model(x, graph, **streamed, **({} if history is None else {"history": history.record()}))
             val_loss = float(F.cross_entropy(logits[val], y[val]))
             val_score = score(metric, logits[val], y[val])
             if stopper.step(val_loss if config.stop == "loss" else val_score, epoch):
@@ -206,6 +215,8 @@ def train_fold(model: nn.Module, data: Data, fold: int, config: NodeClsConfig, *
                 bar.set_postfix(val=f"{100 * result.val:.1f}", best=result.best_epoch, refresh=False)
         result.epochs, result.seconds = epoch + 1, elapsed + time.perf_counter() - begin
         stop = broadcast_object(stopper.should_stop, context)
+        if history is not None:
+            history.broadcast(context)
         if on_epoch is not None and not stop and epoch + 1 < config.epochs:  # a finished split: run_folds saves it
             rng = all_gather_objects(rng_state(y.device), context)
             if context.is_main:

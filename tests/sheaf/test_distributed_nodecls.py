@@ -68,8 +68,9 @@ def _worker(rank, world, store, folder):
         texas = load_node_dataset("texas")
         torch.save(first_step_gradients(texas, world), folder / f"grad{rank}.pt")
         graph = GraphStructure(texas.edge_index, texas.num_nodes)
-        for kind, batches in (("full", None), ("mini", SubgraphBatches(texas, "cluster", 64, rank=rank,
-                                                                        world_size=world))):
+        share = dict(rank=rank, world_size=world)
+        for kind, batches in (("full", None), ("mini", SubgraphBatches(texas, "cluster", 64, **share)),
+                              ("history", SubgraphBatches(texas, "history", 32, **share))):
             seed_everything(0)
             model = build_model(CONFIG, texas.num_features, texas.num_classes)
             result = train_fold(model, texas, 0, CONFIG, graph=graph, batches=batches)
@@ -90,7 +91,7 @@ def _worker(rank, world, store, folder):
 @pytest.mark.slow
 def test_two_processes_train_one_model_and_resume_exactly(tmp_path, capsys):
     mp.spawn(_worker, args=(2, tmp_path / "store", tmp_path), nprocs=2, join=True)
-    for kind in ("full", "mini"):                        # DDP averaged the gradients: identical replicas
+    for kind in ("full", "mini", "history"):             # DDP averaged the gradients: identical replicas
         rank0, rank1 = torch.load(tmp_path / f"{kind}0.pt"), torch.load(tmp_path / f"{kind}1.pt")
         assert rank0["epochs"] == rank1["epochs"]
         for name in rank0["model"]:
@@ -110,9 +111,9 @@ def test_two_processes_train_one_model_and_resume_exactly(tmp_path, capsys):
     assert "processes: 2 there, 1 now" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("batch_size", [None, 64])
-def test_interrupted_run_resumes_to_the_uninterrupted_results(tmp_path, monkeypatch, batch_size):
-    args = CLI + ([] if batch_size is None else ["--batch-size", str(batch_size)])
+@pytest.mark.parametrize("batches", [[], ["--batch-size", "64"], ["--batch-size", "32", "--sampler", "history"]])
+def test_interrupted_run_resumes_to_the_uninterrupted_results(tmp_path, monkeypatch, batches):
+    args = CLI + batches
     assert main(args + ["--json", str(tmp_path / "straight.json")]) == 0
 
     def interrupt(path):

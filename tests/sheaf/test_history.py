@@ -1,0 +1,147 @@
+"""History batches (GNNAutoScale-style historical layer inputs and sheaf degrees): the degree hook against a dense
+float64 reference, batches exact against the whole graph when the history is fresh, the batches themselves, training
+(determinism, a whole-graph batch equal to full batch) and the errors."""
+import json
+
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from sheafgraph.cli import main
+from sheafgraph.ops import GraphStructure, sheaf_laplacian, streamed_sheaf_matmul
+from sheafgraph.sheaf import build_nsd
+from sheafgraph.sheaf.history import NodeHistory
+from sheafgraph.sheaf.minibatch import SubgraphBatches
+from sheafgraph.sheaf.recipes import NodeClsConfig, build_model
+from sheafgraph.sheaf.training import train_fold
+from sheafgraph.utils import seed_everything
+from tests.conftest import random_undirected_graph
+
+
+def graph(n=80, pairs=240, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ei = random_undirected_graph(n, pairs, isolated=2, seed=seed)
+    train = torch.rand(n, generator=g) < 0.5
+    return Data(x=torch.randn(n, 5, generator=g, dtype=torch.float64), y=torch.randint(0, 3, (n,), generator=g),
+                edge_index=ei, train_mask=train, val_mask=~train, test_mask=~train, num_nodes=n)
+
+
+def dense_normalised_laplacian(ei, maps, n, deg):
+    """(D + I)^{-1/2} L (D + I)^{-1/2} of diagonal maps with the given degree blocks D, entry by entry."""
+    d = maps.size(1)
+    L = torch.zeros(n * d, n * d, dtype=torch.float64)
+    for e, (i, j) in enumerate(ei.t().tolist()):
+        rev = [k for k, (a, b) in enumerate(ei.t().tolist()) if (a, b) == (j, i)][0]
+        for a in range(d):
+            L[i * d + a, j * d + a] = -maps[e, a] * maps[rev, a]
+    for i in range(n):
+        for a in range(d):
+            L[i * d + a, i * d + a] = deg[i, a]
+    s = (deg.reshape(-1) + 1).rsqrt()
+    return s[:, None] * L * s[None, :]
+
+
+def test_degree_hook_replaces_the_degree_blocks_against_a_dense_reference():
+    data = graph(n=12, pairs=20)
+    ei = data.edge_index
+    maps = torch.randn(ei.size(1), 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    given = torch.rand(12, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 5
+    seen = []
+
+    def hook(deg):
+        seen.append(deg.clone())
+        return given
+    op = sheaf_laplacian(ei, maps, 12, normalization="sym", degrees=hook)
+    x = torch.randn(24, 3, dtype=torch.float64)
+    expected = dense_normalised_laplacian(ei, maps, 12, given)
+    torch.testing.assert_close(op.matmul(x), expected @ x)
+    summed = torch.zeros(12, 2, dtype=torch.float64).index_add_(0, ei[0], maps * maps)
+    torch.testing.assert_close(seen[0], summed)                  # the hook is given the degrees of the edges
+    streamed = streamed_sheaf_matmul(GraphStructure(ei, 12), lambda lo, hi, rev: maps[lo:hi] if not rev else
+                                     maps[GraphStructure(ei, 12).reverse_index()[lo:hi]], x.view(12, 2, 3), 7,
+                                     "sym", degrees=lambda deg: given)
+    torch.testing.assert_close(streamed.reshape(24, 3), expected @ x)
+
+
+@pytest.mark.parametrize("maps", ["diag", "bundle", "general"])
+def test_a_batch_with_a_fresh_history_gives_the_whole_graphs_outputs(maps):
+    """Recorded from the same model, the history makes every batch node's output the whole graph's, although the
+    batch lacks most of its halo's edges (without the history's degrees it does not)."""
+    data = graph()
+    model = build_nsd(maps, 5, 3, hidden_channels=4, d=2, num_layers=3).double().eval()
+    history = NodeHistory(data.num_nodes)
+    full = model(data.x, data.edge_index, history=history.record())
+    torch.testing.assert_close(full, model(data.x, data.edge_index), rtol=0, atol=0)   # recording changes nothing
+    streamed = NodeHistory(data.num_nodes)
+    model(data.x, data.edge_index, edge_chunk=7, history=streamed.record())
+    for k in history.degrees:
+        torch.testing.assert_close(streamed.degrees[k], history.degrees[k])
+    batches = list(SubgraphBatches(data, "history", 10).epoch_batches(0, 0))
+    for batch in batches:
+        out = model(batch.x, batch.edge_index, history=history.batch(batch.n_id, batch.batch_mask))
+        torch.testing.assert_close(out[batch.batch_mask], full[batch.n_id[batch.batch_mask]], rtol=1e-12, atol=1e-12)
+    plain = model(batches[0].x, batches[0].edge_index)
+    assert not torch.allclose(plain[batches[0].batch_mask], full[batches[0].n_id[batches[0].batch_mask]])
+
+
+def test_history_batches_hold_every_node_once_with_its_halo_and_the_edges_it_touches():
+    data = graph()
+    sampler = SubgraphBatches(data, "history", 16)
+    batches = list(sampler.epoch_batches(0, 0))
+    assert len(batches) == sampler.num_batches(0) == 5
+    owned = torch.cat([b.n_id[b.batch_mask] for b in batches])
+    assert sorted(owned.tolist()) == list(range(data.num_nodes))
+    full = set(map(tuple, data.edge_index.t().tolist()))
+    for b in batches:
+        edges = {(int(b.n_id[i]), int(b.n_id[j])) for i, j in b.edge_index.t().tolist()}
+        mine = set(b.n_id[b.batch_mask].tolist())
+        assert edges == {(i, j) for i, j in full if i in mine or j in mine}              # both directions
+        assert set(b.n_id.tolist()) == mine | {j for i, j in full if i in mine}          # B and its halo
+        assert torch.equal(b.seed_mask, b.batch_mask & b.train_mask)
+    assert [b.n_id.tolist() for b in sampler.epoch_batches(0, 0)] == [b.n_id.tolist() for b in batches]
+    assert [b.n_id.tolist() for b in sampler.epoch_batches(0, 1)] != [b.n_id.tolist() for b in batches]
+
+
+def test_training_on_one_batch_of_the_whole_graph_equals_full_batch_and_is_deterministic():
+    data = graph()
+    data.x = data.x.float()
+    config = NodeClsConfig(model="diag", layers=2, hidden=4, d=2, dropout=0.0, epochs=5, patience=10, lr=0.05,
+                           batch_size=data.num_nodes, sampler="history")
+    structure = GraphStructure(data.edge_index, data.num_nodes)
+    runs = []
+    for batches in (None, SubgraphBatches(data, "history", data.num_nodes),
+                    SubgraphBatches(data, "history", 16), SubgraphBatches(data, "history", 16)):
+        seed_everything(0)
+        model = build_model(config, 5, 3)
+        result = train_fold(model, data, 0, config, graph=structure, batches=batches)
+        runs.append((result.val_loss, torch.cat([p.detach().flatten() for p in model.parameters()])))
+    assert runs[0][0] == pytest.approx(runs[1][0], rel=1e-5)
+    torch.testing.assert_close(runs[1][1], runs[0][1], rtol=0, atol=1e-5)
+    assert runs[2][0] == runs[3][0] and torch.equal(runs[2][1], runs[3][1])
+    assert not torch.allclose(runs[2][1], runs[0][1])
+
+
+def test_history_errors_name_the_problem():
+    data = graph()
+    with pytest.raises(ValueError, match="discrete NSD model"):
+        NodeClsConfig(model="diag_ode", sampler="history")
+    with pytest.raises(ValueError, match="extra stalks"):
+        NodeClsConfig(model="diag", sampler="history", extra_stalks=("signless",))
+    model = build_nsd("diag", 5, 3, hidden_channels=4, d=2, extra_stalks=("signless",)).double()
+    with pytest.raises(ValueError, match="extra stalks"):
+        model(data.x, data.edge_index, history=NodeHistory(data.num_nodes).record())
+    history = NodeHistory(data.num_nodes)
+    with pytest.raises(RuntimeError, match="record a whole-graph pass first"):
+        history.batch(torch.arange(3), torch.ones(3, dtype=torch.bool))
+    build_nsd("diag", 5, 3, hidden_channels=4, d=2).double()(data.x, data.edge_index, history=history.record())
+    with pytest.raises(ValueError, match="outside"):
+        history.batch(torch.tensor([0, 80]), torch.ones(2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="bool mask"):
+        history.batch(torch.arange(3), torch.ones(2, dtype=torch.bool))
+
+
+def test_nodecls_cli_trains_on_history_batches(tmp_path):
+    out = tmp_path / "texas.json"
+    assert main(["nodecls", "--dataset", "texas", "--model", "diag", "--folds", "1", "--epochs", "2",
+                 "--batch-size", "32", "--sampler", "history", "--no-progress", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["config"]["sampler"] == "history"
