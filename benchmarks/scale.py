@@ -3,16 +3,18 @@ and what mini-batch training costs in accuracy.
 
     python benchmarks/scale.py [--sizes 10000 100000 1000000] [--degree 10] [--features 64] [--phi -0.5]
                                [--models diag bundle general] [--batch-size 20000] [--full-max 200000]
-                               [--modes full mini] [--repeats 3] [--threads 2] [--device cpu|cuda]
+                               [--modes full mini] [--sampler cluster|history] [--repeats 3] [--threads 2]
+                               [--device cpu|cuda]
     python benchmarks/scale.py --accuracy [--datasets csbm:n=20000 chameleon squirrel film] [--folds 3]
-                               [--sampler cluster|ego|neighbor] [--hops H] [--num-neighbors K [K2]]
+                               [--sampler cluster|ego|neighbor|history] [--hops H] [--num-neighbors K [K2]]
                                [--batch-fraction 0.25] [--lrs 0.02 0.005] [--root /path/to/shared/data]
 
 Speed: every (size, model, mode) case runs in its own process, so that its peak memory is its own (resident set
 size on CPU, allocated device memory on a GPU). One epoch = one pass of training steps (full batch: one step on the
 whole graph; mini-batch: one step per Cluster-GCN batch of about ``--batch-size`` nodes, METIS partition done once
-beforehand, once per graph, and reported on its own line; "setup" is the rest: building the batches' cluster layout
-and the graph structure); "eval" = one forward of the whole graph without gradients (what early stopping
+beforehand, once per graph, and reported on its own line, or with ``--sampler history`` per batch of that many nodes
+with their one-hop halo; "setup" is the rest: building the batches' cluster layout and the graph structure, and the
+history's first whole-graph pass); "eval" = one forward of the whole graph without gradients (what early stopping
 runs each epoch; after mini-batch training its sheaf is streamed in chunks of ``EVAL_EDGE_CHUNK`` edges, as
 ``sheafgraph nodecls`` does). Seeds/s = training nodes whose loss an epoch takes, per second. Times are medians over
 ``--repeats`` epochs after one warm-up epoch. The log-log slope of mini-batch epoch time against edges is fitted over
@@ -44,6 +46,7 @@ from timing import median_s, peak_memory_gib, reset_peak_memory
 from sheafgraph.data import load_node_dataset
 from sheafgraph.ops import GraphStructure
 from sheafgraph.sheaf import NodeClsConfig, build_model, model_features, run_folds
+from sheafgraph.sheaf.history import NodeHistory
 from sheafgraph.sheaf.minibatch import SAMPLERS, SubgraphBatches, metis_partition, num_cluster_parts
 from sheafgraph.sheaf.training import EVAL_EDGE_CHUNK, make_optimizer, minibatch_epoch
 from sheafgraph.utils import resolve_device
@@ -68,22 +71,26 @@ def run_case(case: dict) -> dict:
     optimizer = make_optimizer(model, config)
     reset_peak_memory(device)
     t0 = time.perf_counter()
-    batches = None
+    batches = history = None
     if mini:
-        parts = torch.load(case["partition"], weights_only=True)
-        batches = SubgraphBatches(data, "cluster", config.batch_size, seed=0, partition=parts)
+        parts = torch.load(case["partition"], weights_only=True) if case["sampler"] == "cluster" else None
+        batches = SubgraphBatches(data, case["sampler"], config.batch_size, seed=0, partition=parts)
     full = data.to(device)
     graph = GraphStructure(full.edge_index, full.num_nodes)
     x = model_features(full.x, config.model)
+    streamed = {"edge_chunk": EVAL_EDGE_CHUNK} if mini else {}      # as nodecls evaluates after mini-batch training
+    if mini and case["sampler"] == "history":       # as nodecls starts a split: record the whole graph once
+        history = NodeHistory(full.num_nodes)
+        with torch.no_grad():
+            model(x, graph, **streamed, history=history.record())
     setup_s = time.perf_counter() - t0
     train = full.train_mask[:, 0]
-    streamed = {"edge_chunk": EVAL_EDGE_CHUNK} if mini else {}      # as nodecls evaluates after mini-batch training
     epochs = iter(range(10**6))
 
     def epoch():
         model.train()
         if mini:
-            minibatch_epoch(model, optimizer, batches, 0, next(epochs), device, config.model)
+            minibatch_epoch(model, optimizer, batches, 0, next(epochs), device, config.model, history)
         else:
             optimizer.zero_grad()
             F.cross_entropy(model(x, graph)[train], full.y[train]).backward()
@@ -92,7 +99,7 @@ def run_case(case: dict) -> dict:
     def evaluate():
         model.eval()
         with torch.no_grad():
-            model(x, graph, **streamed)
+            model(x, graph, **streamed, **({} if history is None else {"history": history.record()}))
 
     epoch_s, epoch_cpu = median_s(epoch, case["repeats"], device)
     eval_s, _ = median_s(evaluate, 1, device)
@@ -111,7 +118,7 @@ def speed(args) -> None:
     scratch = tempfile.TemporaryDirectory()
     for n in args.sizes:
         partition = str(Path(scratch.name) / f"parts_{n}.pt")
-        if "mini" in args.modes:
+        if "mini" in args.modes and args.sampler == "cluster":
             data = load_node_dataset(csbm_spec(n, args.degree, args.features, args.phi))
             t0 = time.perf_counter()
             parts = metis_partition(data.edge_index, n, num_cluster_parts(n, args.batch_size))
@@ -124,7 +131,8 @@ def speed(args) -> None:
                 if mode == "full" and n > args.full_max:
                     continue
                 case = dict(n=n, degree=args.degree, features=args.features, phi=args.phi, model=model, mode=mode,
-                            batch_size=args.batch_size, device=args.device, threads=args.threads,
+                            batch_size=args.batch_size, sampler=args.sampler, device=args.device,
+                            threads=args.threads,
                             repeats=args.repeats, partition=partition)
                 done = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], capture_output=True,
                                       text=True, cwd=Path(__file__).parent)

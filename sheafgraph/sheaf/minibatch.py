@@ -22,7 +22,7 @@ Samplers (both are PyG's loaders; a sheaf Laplacian needs both directions of eve
   torch-sparse``, a source build of minutes): PyG samples induced subgraphs with torch-sparse's kernel only, not
   with pyg-lib's.
 * ``"history"`` (GNNAutoScale, Fey et al., ICML 2021): ``batch_size`` nodes of a shuffled order of all nodes (B),
-  their one-hop halo and the edges incident to B (PyG's ``k_hop_subgraph``); the loss is on B's training nodes. The
+  their one-hop halo and the edges incident to B; the loss is on B's training nodes. The
   model reads the halo's layer inputs and sheaf degrees from a history of every node's
   (:mod:`sheafgraph.sheaf.history`, refreshed by every evaluation), so each node of B sees its whole neighbourhood
   as in full batch, only some of it one epoch stale. Batch ``Data`` carry ``n_id`` (global indices) and
@@ -185,6 +185,12 @@ class SubgraphBatches:
                 raise MissingExtraError("the neighbor sampler runs PyG's NeighborLoader on induced subgraphs, which "
                                         "needs torch-sparse (pip install torch-sparse; pyg-lib alone does not "
                                         "sample induced subgraphs); --sampler cluster or ego needs neither")
+        elif self.sampler == "history":
+            from torch_geometric.index import index2ptr
+            from torch_geometric.utils import sort_edge_index
+
+            row, col = sort_edge_index(data.edge_index.cpu(), num_nodes=data.num_nodes)
+            self._csr = (index2ptr(row, size=data.num_nodes), col)
         self.partition: Optional[Tensor] = None if self._clusters is None else self._clusters.cluster
 
     def __len__(self) -> int:
@@ -222,18 +228,25 @@ class SubgraphBatches:
             yield batch
 
     def _history_batches(self, generator: torch.Generator) -> Iterator[Data]:
-        from torch_geometric.utils import k_hop_subgraph
-
+        """B's out-edges read from the CSR neighbour lists (O(edges of B), not O(|E|) per batch), plus the reverse of
+        those that leave B; nodes ordered B first, then the halo."""
+        rowptr, col = self._csr
         n = self.data.num_nodes
+        marked, local = torch.zeros(n, dtype=torch.bool), torch.empty(n, dtype=torch.long)
         for nodes in torch.randperm(n, generator=generator).split(self.batch_size):
-            subset, edge_index, _, _ = k_hop_subgraph(nodes, 1, self.data.edge_index, relabel_nodes=True, num_nodes=n)
-            in_batch = torch.zeros(n, dtype=torch.bool)
-            in_batch[nodes] = True
-            in_batch = in_batch[subset]
-            edge_index = edge_index[:, in_batch[edge_index[0]] | in_batch[edge_index[1]]]  # both directions stay
+            starts, counts = rowptr[nodes], rowptr[nodes + 1] - rowptr[nodes]
+            offsets = torch.cumsum(counts, 0) - counts
+            dst = col[torch.repeat_interleave(starts - offsets, counts) + torch.arange(int(counts.sum()))]
+            src = nodes.repeat_interleave(counts)
+            marked[nodes] = True
+            leaving = ~marked[dst]
+            marked[nodes] = False
+            subset = torch.cat([nodes, dst[leaving].unique()])
+            local[subset] = torch.arange(subset.numel())
+            edge_index = local[torch.cat([torch.stack([src, dst]), torch.stack([dst[leaving], src[leaving]])], 1)]
             batch = Data(x=self.data.x[subset], y=self.data.y[subset], edge_index=edge_index,
                          train_mask=self.data.train_mask[subset], num_nodes=subset.numel())
-            batch.n_id, batch.batch_mask = subset, in_batch
+            batch.n_id, batch.batch_mask = subset, torch.arange(subset.numel()) < nodes.numel()
             yield batch
 
     def _loader(self, generator: torch.Generator, input_nodes: Optional[Tensor]):

@@ -145,3 +145,16 @@ def test_nodecls_cli_trains_on_history_batches(tmp_path):
     assert main(["nodecls", "--dataset", "texas", "--model", "diag", "--folds", "1", "--epochs", "2",
                  "--batch-size", "32", "--sampler", "history", "--no-progress", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["config"]["sampler"] == "history"
+
+
+def test_halo_inputs_take_values_from_the_history_and_gradients_from_the_batch():
+    history = NodeHistory(6)
+    past = torch.arange(6 * 2, dtype=torch.float64).view(6, 2)
+    history.record().layer_input(1, past)
+    h = torch.full((3, 2), -1.0, dtype=torch.float64, requires_grad=True)
+    n_id, in_batch = torch.tensor([4, 0, 2]), torch.tensor([True, False, False])
+    out = history.batch(n_id, in_batch).layer_input(1, h)
+    torch.testing.assert_close(out.detach(), torch.stack([h[0].detach(), past[0], past[2]]))
+    (out * torch.tensor([[1.0], [2.0], [3.0]], dtype=torch.float64)).sum().backward()
+    torch.testing.assert_close(h.grad, torch.tensor([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]], dtype=torch.float64))
+    torch.testing.assert_close(history.inputs[1][4], torch.tensor([-1.0, -1.0], dtype=torch.float64))   # pushed
