@@ -11,9 +11,9 @@ that held j in B since. Everything at nodes of B is computed afresh (all their e
 the embedding :math:`X^{(0)}` is exact everywhere (it needs a node's own features only). With a history as fresh as
 the model, a batch's outputs on B equal the whole graph's (``tests/sheaf/test_history.py``). A halo node's layer
 input takes its value from the history but its gradient from the batch's own (partial) computation of it, so that
-the paths from B's losses through the halo's previous layers still train those layers (on a cSBM of degree 10 with
-batches of 10% of the nodes it cut the loss against full batch from 4.4 to 2.5 points, ``benchmarks/RESULTS.md``);
-what remains is the history's staleness within an epoch and the gradient paths through edges outside the batch.
+the paths from B's losses through the halo's previous layers still train those layers. What remains is the
+history's staleness within an epoch and the gradient paths through edges outside the batch: on a cSBM of degree 10,
+batches of 10% of the nodes still lose 2.5-4.2 points against full batch (``benchmarks/RESULTS.md``).
 """
 from __future__ import annotations
 
