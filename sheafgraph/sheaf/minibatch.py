@@ -66,6 +66,15 @@ def fanout(num_neighbors: Union[int, Sequence[int]], hops: int) -> Tuple[int, ..
     return tuple(counts)
 
 
+def neighbour_lists(edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor]:
+    """``(rowptr, col)`` on the host: node i's neighbours are ``col[rowptr[i]:rowptr[i + 1]]`` (CSR)."""
+    from torch_geometric.index import index2ptr
+    from torch_geometric.utils import sort_edge_index
+
+    row, col = sort_edge_index(edge_index.cpu(), num_nodes=num_nodes)
+    return index2ptr(row, size=num_nodes), col
+
+
 def metis_partition(edge_index: Tensor, num_nodes: int, num_parts: int) -> Tensor:
     """METIS part of every node (``pymetis``), a LongTensor ``(num_nodes,)`` with values in ``[0, num_parts)``.
 
@@ -79,11 +88,7 @@ def metis_partition(edge_index: Tensor, num_nodes: int, num_parts: int) -> Tenso
     except ImportError as err:
         raise MissingExtraError("the cluster sampler needs METIS: pip install pymetis (or install pyg-lib or "
                                 "torch-sparse)") from err
-    from torch_geometric.index import index2ptr
-    from torch_geometric.utils import sort_edge_index
-
-    row, col = sort_edge_index(edge_index.cpu(), num_nodes=num_nodes)       # neighbour lists grouped by node (CSR)
-    xadj = index2ptr(row, size=num_nodes)
+    xadj, col = neighbour_lists(edge_index, num_nodes)
     _, parts = pymetis.part_graph(num_parts, pymetis.CSRAdjacency(xadj.numpy(), col.numpy()))
     return torch.as_tensor(parts, dtype=torch.long).to(edge_index.device)
 
@@ -186,11 +191,7 @@ class SubgraphBatches:
                                         "needs torch-sparse (pip install torch-sparse; pyg-lib alone does not "
                                         "sample induced subgraphs); --sampler cluster or ego needs neither")
         elif self.sampler == "history":
-            from torch_geometric.index import index2ptr
-            from torch_geometric.utils import sort_edge_index
-
-            row, col = sort_edge_index(data.edge_index.cpu(), num_nodes=data.num_nodes)
-            self._csr = (index2ptr(row, size=data.num_nodes), col)
+            self._csr = neighbour_lists(data.edge_index, data.num_nodes)
         self.partition: Optional[Tensor] = None if self._clusters is None else self._clusters.cluster
 
     def __len__(self) -> int:
