@@ -142,9 +142,7 @@ def sheaf_laplacian(edge_index: StructureLike, maps: Tensor, num_nodes: Optional
         raise ValueError("edge_index contains self-loops, which have no meaning for a sheaf Laplacian; "
                          "remove them (torch_geometric.utils.remove_self_loops)")
     kind = _map_kind(maps, orthogonal)
-    deg = _node_degrees(maps, s.row, s.num_nodes, kind)
-    if degrees is not None:
-        deg = degrees(deg)
+    deg = _replaced_degrees(_node_degrees(maps, s.row, s.num_nodes, kind), degrees)
     if normalization == "sym":  # -F_iᵀ F_j normalised on both sides is -G_iᵀ G_j with G_e = F_e D_i^{-1/2}
         dis = _degree_inverse_sqrt(deg, kind, augmented)
         maps = _scale_maps(maps, dis.index_select(0, s.row), kind)
@@ -195,8 +193,7 @@ def streamed_sheaf_matmul(structure: GraphStructure, maps_of: MapsOf, x: Tensor,
         deg = _node_degrees(maps, structure.row[lo:hi], structure.num_nodes, kind, out=deg)
     if deg is None:                                                    # no edges: L = 0, and so is L̂ (D = 0)
         return torch.zeros_like(x)
-    if degrees is not None:
-        deg = degrees(deg)
+    deg = _replaced_degrees(deg, degrees)
     dis = _degree_inverse_sqrt(deg, kind, augmented) if normalization == "sym" else None
     diag = deg if dis is None else _normalised_degrees(deg, dis, kind)
     out = diag @ x if kind == "general" else diag.reshape(*diag.shape, *[1] * (x.dim() - diag.dim())) * x
@@ -228,6 +225,17 @@ def _node_degrees(maps: Tensor, row: Tensor, num_nodes: int, kind: str, out: Opt
         part = maps.transpose(-1, -2) @ maps
     out = maps.new_zeros(num_nodes, *part.shape[1:]) if out is None else out
     return out.index_add_(0, row, part)
+
+
+def _replaced_degrees(deg: Tensor, degrees: Optional[DegreeHook]) -> Tensor:
+    """``degrees(deg)`` (``deg`` itself without a hook), checked to keep the shape of ``deg``."""
+    if degrees is None:
+        return deg
+    out = degrees(deg)
+    if not isinstance(out, Tensor) or out.shape != deg.shape:
+        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ValueError(f"the degrees hook must return degree blocks of shape {tuple(deg.shape)}, got {shape}")
+    return out
 
 
 def _degree_inverse_sqrt(deg: Tensor, kind: str, augmented: bool) -> Tensor:

@@ -61,6 +61,8 @@ def test_degree_hook_replaces_the_degree_blocks_against_a_dense_reference():
                                      maps[GraphStructure(ei, 12).reverse_index()[lo:hi]], x.view(12, 2, 3), 7,
                                      "sym", degrees=lambda deg: given)
     torch.testing.assert_close(streamed.reshape(24, 3), expected @ x)
+    with pytest.raises(ValueError, match=r"degrees hook must return degree blocks of shape \(12, 2\), got \(12,\)"):
+        sheaf_laplacian(ei, maps, 12, normalization="sym", degrees=lambda deg: deg[:, 0])
 
 
 @pytest.mark.parametrize("maps", ["diag", "bundle", "general"])
