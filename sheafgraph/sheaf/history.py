@@ -1,5 +1,6 @@
-r"""Historical layer inputs and sheaf degrees for mini-batch sheaf diffusion (the history of GNNAutoScale, Fey et
-al., ICML 2021, extended to the degrees that normalise a sheaf Laplacian).
+r"""Historical layer inputs, sheaf degrees and outputs for mini-batch sheaf diffusion (the history of GNNAutoScale,
+Fey et al., ICML 2021, extended to the degrees that normalise a sheaf Laplacian), with the backward compensation of
+LMC (Shi et al., ICLR 2023) at the last layer.
 
 A history batch (:class:`~sheafgraph.sheaf.minibatch.SubgraphBatches` with ``sampler="history"``) is a set B of
 nodes, its one-hop halo :math:`H = N(B) \setminus B` and the edges incident to B. Layer k's output at :math:`i \in B`
@@ -9,26 +10,41 @@ F_{j \trianglelefteq e}`, a sum over all of j's edges, most of which the batch l
 from the history: the values of the last whole-graph pass (every evaluation records one), overwritten by each batch
 that held j in B since. Everything at nodes of B is computed afresh (all their edges are in the batch) and pushed;
 the embedding :math:`X^{(0)}` is exact everywhere (it needs a node's own features only). With a history as fresh as
-the model, a batch's outputs on B equal the whole graph's (``tests/sheaf/test_history.py``). A halo node's layer
-input takes its value from the history but its gradient from the batch's own (partial) computation of it, so that
-the paths from B's losses through the halo's previous layers still train those layers. What remains is the
-history's staleness within an epoch and the gradient paths through edges outside the batch: on a cSBM of degree 10,
-batches of 10% of the nodes still lose 2.5-4.2 points against full batch (``benchmarks/RESULTS.md``).
-"""
+the model, a batch's outputs on B equal the whole graph's (``tests/sheaf/test_history.py``).
+
+**Backward.** The whole loss reaches B's last layer inputs :math:`X^{(L-1)}_i` also through the halo's outputs: the
+losses of the halo's training nodes depend on them through the edges :math:`j \sim i`. So the halo's outputs are
+:math:`\bar X^{(L)}_j + (R_j - \mathrm{sg}(R_j))` (sg: stop gradient): the value from the history and the gradient of
+:math:`R_j`, layer L-1's row j recomputed on the batch with the *parameters detached*, and the readout of the halo
+rows is detached too. The loss of a batch then takes the training nodes of B and of H (divided by B's): the halo's
+terms carry the history's values and send gradients only into B's inputs, so that every parameter is trained by B's
+rows alone with their whole-graph gradient :math:`\partial \mathcal{L} / \partial X^{(L-1)}_B` (exact with a fresh
+history, without activation and dropout, but for the paths through the halo's degree blocks; test). Paths into
+earlier layers' inputs through the halo are dropped, and halo inputs carry no gradient. On a cSBM of degree 10,
+batches of 10% of the nodes lose 1.2 points against full batch (4.0 without the compensation;
+``benchmarks/RESULTS.md``)."""
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.func import functional_call
 
 from sheafgraph.ops.sheaf import DegreeHook
 from sheafgraph.utils.checks import positive_int
 from sheafgraph.utils.distributed import DistributedContext
 
 
+def detached(module: nn.Module) -> Callable[..., Tensor]:
+    """``module`` as a function of its inputs alone: called with its parameters detached (no gradient reaches them)."""
+    params = {name: p.detach() for name, p in module.named_parameters()}
+    return lambda *args, **kwargs: functional_call(module, params, args, kwargs)
+
+
 class NodeHistory:
-    """Every node's last layer inputs (layers 1 .. L-1) and sheaf degree blocks (layers 0 .. L-1) of one graph.
+    """Every node's layer inputs (layers 1 .. L-1), sheaf degree blocks (layers 0 .. L-1) and last layer output of one
+    graph.
 
     Filled by a whole-graph pass with :meth:`record` (e.g. ``model(x, edge_index, history=h.record())``) and read and
     updated by batches with :meth:`batch`. Tensors live on the device and in the dtype of the recorded pass.
@@ -38,6 +54,7 @@ class NodeHistory:
         self.num_nodes = positive_int(num_nodes, "num_nodes")
         self.inputs: Dict[int, Tensor] = {}
         self.degrees: Dict[int, Tensor] = {}
+        self.outputs: Dict[int, Tensor] = {}       # one entry, the last layer's (a dict like the others)
 
     def record(self) -> "HistoryView":
         """A view for a pass over the whole graph: it stores every node's layer inputs and degrees."""
@@ -66,7 +83,7 @@ class NodeHistory:
             return
         import torch.distributed as dist
 
-        for store in (self.inputs, self.degrees):
+        for store in (self.inputs, self.degrees, self.outputs):
             for k in sorted(store):
                 dist.broadcast(store[k], src=src)
 
@@ -77,9 +94,9 @@ class HistoryView:
     def __init__(self, history: NodeHistory, n_id: Optional[Tensor], in_batch: Optional[Tensor]):
         self.history, self.n_id, self.in_batch = history, n_id, in_batch
 
-    def _merge(self, store: Dict[int, Tensor], k: int, value: Tensor, gradients: bool = False) -> Tensor:
+    def _merge(self, store: Dict[int, Tensor], k: int, value: Tensor) -> Tensor:
         """Push the batch's rows of ``value`` and return it with the halo's rows from the history (whole graph:
-        store all of it); ``gradients``: the halo's rows keep the gradients of ``value``'s."""
+        store all of it)."""
         if self.n_id is None:
             store[k] = value.detach().clone()
             return value
@@ -88,19 +105,27 @@ class HistoryView:
         past = store[k]
         mine = self.in_batch.to(value.device)
         past[self.n_id[mine]] = value[mine].detach().to(past.dtype)
-        halo = past[self.n_id].to(value.dtype)
-        if gradients:
-            halo = halo + (value - value.detach())
-        return torch.where(mine.view(-1, *[1] * (value.dim() - 1)), value, halo)
+        return torch.where(mine.view(-1, *[1] * (value.dim() - 1)), value, past[self.n_id].to(value.dtype))
 
     def layer_input(self, k: int, h: Tensor) -> Tensor:
-        """Layer ``k``'s input: B's rows as computed; the halo's rows take their values from the history and their
-        gradients from the batch's own computation of them, :math:`\\bar h_j + (h_j - \\mathrm{sg}(h_j))` (sg: stop
-        gradient; :math:`h_j` sees only j's edges to B, but the paths through it are not lost); layer 0, the
+        """Layer ``k``'s input: B's rows as computed, the halo's from the history (no gradient); layer 0, the
         embedding: as computed."""
-        return h if k == 0 else self._merge(self.history.inputs, k, h, gradients=True)
+        return h if k == 0 else self._merge(self.history.inputs, k, h)
 
     def degree_hook(self, k: int) -> DegreeHook:
         """The degree hook of layer ``k`` (:func:`~sheafgraph.ops.sheaf_laplacian`): B's degree blocks as summed,
         the halo's from the history."""
         return lambda deg: self._merge(self.history.degrees, k, deg)
+
+    def logits(self, k: int, h: Tensor, recompute: Callable[[], Tensor], readout: nn.Module) -> Tensor:
+        """``readout`` of ``h``, the output of the last layer ``k - 1`` (whole graph: recorded). In a batch the halo's
+        rows are :math:`\\bar X_j + (R_j - \\mathrm{sg}(R_j))` with ``R = recompute()``, the last layer on the batch
+        with its parameters detached (:func:`detached`), and are read out with the readout's parameters detached:
+        their losses train B's inputs only (module docstring)."""
+        merged = self._merge(self.history.outputs, k, h)
+        halo = None if self.in_batch is None else ~self.in_batch.to(h.device)
+        if halo is None or not bool(halo.any()):
+            return readout(merged.flatten(1))
+        rows = recompute()
+        merged = torch.where(halo.view(-1, *[1] * (h.dim() - 1)), merged + (rows - rows.detach()), merged)
+        return torch.where(halo.view(-1, 1), detached(readout)(merged.flatten(1)), readout(merged.flatten(1)))

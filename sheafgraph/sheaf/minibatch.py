@@ -22,11 +22,12 @@ Samplers (both are PyG's loaders; a sheaf Laplacian needs both directions of eve
   torch-sparse``, a source build of minutes): PyG samples induced subgraphs with torch-sparse's kernel only, not
   with pyg-lib's.
 * ``"history"`` (GNNAutoScale, Fey et al., ICML 2021): ``batch_size`` nodes of a shuffled order of all nodes (B),
-  their one-hop halo and the edges incident to B; the loss is on B's training nodes. The
-  model reads the halo's layer inputs and sheaf degrees from a history of every node's
-  (:mod:`sheafgraph.sheaf.history`, refreshed by every evaluation), so each node of B sees its whole neighbourhood
-  as in full batch, only some of it one epoch stale. Batch ``Data`` carry ``n_id`` (global indices) and
-  ``batch_mask`` (B). Discrete NSD models without extra stalks only. Needs nothing beyond PyG.
+  their one-hop halo and the edges incident to B. The model reads the halo's layer inputs, sheaf degrees and
+  outputs from a history of every node's (:mod:`sheafgraph.sheaf.history`, refreshed by every evaluation), so each
+  node of B sees its whole neighbourhood as in full batch, only some of it one epoch stale; the loss is on the
+  training nodes of B and of the halo (whose terms send gradients only into B; divided by B's count). Batch
+  ``Data`` carry ``n_id`` (global indices) and ``batch_mask`` (B). Discrete NSD models without extra stalks only.
+  Needs nothing beyond PyG.
 
 With ``P`` processes (``torchrun``), rank r takes batches r, r + P, ... of the same shuffled order (every rank the
 same number), so the ranks together see each batch once per epoch.
@@ -163,8 +164,8 @@ class SubgraphBatches:
             :func:`num_cluster_parts` parts, saved once and reused by several runs); default: METIS now. The one
             used is :attr:`partition` (``None`` for ``"neighbor"``).
 
-    Each batch is a ``Data`` subgraph with ``x``, ``y``, ``edge_index``, the masks, and ``seed_mask``: the nodes whose
-    loss counts (its training nodes of split ``fold`` given to :meth:`seeds`).
+    Each batch is a ``Data`` subgraph with ``x``, ``y``, ``edge_index``, the masks, ``seed_mask`` (its training nodes
+    of split ``fold`` given to :meth:`epoch_batches`) and ``loss_mask`` (the nodes whose loss counts).
     """
 
     def __init__(self, data: Data, sampler: str = "cluster", batch_size: int = 1024, *, hops: int = 2,
@@ -267,8 +268,10 @@ class SubgraphBatches:
         return _with_private_rng(loader, sampling_seed)
 
     def epoch_batches(self, fold: int, epoch: int) -> Iterator[Data]:
-        """This rank's batches of ``epoch``, each with ``seed_mask`` (the training nodes of split ``fold`` whose loss
-        counts); the same arguments give the same batches (a resumed run continues the same sequence)."""
+        """This rank's batches of ``epoch``, each with ``seed_mask`` (its seeds: the training nodes of split ``fold``
+        it trains on) and ``loss_mask`` (the nodes whose loss counts: the seeds, and for ``"history"`` the halo's
+        training nodes too); the same arguments give the same batches (a resumed run continues the same
+        sequence)."""
         generator = torch.Generator().manual_seed((self.seed * 1009 + fold) * 1_000_003 + epoch)
         train = self._train_mask(fold)
         loader = self._loader(generator, None if self._clusters is not None else train)
@@ -280,10 +283,9 @@ class SubgraphBatches:
                 continue
             if self._clusters is not None or self.sampler == "history":    # every training node of the batch
                 mask = batch.train_mask if batch.train_mask.dim() == 1 else batch.train_mask[:, fold]
-                if self.sampler == "history":
-                    mask = mask & batch.batch_mask
             else:                                           # the seeds: ego's centres, first in a NeighborLoader batch
                 mask = torch.zeros(batch.num_nodes, dtype=torch.bool)
                 mask[batch.center if self.sampler == "ego" else slice(0, batch.batch_size)] = True
-            batch.seed_mask = mask
+            batch.loss_mask = mask
+            batch.seed_mask = mask & batch.batch_mask if self.sampler == "history" else mask
             yield batch

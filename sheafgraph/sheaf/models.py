@@ -29,7 +29,7 @@ from sheafgraph.ops import GraphStructure
 from sheafgraph.ops.structure import StructureLike
 from sheafgraph.sheaf.cache import StructureCache
 from sheafgraph.sheaf.conv import SheafConv, SheafDiffusionTerm
-from sheafgraph.sheaf.history import HistoryView
+from sheafgraph.sheaf.history import HistoryView, detached
 from sheafgraph.sheaf.stalks import check_fixed_stalks
 from sheafgraph.utils.checks import positive_int
 
@@ -140,8 +140,8 @@ class NSD(_NSDBase):
                 history: Optional[HistoryView] = None) -> Tensor:
         """``edge_chunk``: compute each layer's sheaf that many edges at a time, never for the whole graph at once
         (for inference on large graphs; :meth:`SheafDiffusionTerm.forward`). ``history``: record every node's layer
-        inputs and degrees (a whole-graph pass) or take the halo's from them (a history batch;
-        :mod:`sheafgraph.sheaf.history`).
+        inputs, degrees and output (a whole-graph pass) or take the halo's from them (a history batch, whose halo
+        logits carry the history's values and gradients into B only; :mod:`sheafgraph.sheaf.history`).
 
         Raises:
             ValueError: ``history`` with fixed extra stalks (their D ± A would need the halo's graph degrees too).
@@ -151,12 +151,15 @@ class NSD(_NSDBase):
                              "use another sampler for this model")
         structure = self.structure(x, edge_index)
         h = self.embed(x)
-        for k, conv in enumerate(self.convs):
-            if history is None:
+        if history is None:
+            for conv in self.convs:
                 h = conv(h, structure, edge_chunk=edge_chunk)
-            else:
-                h = conv(history.layer_input(k, h), structure, edge_chunk=edge_chunk, degrees=history.degree_hook(k))
-        return self.lin_out(h.flatten(1))
+            return self.lin_out(h.flatten(1))
+        for k, conv in enumerate(self.convs):
+            h_in, degrees = history.layer_input(k, h), history.degree_hook(k)
+            h = conv(h_in, structure, edge_chunk=edge_chunk, degrees=degrees)
+        recompute = lambda: detached(conv)(h_in, structure, edge_chunk=edge_chunk, degrees=degrees)  # noqa: E731
+        return history.logits(len(self.convs), h, recompute, self.lin_out)
 
 
 class _SheafVectorField(nn.Module):

@@ -135,16 +135,17 @@ def full_batch_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tens
 def minibatch_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches: SubgraphBatches, fold: int,
                     epoch: int, device: torch.device, model_name: str,
                     history: Optional[NodeHistory] = None) -> None:
-    """One pass over this process's subgraph batches: a step per batch on the mean loss of its seed nodes (a batch
-    without seeds contributes a zero loss, so that every process steps in lock-step); history batches read and
-    update ``history``."""
+    """One pass over this process's subgraph batches: a step per batch on the loss of its ``loss_mask`` nodes divided
+    by its number of seeds (at least 1; a batch with nothing to count contributes a zero loss, so that every process
+    steps in lock-step); history batches read and update ``history``."""
     for batch in batches.epoch_batches(fold, epoch):
         batch = batch.to(device)
         optimizer.zero_grad()
         seeds = batch.seed_mask
         kwargs = {} if history is None else {"history": history.batch(batch.n_id, batch.batch_mask)}
         logits = model(model_features(batch.x, model_name), batch.edge_index, **kwargs)
-        loss = F.cross_entropy(logits[seeds], batch.y[seeds], reduction="sum") / seeds.sum().clamp(min=1)
+        counted = batch.loss_mask
+        loss = F.cross_entropy(logits[counted], batch.y[counted], reduction="sum") / seeds.sum().clamp(min=1)
         loss.backward()
         optimizer.step()
 

@@ -149,7 +149,7 @@ def test_nodecls_cli_trains_on_history_batches(tmp_path):
     assert json.loads(out.read_text())["config"]["sampler"] == "history"
 
 
-def test_halo_inputs_take_values_from_the_history_and_gradients_from_the_batch():
+def test_halo_inputs_take_their_values_from_the_history_without_gradients():
     history = NodeHistory(6)
     past = torch.arange(6 * 2, dtype=torch.float64).view(6, 2)
     history.record().layer_input(1, past)
@@ -158,5 +158,57 @@ def test_halo_inputs_take_values_from_the_history_and_gradients_from_the_batch()
     out = history.batch(n_id, in_batch).layer_input(1, h)
     torch.testing.assert_close(out.detach(), torch.stack([h[0].detach(), past[0], past[2]]))
     (out * torch.tensor([[1.0], [2.0], [3.0]], dtype=torch.float64)).sum().backward()
-    torch.testing.assert_close(h.grad, torch.tensor([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]], dtype=torch.float64))
+    torch.testing.assert_close(h.grad, torch.tensor([[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]], dtype=torch.float64))
     torch.testing.assert_close(history.inputs[1][4], torch.tensor([-1.0, -1.0], dtype=torch.float64))   # pushed
+
+
+def last_layer_input(model, store):
+    """Keep the last layer's input (with its gradient) in ``store`` on every call."""
+    def keep(module, args):
+        args[0].retain_grad()
+        store.append(args[0])
+    return model.convs[-1].register_forward_pre_hook(keep)
+
+
+@pytest.mark.parametrize("maps", ["diag", "general"])
+def test_halo_losses_give_b_the_whole_graphs_gradient_at_the_last_layer_input(maps):
+    """LMC's backward compensation: with a fresh history (no activation, no dropout) the batch loss over B's and the
+    halo's training nodes has the gradient at B's last-layer inputs of the whole graph's loss, the paths through
+    the halo's degree blocks (constants of the history) aside; without the halo's losses it does not. The halo's
+    losses train no parameter of the last layer or the readout."""
+    data = graph()
+    model = build_nsd(maps, 5, 3, hidden_channels=4, d=2, num_layers=2, use_act=False).double()
+    history = NodeHistory(data.num_nodes)
+    with torch.no_grad():
+        model(data.x, data.edge_index, history=history.record())
+    batch = list(SubgraphBatches(data, "history", 10).epoch_batches(0, 0))[0]
+    mine = torch.zeros(data.num_nodes, dtype=torch.bool)
+    mine[batch.n_id[batch.batch_mask]] = True
+    ei = data.edge_index
+    h1 = model.convs[0](model.embed(data.x), ei)
+    h1.retain_grad()
+    out = model.convs[1](h1, ei, degrees=lambda deg: torch.where(mine.view(-1, *[1] * (deg.dim() - 1)), deg,
+                                                                 deg.detach()))
+    logits = model.lin_out(out.flatten(1))
+    torch.nn.functional.cross_entropy(logits[data.train_mask], data.y[data.train_mask], reduction="sum").backward()
+    expected = h1.grad[batch.n_id[batch.batch_mask]]
+    grads = {}
+    for counted in ("seeds", "loss"):
+        kept = []
+        hook = last_layer_input(model, kept)
+        logits = model(batch.x, batch.edge_index, history=history.batch(batch.n_id, batch.batch_mask))
+        hook.remove()
+        mask = batch.seed_mask if counted == "seeds" else batch.loss_mask
+        torch.nn.functional.cross_entropy(logits[mask], batch.y[mask], reduction="sum").backward()
+        grads[counted] = kept[0].grad[batch.batch_mask]
+    torch.testing.assert_close(grads["loss"], expected, rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(grads["seeds"], expected, rtol=1e-3, atol=1e-6)
+    model.zero_grad()
+    logits = model(batch.x, batch.edge_index, history=history.batch(batch.n_id, batch.batch_mask))
+    halo = batch.loss_mask & ~batch.batch_mask
+    assert halo.any()
+    torch.nn.functional.cross_entropy(logits[halo], batch.y[halo], reduction="sum").backward()
+    for p in [*model.convs[-1].parameters(), *model.lin_out.parameters()]:
+        assert p.grad is None or not p.grad.any()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.convs[0].parameters())
+    torch.testing.assert_close(logits[halo].detach(), model(data.x, ei)[batch.n_id[halo]].detach())    # values
