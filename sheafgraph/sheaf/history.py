@@ -57,7 +57,7 @@ class NodeHistory:
         self.outputs: Dict[int, Tensor] = {}       # one entry, the last layer's (a dict like the others)
 
     def record(self) -> "HistoryView":
-        """A view for a pass over the whole graph: it stores every node's layer inputs and degrees."""
+        """A view for a pass over the whole graph: it stores every node's layer inputs, degrees and output."""
         return HistoryView(self, None, None)
 
     def batch(self, n_id: Tensor, in_batch: Tensor) -> "HistoryView":
