@@ -36,8 +36,19 @@ from sheafgraph.utils.checks import positive_int
 from sheafgraph.utils.distributed import DistributedContext
 
 
+def where_rows(rows: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """Row i of ``a`` where ``rows[i]``, else row i of ``b`` (``rows``: a bool mask over the first dimension)."""
+    return torch.where(rows.view(-1, *[1] * (a.dim() - 1)), a, b)
+
+
 def detached(module: nn.Module) -> Callable[..., Tensor]:
-    """``module`` as a function of its inputs alone: called with its parameters detached (no gradient reaches them)."""
+    """``module`` as a function of its inputs alone: called with its parameters detached (no gradient reaches them).
+
+    Raises:
+        TypeError: ``module`` is not a :class:`torch.nn.Module`.
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"detached needs a torch.nn.Module, got {type(module).__name__}")
     params = {name: p.detach() for name, p in module.named_parameters()}
     return lambda *args, **kwargs: functional_call(module, params, args, kwargs)
 
@@ -105,7 +116,7 @@ class HistoryView:
         past = store[k]
         mine = self.in_batch.to(value.device)
         past[self.n_id[mine]] = value[mine].detach().to(past.dtype)
-        return torch.where(mine.view(-1, *[1] * (value.dim() - 1)), value, past[self.n_id].to(value.dtype))
+        return where_rows(mine, value, past[self.n_id].to(value.dtype))
 
     def layer_input(self, k: int, h: Tensor) -> Tensor:
         """Layer ``k``'s input: B's rows as computed, the halo's from the history (no gradient); layer 0, the
@@ -127,5 +138,5 @@ class HistoryView:
         if halo is None or not bool(halo.any()):
             return readout(merged.flatten(1))
         rows = recompute()
-        merged = torch.where(halo.view(-1, *[1] * (h.dim() - 1)), merged + (rows - rows.detach()), merged)
-        return torch.where(halo.view(-1, 1), detached(readout)(merged.flatten(1)), readout(merged.flatten(1)))
+        merged = where_rows(halo, merged + (rows - rows.detach()), merged).flatten(1)
+        return where_rows(halo, detached(readout)(merged), readout(merged))

@@ -10,7 +10,7 @@ from torch_geometric.data import Data
 from sheafgraph.cli import main
 from sheafgraph.ops import GraphStructure, sheaf_laplacian, streamed_sheaf_matmul
 from sheafgraph.sheaf import build_nsd
-from sheafgraph.sheaf.history import NodeHistory
+from sheafgraph.sheaf.history import NodeHistory, detached, where_rows
 from sheafgraph.sheaf.minibatch import SubgraphBatches
 from sheafgraph.sheaf.recipes import NodeClsConfig, build_model
 from sheafgraph.sheaf.training import train_fold
@@ -140,6 +140,8 @@ def test_history_errors_name_the_problem():
         history.batch(torch.tensor([0, 80]), torch.ones(2, dtype=torch.bool))
     with pytest.raises(ValueError, match="bool mask"):
         history.batch(torch.arange(3), torch.ones(2, dtype=torch.bool))
+    with pytest.raises(TypeError, match="detached needs a torch.nn.Module, got builtin_function_or_method"):
+        detached(torch.relu)
 
 
 def test_nodecls_cli_trains_on_history_batches(tmp_path):
@@ -187,8 +189,7 @@ def test_halo_losses_give_b_the_whole_graphs_gradient_at_the_last_layer_input(ma
     ei = data.edge_index
     h1 = model.convs[0](model.embed(data.x), ei)
     h1.retain_grad()
-    out = model.convs[1](h1, ei, degrees=lambda deg: torch.where(mine.view(-1, *[1] * (deg.dim() - 1)), deg,
-                                                                 deg.detach()))
+    out = model.convs[1](h1, ei, degrees=lambda deg: where_rows(mine, deg, deg.detach()))
     logits = model.lin_out(out.flatten(1))
     torch.nn.functional.cross_entropy(logits[data.train_mask], data.y[data.train_mask], reduction="sum").backward()
     expected = h1.grad[batch.n_id[batch.batch_mask]]
