@@ -3,17 +3,19 @@ and what mini-batch training costs in accuracy.
 
     python benchmarks/scale.py [--sizes 10000 100000 1000000] [--degree 10] [--features 64] [--phi -0.5]
                                [--models diag bundle general] [--batch-size 20000] [--full-max 200000]
-                               [--modes full mini] [--sampler cluster|history] [--repeats 3] [--threads 2]
-                               [--device cpu|cuda]
+                               [--modes full mini] [--sampler cluster|history] [--history-orders random metis]
+                               [--repeats 3] [--threads 2] [--device cpu|cuda]
     python benchmarks/scale.py --accuracy [--datasets csbm:n=20000 chameleon squirrel film] [--folds 3]
                                [--sampler cluster|ego|neighbor|history] [--hops H] [--num-neighbors K [K2]]
-                               [--batch-fraction 0.25] [--lrs 0.02 0.005] [--root /path/to/shared/data]
+                               [--history-orders random metis] [--batch-fraction 0.25] [--lrs 0.02 0.005]
+                               [--root /path/to/shared/data]
 
 Speed: every (size, model, mode) case runs in its own process, so that its peak memory is its own (resident set
 size on CPU, allocated device memory on a GPU). One epoch = one pass of training steps (full batch: one step on the
 whole graph; mini-batch: one step per Cluster-GCN batch of about ``--batch-size`` nodes, METIS partition done once
 beforehand, once per graph, and reported on its own line, or with ``--sampler history`` per batch of that many nodes
-with their one-hop halo; "setup" is the rest: building the batches' cluster layout and the graph structure, and the
+with their one-hop halo, taken one by one or by shuffled METIS parts (partitioned the same way), a row for each
+of ``--history-orders``; "setup" is the rest: building the batches' cluster layout and the graph structure, and the
 history's first whole-graph pass); "eval" = one forward of the whole graph without gradients (what early stopping
 runs each epoch; after mini-batch training its sheaf is streamed in chunks of ``EVAL_EDGE_CHUNK`` edges, as
 ``sheafgraph nodecls`` does). Seeds/s = training nodes whose loss an epoch takes, per second. Times are medians over
@@ -25,7 +27,8 @@ configuration full batch and mini-batch (``--sampler``'s batches of ``--batch-fr
 batches of that many nodes, ego batches of that many training seeds with their ``--hops``-hop neighbourhoods, 2 by
 default, or neighbor batches of that many seeds with ``--num-neighbors`` sampled per node and hop, one count or one
 per hop), on the first ``--folds`` splits; with several ``--lrs`` each mode takes the learning rate of its best mean
-validation accuracy (the same grid for both); nothing is chosen on test. "edges/batch" is the mean share of the
+validation accuracy (the same grid for both), and mini-batch with several ``--history-orders`` the best (learning
+rate, order) pair; nothing is chosen on test. "edges/batch" is the mean share of the
 graph's edges in one batch (epoch 0, split 0): how small the batches really are.
 """
 from __future__ import annotations
@@ -47,13 +50,23 @@ from sheafgraph.data import load_node_dataset
 from sheafgraph.ops import GraphStructure
 from sheafgraph.sheaf import NodeClsConfig, build_model, model_features, run_folds
 from sheafgraph.sheaf.history import NodeHistory
-from sheafgraph.sheaf.minibatch import SAMPLERS, SubgraphBatches, metis_partition, num_cluster_parts
+from sheafgraph.sheaf.minibatch import HISTORY_ORDERS, SAMPLERS, SubgraphBatches, metis_partition, num_cluster_parts
 from sheafgraph.sheaf.training import EVAL_EDGE_CHUNK, make_optimizer, minibatch_epoch
 from sheafgraph.utils import resolve_device
 
 
 def csbm_spec(n: int, degree: int, features: int, phi: float) -> str:
     return f"csbm:n={n},d={degree},f={features},phi={phi},splits=1"
+
+
+def partitioned(sampler: str, history_order: str) -> bool:
+    """Whether these mini-batches take METIS parts."""
+    return sampler == "cluster" or (sampler == "history" and history_order == "metis")
+
+
+def orders(args) -> list:
+    """The history orders to run: ``--history-orders`` for history batches, else one placeholder."""
+    return list(args.history_orders) if args.sampler == "history" else [NodeClsConfig.history_order]
 
 
 def run_case(case: dict) -> dict:
@@ -73,8 +86,10 @@ def run_case(case: dict) -> dict:
     t0 = time.perf_counter()
     batches = history = None
     if mini:
-        parts = torch.load(case["partition"], weights_only=True) if case["sampler"] == "cluster" else None
-        batches = SubgraphBatches(data, case["sampler"], config.batch_size, seed=0, partition=parts)
+        parts = (torch.load(case["partition"], weights_only=True)
+                 if partitioned(case["sampler"], case["history_order"]) else None)
+        batches = SubgraphBatches(data, case["sampler"], config.batch_size, seed=0, order=case["history_order"],
+                                  partition=parts)
     full = data.to(device)
     graph = GraphStructure(full.edge_index, full.num_nodes)
     x = model_features(full.x, config.model)
@@ -112,13 +127,13 @@ def speed(args) -> None:
     print(f"torch {torch.__version__}, device {args.device}, {args.threads} thread(s); cSBM degree {args.degree}, "
           f"{args.features} features, phi {args.phi}; diag/bundle/general NSD d=3, hidden 16, 2 layers; "
           f"median of {args.repeats} epochs")
-    print(f"{'nodes':>8} {'edges':>9} {'model':<8} {'mode':<5} {'setup s':>8} {'epoch s':>8} {'(cpu s)':>8} "
+    print(f"{'nodes':>8} {'edges':>9} {'model':<8} {'mode':<12} {'setup s':>8} {'epoch s':>8} {'(cpu s)':>8} "
           f"{'seeds/s':>9} {'eval s':>7} {'peak GiB':>8}", flush=True)
     rows = []
     scratch = tempfile.TemporaryDirectory()
     for n in args.sizes:
         partition = str(Path(scratch.name) / f"parts_{n}.pt")
-        if "mini" in args.modes and args.sampler == "cluster":
+        if "mini" in args.modes and any(partitioned(args.sampler, order) for order in orders(args)):
             data = load_node_dataset(csbm_spec(n, args.degree, args.features, args.phi))
             t0 = time.perf_counter()
             parts = metis_partition(data.edge_index, n, num_cluster_parts(n, args.batch_size))
@@ -127,31 +142,36 @@ def speed(args) -> None:
                   f"{time.perf_counter() - t0:.1f} s (once per graph; the mini-batch rows reuse it)", flush=True)
             del data
         for model in args.models:
-            for mode in args.modes:
+            runs = [(mode, order) for mode in args.modes for order in (orders(args) if mode == "mini" else
+                                                                       [NodeClsConfig.history_order])]
+            for mode, order in runs:
                 if mode == "full" and n > args.full_max:
                     continue
+                label = f"mini/{order}" if mode == "mini" and args.sampler == "history" else mode
                 case = dict(n=n, degree=args.degree, features=args.features, phi=args.phi, model=model, mode=mode,
-                            batch_size=args.batch_size, sampler=args.sampler, device=args.device,
-                            threads=args.threads,
-                            repeats=args.repeats, partition=partition)
+                            batch_size=args.batch_size, sampler=args.sampler, history_order=order,
+                            device=args.device, threads=args.threads, repeats=args.repeats, partition=partition)
                 done = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], capture_output=True,
                                       text=True, cwd=Path(__file__).parent)
                 if done.returncode != 0:
-                    print(f"{n:>8} {'':>9} {model:<8} {mode:<5} failed: {done.stderr.strip().splitlines()[-1:]}",
+                    print(f"{n:>8} {'':>9} {model:<8} {label:<12} failed: {done.stderr.strip().splitlines()[-1:]}",
                           flush=True)
                     continue
                 r = json.loads(done.stdout.strip().splitlines()[-1])
                 rows.append(r)
-                print(f"{n:>8} {r['edges']:>9} {model:<8} {mode:<5} {r['setup_s']:>8.2f} {r['epoch_s']:>8.2f} "
+                print(f"{n:>8} {r['edges']:>9} {model:<8} {label:<12} {r['setup_s']:>8.2f} {r['epoch_s']:>8.2f} "
                       f"{r['epoch_cpu_s']:>8.2f} {r['seeds_per_s']:>9.0f} {r['eval_s']:>7.2f} "
                       f"{r['peak_gib']:>8.2f}", flush=True)
     for model in args.models:
-        pts = [(math.log(r["edges"]), math.log(r["epoch_s"])) for r in rows if r["model"] == model
-               and r["mode"] == "mini"]
-        if len(pts) >= 2:
-            mx, my = sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
-            slope = sum((a - mx) * (b - my) for a, b in pts) / sum((a - mx) ** 2 for a, _ in pts)
-            print(f"{model}: mini-batch epoch time ~ edges^{slope:.2f} (log-log least squares over {len(pts)} sizes)")
+        for order in orders(args):
+            pts = [(math.log(r["edges"]), math.log(r["epoch_s"])) for r in rows if r["model"] == model
+                   and r["mode"] == "mini" and r["history_order"] == order]
+            if len(pts) >= 2:
+                mx, my = sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
+                slope = sum((a - mx) * (b - my) for a, b in pts) / sum((a - mx) ** 2 for a, _ in pts)
+                which = f" ({order} order)" if args.sampler == "history" else ""
+                print(f"{model}: mini-batch{which} epoch time ~ edges^{slope:.2f} (log-log least squares over "
+                      f"{len(pts)} sizes)")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 
@@ -162,31 +182,36 @@ LAYERS = 2   # diffusion layers of the accuracy runs; ``--hops`` defaults to the
 def accuracy(args) -> None:
     torch.set_num_threads(args.threads)
     fan = f", {'/'.join(map(str, args.num_neighbors))} neighbours per hop" if args.sampler == "neighbor" else ""
+    by = f", {' or '.join(args.history_orders)} order" if args.sampler == "history" else ""
     print(f"accuracy, full batch vs mini-batch ({args.sampler} batches of {100 * args.batch_fraction:g}% of the "
-          f"nodes{fan}), splits 0-{args.folds - 1}; test at the best validation epoch")
+          f"nodes{fan}{by}), splits 0-{args.folds - 1}; test at the best validation epoch")
     print(f"{'dataset':<22} {'model':<6} {'full':>13} {'mini':>13} {'mini - full':>11} {'edges/batch':>11}",
           flush=True)
     for name in args.datasets:
         data = load_node_dataset(name, args.root)
         batch = max(1, int(args.batch_fraction * data.num_nodes))
-        batches = SubgraphBatches(data, args.sampler, batch, hops=args.hops or LAYERS, num_neighbors=args.num_neighbors)
-        sizes = [b.edge_index.shape[1] for b in batches.epoch_batches(fold=0, epoch=0)]
-        share = sum(sizes) / len(sizes) / data.edge_index.shape[1]
         means, chosen = {}, {}
         for mode, batch_size in (("full", None), ("mini", batch)):
-            runs = []
-            for lr in args.lrs:             # each mode's learning rate: the best mean validation accuracy
+            runs = []               # each mode's (learning rate, order): the best mean validation accuracy
+            for lr, order in [(lr, o) for lr in args.lrs for o in (orders(args) if batch_size else orders(args)[:1])]:
                 config = NodeClsConfig(model=args.model, d=3, hidden=16, layers=LAYERS, epochs=args.epochs,
                                        patience=50, lr=lr, batch_size=batch_size, sampler=args.sampler,
-                                       hops=args.hops, num_neighbors=args.num_neighbors)
+                                       hops=args.hops, num_neighbors=args.num_neighbors, history_order=order)
                 s = run_folds(data, config, folds=args.folds, device=args.device, show_progress=False)["summary"]
-                runs.append((s["val_mean"], lr, s))
-                if len(args.lrs) > 1:
-                    print(f"  {name} {mode} lr {lr:g}: validation {100 * s['val_mean']:.2f}", flush=True)
+                runs.append((s["val_mean"], (lr, order), s))
+                if len(args.lrs) > 1 or (batch_size and len(orders(args)) > 1):
+                    which = f" {order} order" if batch_size and args.sampler == "history" else ""
+                    print(f"  {name} {mode} lr {lr:g}{which}: validation {100 * s['val_mean']:.2f}", flush=True)
             _, chosen[mode], s = max(runs, key=lambda r: r[0])
             means[mode] = (100 * s["mean"], 100 * s["std"])
+        batches = SubgraphBatches(data, args.sampler, batch, hops=args.hops or LAYERS, num_neighbors=args.num_neighbors,
+                                  order=chosen["mini"][1])
+        sizes = [b.edge_index.shape[1] for b in batches.epoch_batches(fold=0, epoch=0)]
+        share = sum(sizes) / len(sizes) / data.edge_index.shape[1]
         (f, fs), (m, ms) = means["full"], means["mini"]
-        lrs = f" (lr full {chosen['full']:g}, mini {chosen['mini']:g})" if len(args.lrs) > 1 else ""
+        (full_lr, _), (mini_lr, mini_order) = chosen["full"], chosen["mini"]
+        which = f" {mini_order} order" if args.sampler == "history" else ""
+        lrs = f" (lr full {full_lr:g}, mini {mini_lr:g}{which})"
         print(f"{name:<22} {args.model:<6} {f:>6.2f} ± {fs:<4.2f} {m:>6.2f} ± {ms:<4.2f} {m - f:>+11.2f} "
               f"{share:>11.1%}{lrs}", flush=True)
 
@@ -212,6 +237,7 @@ def main() -> None:
     p.add_argument("--folds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--sampler", default="cluster", choices=SAMPLERS)
+    p.add_argument("--history-orders", nargs="+", default=[NodeClsConfig.history_order], choices=HISTORY_ORDERS)
     p.add_argument("--hops", type=int, default=None)
     p.add_argument("--num-neighbors", type=int, nargs="+", default=[10])
     p.add_argument("--batch-fraction", type=float, default=0.25)

@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 from torch import nn
 
 from sheafgraph.sheaf.learners import ACTIVATIONS, LEARNER_INPUTS
-from sheafgraph.sheaf.minibatch import SAMPLERS, fanout
+from sheafgraph.sheaf.minibatch import HISTORY_ORDERS, SAMPLERS, fanout
 from sheafgraph.sheaf.models import NSD_MODELS, build_nsd
 from sheafgraph.sheaf.orthogonal import ORTHOGONAL_MAPS
 from sheafgraph.sheaf.stalks import FIXED_STALKS
@@ -110,6 +110,9 @@ class NodeClsConfig:
                                       "(neighbor; needs torch-sparse), or nodes with their one-hop halo read from "
                                       "a history of every node's layer inputs and sheaf degrees (history; "
                                       "diag/bundle/general without extra stalks)", SAMPLERS)
+    history_order: str = _option("random", "how --sampler history orders the nodes into batches: shuffled nodes "
+                                           "(random) or shuffled METIS parts (metis; pip install pymetis)",
+                                 HISTORY_ORDERS)
     hops: Optional[int] = _option(None, "hops around the seeds (--sampler ego, neighbor; default: --layers)")
     num_neighbors: Union[int, Tuple[int, ...]] = _option(
         10, "neighbours sampled per node and hop (--sampler neighbor): one count for every hop, or one per hop "
@@ -119,6 +122,7 @@ class NodeClsConfig:
         check_choice(self.model, MODELS, "model")
         check_choice(self.stop, STOP_STRATEGIES, "stop strategy")
         check_choice(self.sampler, SAMPLERS, "sampler")
+        check_choice(self.history_order, HISTORY_ORDERS, "history order")
         if self.sampler == "history" and (self.model not in ("diag", "bundle", "general") or self.extra_stalks):
             raise ValueError(f"--sampler history needs a discrete NSD model (diag, bundle, general) without extra "
                              f"stalks, got model {self.model!r} with extra_stalks {tuple(self.extra_stalks)}")

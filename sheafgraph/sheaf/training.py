@@ -329,7 +329,7 @@ def _subgraph_batches(data: Data, config: NodeClsConfig, seed: int, context: Dis
     def build(partition: Optional[Tensor] = None) -> SubgraphBatches:
         return SubgraphBatches(data, config.sampler, config.batch_size, hops=config.hops or config.layers,
                                num_neighbors=config.num_neighbors, seed=seed, rank=context.rank,
-                               world_size=context.world_size, partition=partition)
+                               world_size=context.world_size, order=config.history_order, partition=partition)
 
     own = build() if context.is_main else None
     partition = broadcast_object(None if own is None else own.partition, context)

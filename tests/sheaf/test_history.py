@@ -11,7 +11,7 @@ from sheafgraph.cli import main
 from sheafgraph.ops import GraphStructure, sheaf_laplacian, streamed_sheaf_matmul
 from sheafgraph.sheaf import build_nsd
 from sheafgraph.sheaf.history import NodeHistory, detached, where_rows
-from sheafgraph.sheaf.minibatch import SubgraphBatches
+from sheafgraph.sheaf.minibatch import CLUSTERS_PER_BATCH, SubgraphBatches, num_cluster_parts
 from sheafgraph.sheaf.recipes import NodeClsConfig, build_model
 from sheafgraph.sheaf.training import train_fold
 from sheafgraph.utils import seed_everything
@@ -86,9 +86,10 @@ def test_a_batch_with_a_fresh_history_gives_the_whole_graphs_outputs(maps):
     assert not torch.allclose(plain[batches[0].batch_mask], full[batches[0].n_id[batches[0].batch_mask]])
 
 
-def test_history_batches_hold_every_node_once_with_its_halo_and_the_edges_it_touches():
+@pytest.mark.parametrize("order", ["metis", "random"])
+def test_history_batches_hold_every_node_once_with_its_halo_and_the_edges_it_touches(order):
     data = graph()
-    sampler = SubgraphBatches(data, "history", 16)
+    sampler = SubgraphBatches(data, "history", 16, order=order)
     batches = list(sampler.epoch_batches(0, 0))
     assert len(batches) == sampler.num_batches(0) == 5
     owned = torch.cat([b.n_id[b.batch_mask] for b in batches])
@@ -102,6 +103,36 @@ def test_history_batches_hold_every_node_once_with_its_halo_and_the_edges_it_tou
         assert torch.equal(b.seed_mask, b.batch_mask & b.train_mask)
     assert [b.n_id.tolist() for b in sampler.epoch_batches(0, 0)] == [b.n_id.tolist() for b in batches]
     assert [b.n_id.tolist() for b in sampler.epoch_batches(0, 1)] != [b.n_id.tolist() for b in batches]
+
+
+def leaving_share(sampler, epoch=0):
+    """The share of B's edges that leave B, over one epoch's batches."""
+    out = total = 0
+    for b in sampler.epoch_batches(0, epoch):
+        src_in_b = b.batch_mask[b.edge_index[0]]
+        out += int((src_in_b & ~b.batch_mask[b.edge_index[1]]).sum())
+        total += int(src_in_b.sum())
+    return out / total
+
+
+def test_metis_ordered_history_batches_take_whole_parts_and_cut_fewer_edges():
+    data = graph(n=400, pairs=1200)
+    metis = SubgraphBatches(data, "history", 80, order="metis", seed=3)
+    parts = metis.partition
+    assert parts.shape == (400,) and int(parts.max()) + 1 == num_cluster_parts(400, 80) == 20
+    for epoch in (0, 1):
+        for b in metis.epoch_batches(0, epoch):          # 4 parts of ~20 nodes, or 5 where a part is cut in two
+            assert len(set(parts[b.n_id[b.batch_mask]].tolist())) <= CLUSTERS_PER_BATCH + 1
+    shuffled = SubgraphBatches(data, "history", 80, seed=3)                         # the default: one by one
+    assert shuffled.order == "random" and shuffled.partition is None
+    assert leaving_share(metis) < 0.8 * leaving_share(shuffled)
+    assert [b.n_id.tolist() for b in metis.epoch_batches(0, 0)] != [b.n_id.tolist() for b in metis.epoch_batches(0, 1)]
+    again = SubgraphBatches(data, "history", 80, order="metis", seed=3, partition=parts)
+    assert [b.n_id.tolist() for b in again.epoch_batches(0, 1)] == [b.n_id.tolist() for b in metis.epoch_batches(0, 1)]
+    with pytest.raises(ValueError, match=r"partition must give each of the 400 nodes a part in \[0, 20\)"):
+        SubgraphBatches(data, "history", 80, order="metis", partition=parts + 1)
+    with pytest.raises(ValueError, match="unknown history order 'bfs'; valid names: random, metis"):
+        SubgraphBatches(data, "history", 80, order="bfs")
 
 
 def test_training_on_one_batch_of_the_whole_graph_equals_full_batch_and_is_deterministic():
@@ -147,8 +178,10 @@ def test_history_errors_name_the_problem():
 def test_nodecls_cli_trains_on_history_batches(tmp_path):
     out = tmp_path / "texas.json"
     assert main(["nodecls", "--dataset", "texas", "--model", "diag", "--folds", "1", "--epochs", "2",
-                 "--batch-size", "32", "--sampler", "history", "--no-progress", "--json", str(out)]) == 0
-    assert json.loads(out.read_text())["config"]["sampler"] == "history"
+                 "--batch-size", "32", "--sampler", "history", "--history-order", "metis", "--no-progress", "--json",
+                 str(out)]) == 0
+    config = json.loads(out.read_text())["config"]
+    assert config["sampler"] == "history" and config["history_order"] == "metis"
 
 
 def test_halo_inputs_take_their_values_from_the_history_without_gradients():
