@@ -25,7 +25,7 @@ Samplers (both are PyG's loaders; a sheaf Laplacian needs both directions of eve
   every epoch, their one-hop halo and the edges incident to B. The order (``order``) is all nodes shuffled
   (``"random"``, the default) or the METIS parts of ``"cluster"`` shuffled, each part's nodes shuffled within it
   (``"metis"``, GNNAutoScale's: a batch holds about :data:`CLUSTERS_PER_BATCH` whole parts, so fewer of its edges
-  leave it and its halo is smaller; on a cSBM of degree 10, 58% of the edges leave batches of a tenth of the nodes
+  leave it and its halo is smaller; on a cSBM of degree 10, 63% of the edges join two batches of a tenth of the nodes
   against 90% for random ones). Which trains better depends on the graph: choose it on validation. The model reads
   the halo's layer inputs, sheaf degrees and outputs from a history of every node's (:mod:`sheafgraph.sheaf.history`,
   refreshed by every evaluation), so each node of B sees its whole neighbourhood as in full batch, only some of it one
