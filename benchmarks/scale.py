@@ -193,7 +193,8 @@ def accuracy(args) -> None:
         means, chosen = {}, {}
         for mode, batch_size in (("full", None), ("mini", batch)):
             runs = []               # each mode's (learning rate, order): the best mean validation accuracy
-            for lr, order in [(lr, o) for lr in args.lrs for o in (orders(args) if batch_size else orders(args)[:1])]:
+            grid_orders = orders(args) if batch_size else [NodeClsConfig.history_order]    # full batch: no order
+            for lr, order in [(lr, o) for lr in args.lrs for o in grid_orders]:
                 config = NodeClsConfig(model=args.model, d=3, hidden=16, layers=LAYERS, epochs=args.epochs,
                                        patience=50, lr=lr, batch_size=batch_size, sampler=args.sampler,
                                        hops=args.hops, num_neighbors=args.num_neighbors, history_order=order)

@@ -165,8 +165,8 @@ class SubgraphBatches:
         num_neighbors: neighbours sampled per node and hop (``"neighbor"``): one count, or one per hop.
         seed: seed of the shuffles (every rank draws the same order for a given seed, split and epoch).
         rank, world_size: this process's share of the batches.
-        order: how ``"history"`` orders the nodes into batches: by shuffled METIS parts (``"metis"``) or one by one
-            (``"random"``).
+        order: how ``"history"`` orders the nodes into batches: one by one (``"random"``, the default) or by
+            shuffled METIS parts (``"metis"``).
         partition: a precomputed part per node for ``"cluster"`` and ``"history"`` with ``order="metis"`` (e.g.
             :func:`metis_partition` with :func:`num_cluster_parts` parts, saved once and reused by several runs);
             default: METIS now. The one used is :attr:`partition` (``None`` where there is none).
