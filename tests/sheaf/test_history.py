@@ -1,6 +1,7 @@
 """History batches (GNNAutoScale-style historical layer inputs and sheaf degrees): the degree hook against a dense
 float64 reference, batches exact against the whole graph when the history is fresh, the batches themselves, training
 (determinism, a whole-graph batch equal to full batch) and the errors."""
+import importlib.util
 import json
 
 import pytest
@@ -16,6 +17,10 @@ from sheafgraph.sheaf.recipes import NodeClsConfig, build_model
 from sheafgraph.sheaf.training import train_fold
 from sheafgraph.utils import seed_everything
 from tests.conftest import random_undirected_graph
+
+
+needs_metis = pytest.mark.skipif(importlib.util.find_spec("pymetis") is None,
+                                 reason="METIS-ordered history batches need pymetis (pip install -e .[scale])")
 
 
 def graph(n=80, pairs=240, seed=0):
@@ -86,7 +91,7 @@ def test_a_batch_with_a_fresh_history_gives_the_whole_graphs_outputs(maps):
     assert not torch.allclose(plain[batches[0].batch_mask], full[batches[0].n_id[batches[0].batch_mask]])
 
 
-@pytest.mark.parametrize("order", ["metis", "random"])
+@pytest.mark.parametrize("order", [pytest.param("metis", marks=needs_metis), "random"])
 def test_history_batches_hold_every_node_once_with_its_halo_and_the_edges_it_touches(order):
     data = graph()
     sampler = SubgraphBatches(data, "history", 16, order=order)
@@ -115,6 +120,7 @@ def leaving_share(sampler, epoch=0):
     return out / total
 
 
+@needs_metis
 def test_metis_ordered_history_batches_take_whole_parts_and_cut_fewer_edges():
     data = graph(n=400, pairs=1200)
     metis = SubgraphBatches(data, "history", 80, order="metis", seed=3)
@@ -175,6 +181,7 @@ def test_history_errors_name_the_problem():
         detached(torch.relu)
 
 
+@needs_metis
 def test_nodecls_cli_trains_on_history_batches(tmp_path):
     out = tmp_path / "texas.json"
     assert main(["nodecls", "--dataset", "texas", "--model", "diag", "--folds", "1", "--epochs", "2",
