@@ -50,18 +50,14 @@ from sheafgraph.data import load_node_dataset
 from sheafgraph.ops import GraphStructure
 from sheafgraph.sheaf import NodeClsConfig, build_model, model_features, run_folds
 from sheafgraph.sheaf.history import NodeHistory
-from sheafgraph.sheaf.minibatch import HISTORY_ORDERS, SAMPLERS, SubgraphBatches, metis_partition, num_cluster_parts
+from sheafgraph.sheaf.minibatch import (HISTORY_ORDERS, SAMPLERS, SubgraphBatches, metis_partition,
+                                        num_cluster_parts, uses_partition)
 from sheafgraph.sheaf.training import EVAL_EDGE_CHUNK, make_optimizer, minibatch_epoch
 from sheafgraph.utils import resolve_device
 
 
 def csbm_spec(n: int, degree: int, features: int, phi: float) -> str:
     return f"csbm:n={n},d={degree},f={features},phi={phi},splits=1"
-
-
-def partitioned(sampler: str, history_order: str) -> bool:
-    """Whether these mini-batches take METIS parts."""
-    return sampler == "cluster" or (sampler == "history" and history_order == "metis")
 
 
 def orders(args) -> list:
@@ -87,7 +83,7 @@ def run_case(case: dict) -> dict:
     batches = history = None
     if mini:
         parts = (torch.load(case["partition"], weights_only=True)
-                 if partitioned(case["sampler"], case["history_order"]) else None)
+                 if uses_partition(case["sampler"], case["history_order"]) else None)
         batches = SubgraphBatches(data, case["sampler"], config.batch_size, seed=0, order=case["history_order"],
                                   partition=parts)
     full = data.to(device)
@@ -133,7 +129,7 @@ def speed(args) -> None:
     scratch = tempfile.TemporaryDirectory()
     for n in args.sizes:
         partition = str(Path(scratch.name) / f"parts_{n}.pt")
-        if "mini" in args.modes and any(partitioned(args.sampler, order) for order in orders(args)):
+        if "mini" in args.modes and any(uses_partition(args.sampler, order) for order in orders(args)):
             data = load_node_dataset(csbm_spec(n, args.degree, args.features, args.phi))
             t0 = time.perf_counter()
             parts = metis_partition(data.edge_index, n, num_cluster_parts(n, args.batch_size))

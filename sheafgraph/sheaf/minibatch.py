@@ -147,6 +147,17 @@ def _with_private_rng(loader, seed: int) -> Iterator[Data]:
         yield batch
 
 
+def uses_partition(sampler: str, order: str = "random") -> bool:
+    """Whether batches of ``sampler`` (``"history"``: in ``order``) are cut from a METIS partition.
+
+    Raises:
+        ValueError: an unknown sampler or history order (the message lists the valid ones).
+    """
+    check_choice(sampler, SAMPLERS, "sampler")
+    check_choice(order, HISTORY_ORDERS, "history order")
+    return sampler == "cluster" or (sampler == "history" and order == "metis")
+
+
 def num_cluster_parts(num_nodes: int, batch_size: int) -> int:
     """Parts of the Cluster-GCN partition for batches of about ``batch_size`` nodes."""
     return max(1, math.ceil(num_nodes * CLUSTERS_PER_BATCH / batch_size))
@@ -178,15 +189,14 @@ class SubgraphBatches:
     def __init__(self, data: Data, sampler: str = "cluster", batch_size: int = 1024, *, hops: int = 2,
                  num_neighbors: Union[int, Sequence[int]] = 10, seed: int = 0, rank: int = 0, world_size: int = 1,
                  order: str = "random", partition: Optional[Tensor] = None):
-        self.sampler = check_choice(sampler, SAMPLERS, "sampler")
-        self.order = check_choice(order, HISTORY_ORDERS, "history order")
+        parted = uses_partition(sampler, order)
+        self.sampler, self.order = sampler, order
         self.batch_size = positive_int(batch_size, "batch_size")
         self.hops = positive_int(hops, "hops")
         self.fanout = fanout(num_neighbors, self.hops)
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.data = copy.copy(data)          # its own references: moving the caller's data moves not these
         self._clusters, self.partition = None, None
-        parted = self.sampler == "cluster" or (self.sampler == "history" and self.order == "metis")
         parts = num_cluster_parts(data.num_nodes, self.batch_size)
         if parted and partition is not None and (partition.shape != (data.num_nodes,) or
                                                  not 0 <= int(partition.min()) <= int(partition.max()) < parts):

@@ -12,7 +12,7 @@ from sheafgraph.cli import main
 from sheafgraph.ops import GraphStructure, sheaf_laplacian, streamed_sheaf_matmul
 from sheafgraph.sheaf import build_nsd
 from sheafgraph.sheaf.history import NodeHistory, detached, where_rows
-from sheafgraph.sheaf.minibatch import CLUSTERS_PER_BATCH, SubgraphBatches, num_cluster_parts
+from sheafgraph.sheaf.minibatch import CLUSTERS_PER_BATCH, SubgraphBatches, num_cluster_parts, uses_partition
 from sheafgraph.sheaf.recipes import NodeClsConfig, build_model
 from sheafgraph.sheaf.training import train_fold
 from sheafgraph.utils import seed_everything
@@ -139,6 +139,10 @@ def test_metis_ordered_history_batches_take_whole_parts_and_cut_fewer_edges():
         SubgraphBatches(data, "history", 80, order="metis", partition=parts + 1)
     with pytest.raises(ValueError, match="unknown history order 'bfs'; valid names: random, metis"):
         SubgraphBatches(data, "history", 80, order="bfs")
+    assert [uses_partition(s, o) for s, o in [("cluster", "random"), ("history", "metis"), ("history", "random"),
+                                               ("ego", "metis")]] == [True, True, False, False]
+    with pytest.raises(ValueError, match="unknown sampler 'metis'; valid names: cluster, ego, neighbor, history"):
+        uses_partition("metis")
 
 
 def test_training_on_one_batch_of_the_whole_graph_equals_full_batch_and_is_deterministic():
