@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
 
 from sheafgraph.ops import GraphStructure
+from sheafgraph.ops.dropout import dropout
 from sheafgraph.ops.structure import StructureLike
 
 
@@ -33,10 +34,10 @@ class MLP(nn.Module):
         self.dropout, self.input_dropout = dropout, input_dropout
 
     def forward(self, x: Tensor, edge_index: Optional[StructureLike] = None) -> Tensor:
-        x = F.dropout(x, self.input_dropout, self.training)
+        x = dropout(x, self.input_dropout, self.training)
         for k, lin in enumerate(self.lins):
             if k > 0:
-                x = F.dropout(F.relu(x), self.dropout, self.training)
+                x = dropout(F.relu(x), self.dropout, self.training)
             x = lin(x)
         return x
 
@@ -59,10 +60,10 @@ class GCN(nn.Module):
     def forward(self, x: Tensor, edge_index: StructureLike) -> Tensor:
         if isinstance(edge_index, GraphStructure):
             edge_index = edge_index.edge_index
-        x = F.dropout(x, self.input_dropout, self.training)
+        x = dropout(x, self.input_dropout, self.training)
         for k, conv in enumerate(self.convs):
             if k > 0:
-                x = F.dropout(F.relu(x), self.dropout, self.training)
+                x = dropout(F.relu(x), self.dropout, self.training)
             x = conv(x, edge_index)
         return x
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sheafgraph.ops import GraphStructure, SparseOperator, check_values, sheaf_laplacian, streamed_sheaf_matmul
+from sheafgraph.ops.dropout import dropout
 from sheafgraph.ops.sheaf import DegreeHook
 from sheafgraph.ops.structure import StructureLike
 from sheafgraph.sheaf.cache import StructureCache
@@ -274,8 +275,8 @@ class SheafConv(nn.Module):
         """``edge_chunk`` and ``degrees`` as for :meth:`SheafDiffusionTerm.forward`."""
         structure, edge_weight = self._graph(x, edge_index, edge_weight)
         h = self._as_stalks(x)
-        maps_input = F.dropout(h, self.learner_dropout, self.training)
-        y = self.term(F.dropout(h, self.dropout, self.training), structure, maps_input, edge_weight, edge_chunk,
+        maps_input = dropout(h, self.learner_dropout, self.training)
+        y = self.term(dropout(h, self.dropout, self.training), structure, maps_input, edge_weight, edge_chunk,
                       degrees)
         if self.act:
             y = F.elu(y)

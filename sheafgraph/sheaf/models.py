@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from torchdiffeq import odeint, odeint_adjoint
 
 from sheafgraph.ops import GraphStructure
+from sheafgraph.ops.dropout import dropout
 from sheafgraph.ops.structure import StructureLike
 from sheafgraph.sheaf.cache import StructureCache
 from sheafgraph.sheaf.conv import SheafConv, SheafDiffusionTerm
@@ -69,16 +70,16 @@ class _NSDBase(nn.Module):
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(f"x must be a floating tensor of shape (|V|, {self.in_channels}), got {shape}")
         if x.layout == torch.sparse_csr:
-            values = F.dropout(x.values(), self.input_dropout, self.training)
+            values = dropout(x.values(), self.input_dropout, self.training)
             x = torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape, check_invariants=False)
             h = torch.sparse.mm(x, self.lin_in.weight.t()) + self.lin_in.bias
         elif x.layout == torch.strided:
-            h = self.lin_in(F.dropout(x, self.input_dropout, self.training))
+            h = self.lin_in(dropout(x, self.input_dropout, self.training))
         else:
             raise TypeError(f"x must be dense or sparse CSR (x.to_sparse_csr()), got layout {x.layout}")
         if self.use_act:
             h = F.elu(h)
-        h = F.dropout(h, self.dropout, self.training)
+        h = dropout(h, self.dropout, self.training)
         if self.lin_in2 is not None:
             h = self.lin_in2(h)
         return h.view(-1, self.stalk_dim, self.hidden_channels)
