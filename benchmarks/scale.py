@@ -7,7 +7,8 @@ and what mini-batch training costs in accuracy.
                                [--repeats 3] [--threads 2] [--device cpu|cuda]
     python benchmarks/scale.py --accuracy [--datasets csbm:n=20000 chameleon squirrel film] [--folds 3]
                                [--sampler cluster|ego|neighbor|history] [--hops H] [--num-neighbors K [K2]]
-                               [--history-orders random metis] [--batch-fraction 0.25] [--lrs 0.02 0.005]
+                               [--history-orders random metis] [--history-writes batches evaluation]
+                               [--batch-fraction 0.25] [--lrs 0.02 0.005]
                                [--root /path/to/shared/data]
 
 Speed: every (size, model, mode) case runs in its own process, so that its peak memory is its own (resident set
@@ -27,8 +28,8 @@ configuration full batch and mini-batch (``--sampler``'s batches of ``--batch-fr
 batches of that many nodes, ego batches of that many training seeds with their ``--hops``-hop neighbourhoods, 2 by
 default, or neighbor batches of that many seeds with ``--num-neighbors`` sampled per node and hop, one count or one
 per hop), on the first ``--folds`` splits; with several ``--lrs`` each mode takes the learning rate of its best mean
-validation accuracy (the same grid for both), and mini-batch with several ``--history-orders`` the best (learning
-rate, order) pair; nothing is chosen on test. "edges/batch" is the mean share of the
+validation accuracy (the same grid for both), and mini-batch with several ``--history-orders`` or
+``--history-writes`` the best (learning rate, order, writes) triple; nothing is chosen on test. "edges/batch" is the mean share of the
 graph's edges in one batch (epoch 0, split 0): how small the batches really are.
 """
 from __future__ import annotations
@@ -49,7 +50,7 @@ from timing import median_s, peak_memory_gib, reset_peak_memory
 from sheafgraph.data import load_node_dataset
 from sheafgraph.ops import GraphStructure
 from sheafgraph.sheaf import NodeClsConfig, build_model, model_features, run_folds
-from sheafgraph.sheaf.history import NodeHistory
+from sheafgraph.sheaf.history import HISTORY_WRITES, NodeHistory
 from sheafgraph.sheaf.minibatch import (HISTORY_ORDERS, SAMPLERS, SubgraphBatches, metis_partition,
                                         num_cluster_parts, uses_partition)
 from sheafgraph.sheaf.training import EVAL_EDGE_CHUNK, make_optimizer, minibatch_epoch
@@ -63,6 +64,13 @@ def csbm_spec(n: int, degree: int, features: int, phi: float) -> str:
 def orders(args) -> list:
     """The history orders to run: ``--history-orders`` for history batches, else one placeholder."""
     return list(args.history_orders) if args.sampler == "history" else [NodeClsConfig.history_order]
+
+
+def history_settings(args) -> list:
+    """The (order, writes) pairs of the accuracy grid: every ``--history-orders`` with every ``--history-writes``
+    for history batches, else one placeholder."""
+    writes = list(args.history_writes) if args.sampler == "history" else [NodeClsConfig.history_writes]
+    return [(order, w) for order in orders(args) for w in writes]
 
 
 def run_case(case: dict) -> dict:
@@ -188,16 +196,18 @@ def accuracy(args) -> None:
         batch = max(1, int(args.batch_fraction * data.num_nodes))
         means, chosen = {}, {}
         for mode, batch_size in (("full", None), ("mini", batch)):
-            runs = []               # each mode's (learning rate, order): the best mean validation accuracy
-            grid_orders = orders(args) if batch_size else [NodeClsConfig.history_order]    # full batch: no order
-            for lr, order in [(lr, o) for lr in args.lrs for o in grid_orders]:
+            runs = []               # each mode's (learning rate, order, writes): the best mean validation accuracy
+            grid = history_settings(args) if batch_size else [(NodeClsConfig.history_order,      # full batch: none
+                                                                NodeClsConfig.history_writes)]
+            for lr, (order, writes) in [(lr, o) for lr in args.lrs for o in grid]:
                 config = NodeClsConfig(model=args.model, d=3, hidden=16, layers=LAYERS, epochs=args.epochs,
                                        patience=50, lr=lr, batch_size=batch_size, sampler=args.sampler,
-                                       hops=args.hops, num_neighbors=args.num_neighbors, history_order=order)
+                                       hops=args.hops, num_neighbors=args.num_neighbors, history_order=order,
+                                       history_writes=writes)
                 s = run_folds(data, config, folds=args.folds, device=args.device, show_progress=False)["summary"]
-                runs.append((s["val_mean"], (lr, order), s))
-                if len(args.lrs) > 1 or (batch_size and len(orders(args)) > 1):
-                    which = f" {order} order" if batch_size and args.sampler == "history" else ""
+                runs.append((s["val_mean"], (lr, order, writes), s))
+                if len(args.lrs) > 1 or (batch_size and len(grid) > 1):
+                    which = f" {order} order, {writes} writes" if batch_size and args.sampler == "history" else ""
                     print(f"  {name} {mode} lr {lr:g}{which}: validation {100 * s['val_mean']:.2f}", flush=True)
             _, chosen[mode], s = max(runs, key=lambda r: r[0])
             means[mode] = (100 * s["mean"], 100 * s["std"])
@@ -206,8 +216,8 @@ def accuracy(args) -> None:
         sizes = [b.edge_index.shape[1] for b in batches.epoch_batches(fold=0, epoch=0)]
         share = sum(sizes) / len(sizes) / data.edge_index.shape[1]
         (f, fs), (m, ms) = means["full"], means["mini"]
-        (full_lr, _), (mini_lr, mini_order) = chosen["full"], chosen["mini"]
-        which = f" {mini_order} order" if args.sampler == "history" else ""
+        full_lr, (mini_lr, mini_order, mini_writes) = chosen["full"][0], chosen["mini"]
+        which = f" {mini_order} order, {mini_writes} writes" if args.sampler == "history" else ""
         lrs = f" (lr full {full_lr:g}, mini {mini_lr:g}{which})"
         print(f"{name:<22} {args.model:<6} {f:>6.2f} ± {fs:<4.2f} {m:>6.2f} ± {ms:<4.2f} {m - f:>+11.2f} "
               f"{share:>11.1%}{lrs}", flush=True)
@@ -235,6 +245,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--sampler", default="cluster", choices=SAMPLERS)
     p.add_argument("--history-orders", nargs="+", default=[NodeClsConfig.history_order], choices=HISTORY_ORDERS)
+    p.add_argument("--history-writes", nargs="+", default=[NodeClsConfig.history_writes], choices=HISTORY_WRITES)
     p.add_argument("--hops", type=int, default=None)
     p.add_argument("--num-neighbors", type=int, nargs="+", default=[10])
     p.add_argument("--batch-fraction", type=float, default=0.25)

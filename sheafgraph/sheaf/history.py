@@ -8,7 +8,9 @@ reads, for every neighbour j, the layer input :math:`X^{(k)}_j` and, through :ma
 F_i^\top F_j (D_j + I)^{-1/2}`, j's degree block :math:`D^{(k)}_j = \sum_{e \ni j} F_{j \trianglelefteq e}^\top
 F_{j \trianglelefteq e}`, a sum over all of j's edges, most of which the batch lacks. So for :math:`j \in H` both come
 from the history: the values of the last whole-graph pass (every evaluation records one), overwritten by each batch
-that held j in B since. Everything at nodes of B is computed afresh (all their edges are in the batch) and pushed;
+that held j in B since (``writes="batches"``, GNNAutoScale's push) or by whole-graph passes only (``"evaluation"``:
+every batch of an epoch reads one snapshot, the model of the last evaluation, without dropout). Everything at nodes
+of B is computed afresh (all their edges are in the batch) and, with batch writes, pushed;
 the embedding :math:`X^{(0)}` is exact everywhere (it needs a node's own features only). With a history as fresh as
 the model, a batch's outputs on B equal the whole graph's (``tests/sheaf/test_history.py``).
 
@@ -34,6 +36,9 @@ from torch.func import functional_call
 from sheafgraph.ops.sheaf import DegreeHook
 from sheafgraph.utils.checks import positive_int
 from sheafgraph.utils.distributed import DistributedContext
+
+#: what updates a :class:`NodeHistory` between whole-graph passes: each batch its nodes B's values, or nothing
+HISTORY_WRITES = ("batches", "evaluation")
 
 
 def where_rows(rows: Tensor, a: Tensor, b: Tensor) -> Tensor:
@@ -71,8 +76,9 @@ class NodeHistory:
         """A view for a pass over the whole graph: it stores every node's layer inputs, degrees and output."""
         return HistoryView(self, None, None)
 
-    def batch(self, n_id: Tensor, in_batch: Tensor) -> "HistoryView":
-        """A view for a batch of the nodes ``n_id`` (global indices) of which ``in_batch`` are B, the rest halo.
+    def batch(self, n_id: Tensor, in_batch: Tensor, write: bool = True) -> "HistoryView":
+        """A view for a batch of the nodes ``n_id`` (global indices) of which ``in_batch`` are B, the rest halo; with
+        ``write`` the batch's values at B overwrite the history's.
 
         Raises:
             ValueError: mismatched or out-of-range indices.
@@ -86,7 +92,7 @@ class NodeHistory:
                              f"{tuple(n_id.shape)} and {tuple(in_batch.shape)} {in_batch.dtype}")
         if n_id.numel() and not 0 <= int(n_id.min()) <= int(n_id.max()) < self.num_nodes:
             raise ValueError(f"n_id holds indices outside [0, {self.num_nodes}), the nodes of this history")
-        return HistoryView(self, n_id, in_batch)
+        return HistoryView(self, n_id, in_batch, write)
 
     def broadcast(self, context: DistributedContext, src: int = 0) -> None:
         """Give every rank rank ``src``'s history (in place; all ranks must have recorded the same layers)."""
@@ -102,12 +108,12 @@ class NodeHistory:
 class HistoryView:
     """What one forward pass reads from and writes to a :class:`NodeHistory` (from its ``record`` or ``batch``)."""
 
-    def __init__(self, history: NodeHistory, n_id: Optional[Tensor], in_batch: Optional[Tensor]):
-        self.history, self.n_id, self.in_batch = history, n_id, in_batch
+    def __init__(self, history: NodeHistory, n_id: Optional[Tensor], in_batch: Optional[Tensor], write: bool = True):
+        self.history, self.n_id, self.in_batch, self.write = history, n_id, in_batch, write
 
     def _merge(self, store: Dict[int, Tensor], k: int, value: Tensor) -> Tensor:
-        """Push the batch's rows of ``value`` and return it with the halo's rows from the history (whole graph:
-        store all of it)."""
+        """Push the batch's rows of ``value`` (if the view writes) and return it with the halo's rows from the
+        history (whole graph: store all of it)."""
         if self.n_id is None:
             store[k] = value.detach().clone()
             return value
@@ -115,7 +121,8 @@ class HistoryView:
             raise RuntimeError(f"the history has no values of layer {k}: it was recorded by a model with fewer layers")
         past = store[k]
         mine = self.in_batch.to(value.device)
-        past[self.n_id[mine]] = value[mine].detach().to(past.dtype)
+        if self.write:
+            past[self.n_id[mine]] = value[mine].detach().to(past.dtype)
         return where_rows(mine, value, past[self.n_id].to(value.dtype))
 
     def layer_input(self, k: int, h: Tensor) -> Tensor:

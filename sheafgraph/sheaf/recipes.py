@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 from torch import nn
 
+from sheafgraph.sheaf.history import HISTORY_WRITES
 from sheafgraph.sheaf.learners import ACTIVATIONS, LEARNER_INPUTS
 from sheafgraph.sheaf.minibatch import HISTORY_ORDERS, SAMPLERS, fanout
 from sheafgraph.sheaf.models import NSD_MODELS, build_nsd
@@ -113,6 +114,10 @@ class NodeClsConfig:
     history_order: str = _option("random", "how --sampler history orders the nodes into batches: shuffled nodes "
                                            "(random) or shuffled METIS parts (metis; pip install pymetis)",
                                  HISTORY_ORDERS)
+    history_writes: str = _option("batches", "what updates the history of --sampler history between evaluations: "
+                                             "each batch its own nodes' values (batches, GNNAutoScale's) or nothing "
+                                             "(evaluation: every batch of an epoch reads the last evaluation's)",
+                                  HISTORY_WRITES)
     hops: Optional[int] = _option(None, "hops around the seeds (--sampler ego, neighbor; default: --layers)")
     num_neighbors: Union[int, Tuple[int, ...]] = _option(
         10, "neighbours sampled per node and hop (--sampler neighbor): one count for every hop, or one per hop "
@@ -123,6 +128,7 @@ class NodeClsConfig:
         check_choice(self.stop, STOP_STRATEGIES, "stop strategy")
         check_choice(self.sampler, SAMPLERS, "sampler")
         check_choice(self.history_order, HISTORY_ORDERS, "history order")
+        check_choice(self.history_writes, HISTORY_WRITES, "history writes")
         if self.sampler == "history" and (self.model not in ("diag", "bundle", "general") or self.extra_stalks):
             raise ValueError(f"--sampler history needs a discrete NSD model (diag, bundle, general) without extra "
                              f"stalks, got model {self.model!r} with extra_stalks {tuple(self.extra_stalks)}")

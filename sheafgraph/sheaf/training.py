@@ -134,15 +134,15 @@ def full_batch_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tens
 
 def minibatch_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches: SubgraphBatches, fold: int,
                     epoch: int, device: torch.device, model_name: str,
-                    history: Optional[NodeHistory] = None) -> None:
+                    history: Optional[NodeHistory] = None, write_history: bool = True) -> None:
     """One pass over this process's subgraph batches: a step per batch on the loss of its ``loss_mask`` nodes divided
     by its number of seeds (at least 1; a batch with nothing to count contributes a zero loss, so that every process
-    steps in lock-step); history batches read and update ``history``."""
+    steps in lock-step); history batches read ``history`` and, with ``write_history``, update it."""
     for batch in batches.epoch_batches(fold, epoch):
         batch = batch.to(device)
         optimizer.zero_grad()
         seeds = batch.seed_mask
-        kwargs = {} if history is None else {"history": history.batch(batch.n_id, batch.batch_mask)}
+        kwargs = {} if history is None else {"history": history.batch(batch.n_id, batch.batch_mask, write_history)}
         logits = model(model_features(batch.x, model_name), batch.edge_index, **kwargs)
         counted = batch.loss_mask
         loss = F.cross_entropy(logits[counted], batch.y[counted], reduction="sum") / seeds.sum().clamp(min=1)
@@ -202,7 +202,8 @@ def train_fold(model: nn.Module, data: Data, fold: int, config: NodeClsConfig, *
         if batches is None:
             full_batch_epoch(net, optimizer, x, graph, y, share, int(train.sum()), context.world_size)
         else:
-            minibatch_epoch(net, optimizer, batches, fold, epoch, y.device, config.model, history)
+            minibatch_epoch(net, optimizer, batches, fold, epoch, y.device, config.model, history,
+                            config.history_writes == "batches")
         if context.is_main:
             model.eval()
             with torch.no_grad():

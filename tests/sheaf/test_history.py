@@ -145,11 +145,12 @@ def test_metis_ordered_history_batches_take_whole_parts_and_cut_fewer_edges():
         uses_partition("metis")
 
 
-def test_training_on_one_batch_of_the_whole_graph_equals_full_batch_and_is_deterministic():
+def four_runs(writes):
+    """Full batch, one history batch of the whole graph, and twice batches of 16 nodes: (val loss, parameters)."""
     data = graph()
     data.x = data.x.float()
     config = NodeClsConfig(model="diag", layers=2, hidden=4, d=2, dropout=0.0, epochs=5, patience=10, lr=0.05,
-                           batch_size=data.num_nodes, sampler="history")
+                           batch_size=data.num_nodes, sampler="history", history_writes=writes)
     structure = GraphStructure(data.edge_index, data.num_nodes)
     runs = []
     for batches in (None, SubgraphBatches(data, "history", data.num_nodes),
@@ -158,10 +159,20 @@ def test_training_on_one_batch_of_the_whole_graph_equals_full_batch_and_is_deter
         model = build_model(config, 5, 3)
         result = train_fold(model, data, 0, config, graph=structure, batches=batches)
         runs.append((result.val_loss, torch.cat([p.detach().flatten() for p in model.parameters()])))
+    return runs
+
+
+@pytest.mark.parametrize("writes", ["batches", "evaluation"])
+def test_training_on_one_batch_of_the_whole_graph_equals_full_batch_and_is_deterministic(writes):
+    runs = four_runs(writes)
     assert runs[0][0] == pytest.approx(runs[1][0], rel=1e-5)
     torch.testing.assert_close(runs[1][1], runs[0][1], rtol=0, atol=1e-5)
     assert runs[2][0] == runs[3][0] and torch.equal(runs[2][1], runs[3][1])
     assert not torch.allclose(runs[2][1], runs[0][1])
+
+
+def test_batches_that_do_not_write_the_history_train_differently():
+    assert not torch.allclose(four_runs("batches")[2][1], four_runs("evaluation")[2][1])
 
 
 def test_history_errors_name_the_problem():
@@ -183,6 +194,8 @@ def test_history_errors_name_the_problem():
         history.batch(torch.arange(3), torch.ones(2, dtype=torch.bool))
     with pytest.raises(TypeError, match="detached needs a torch.nn.Module, got builtin_function_or_method"):
         detached(torch.relu)
+    with pytest.raises(ValueError, match="history writes"):
+        NodeClsConfig(sampler="history", history_writes="sometimes")
 
 
 @needs_metis
@@ -206,6 +219,30 @@ def test_halo_inputs_take_their_values_from_the_history_without_gradients():
     (out * torch.tensor([[1.0], [2.0], [3.0]], dtype=torch.float64)).sum().backward()
     torch.testing.assert_close(h.grad, torch.tensor([[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]], dtype=torch.float64))
     torch.testing.assert_close(history.inputs[1][4], torch.tensor([-1.0, -1.0], dtype=torch.float64))   # pushed
+
+
+def test_a_view_without_writes_reads_the_history_and_leaves_it_unchanged():
+    data = graph()
+    model = build_nsd("diag", 5, 3, hidden_channels=4, d=2, num_layers=2).double().eval()
+    history = NodeHistory(data.num_nodes)
+    model(data.x, data.edge_index, history=history.record())
+    stores = (history.inputs, history.degrees, history.outputs)
+    before = [{k: v.clone() for k, v in store.items()} for store in stores]
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1.5)                 # the batches' values now differ from the recorded ones
+    batch = next(iter(SubgraphBatches(data, "history", 10).epoch_batches(0, 0)))
+    read_only = model(batch.x, batch.edge_index, history=history.batch(batch.n_id, batch.batch_mask, write=False))
+    for store, old in zip(stores, before):
+        for k in store:
+            assert torch.equal(store[k], old[k])
+    written = model(batch.x, batch.edge_index, history=history.batch(batch.n_id, batch.batch_mask))
+    torch.testing.assert_close(written, read_only, rtol=0, atol=0)     # the same values read either way
+    mine = batch.n_id[batch.batch_mask]
+    assert not torch.equal(history.outputs[2][mine], before[2][2][mine])
+    others = torch.ones(data.num_nodes, dtype=torch.bool)
+    others[mine] = False
+    assert torch.equal(history.outputs[2][others], before[2][2][others])
 
 
 def last_layer_input(model, store):
