@@ -29,8 +29,8 @@ batches of that many nodes, ego batches of that many training seeds with their `
 default, or neighbor batches of that many seeds with ``--num-neighbors`` sampled per node and hop, one count or one
 per hop), on the first ``--folds`` splits; with several ``--lrs`` each mode takes the learning rate of its best mean
 validation accuracy (the same grid for both), and mini-batch with several ``--history-orders`` or
-``--history-writes`` the best (learning rate, order, writes) triple; nothing is chosen on test. "edges/batch" is the mean share of the
-graph's edges in one batch (epoch 0, split 0): how small the batches really are.
+``--history-writes`` the best (learning rate, order, writes) triple; nothing is chosen on test. "edges/batch" is the
+mean share of the graph's edges in one batch (epoch 0, split 0): how small the batches really are.
 """
 from __future__ import annotations
 
