@@ -23,9 +23,9 @@ terms carry the history's values and send gradients only into B's inputs, so tha
 rows alone with their whole-graph gradient :math:`\partial \mathcal{L} / \partial X^{(L-1)}_B` (exact with a fresh
 history, without activation and dropout, but for the paths through the halo's degree blocks; test). Paths into
 earlier layers' inputs through the halo are dropped, and halo inputs carry no gradient. On a cSBM of degree 10,
-batches of 10% of the nodes lose 1.2 points against full batch at 200 epochs (3.9 without the compensation) and
-1.7 at 500, where full batch trains longer; evaluation writes lost 0.4 on the splits that chose them and 1.7 on five
-others (``benchmarks/RESULTS.md``)."""
+batches of 10% of the nodes lose 1.2 points against full batch on five splits at 200 epochs (3.9 without the
+compensation) and 1.7 at 500, where full batch trains longer; over ten splits at 200 epochs, evaluation writes lose
+1.1 and batch writes 1.6 (``benchmarks/RESULTS.md``)."""
 from __future__ import annotations
 
 from typing import Callable, Dict, Optional
