@@ -6,8 +6,8 @@ torch's CPU kernel draws one random double per element and spends most of a drop
 diffusion epoch on a cSBM of 200k nodes spent 30% of its time there. Here each element takes 16 random bits instead:
 the words of one :func:`torch.randint` call over all 64-bit integers, viewed as ``int16`` and compared with a
 threshold, so :math:`q` is rounded to a multiple of :math:`2^{-16}` and the scale is the inverse of that rounded
-:math:`q` (the expectation stays exactly :math:`x`). The backward pass keeps the boolean mask only (one byte per element, as torch's). On other devices
-torch's fused kernel is faster and is used as is.
+:math:`q` (the expectation stays exactly :math:`x`). The backward pass keeps the boolean mask only (one byte per
+element, as torch's). On other devices torch's fused kernel is faster and is used as is.
 """
 from __future__ import annotations
 
@@ -50,11 +50,9 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
         raise ValueError(f"dropout probability must be in [0, 1], got {p}")
     if not training or p == 0.0 or x.numel() == 0:
         return x
-    if p == 1.0:
-        return x * 0.0
     if x.device.type != "cpu":
         return torch.nn.functional.dropout(x, p, True)
     keep = round((1.0 - p) * _LEVELS)
-    if keep == 0:
+    if keep == 0:                       # p = 1, or within 2^-17 of it
         return x * 0.0
     return _MaskedScale.apply(x, _keep_mask(x.shape, keep), _LEVELS / keep)
