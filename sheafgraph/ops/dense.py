@@ -5,7 +5,7 @@ Every function keeps padding exactly zero, so graphs of different sizes share on
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -92,3 +92,36 @@ def adjacency_powers(adj: Tensor, k: int, *, validate: bool = True) -> Tensor:
     for _ in range(k - 1):
         powers.append(powers[-1] @ adj)
     return torch.stack(powers, dim=1)
+
+
+def size_buckets(mask: Tensor, ratio: float = 0.75, min_gain: float = 2.0,
+                 overhead: int = 4096) -> Optional[List[Tuple[Tensor, int]]]:
+    r"""Groups of graphs of similar size, each to be cropped to its own padded size ``n_g``.
+
+    A graph's extent :math:`e_b` is one past its last real node (its node count when the mask is a prefix). Graphs
+    are taken largest first; a group holds graphs with :math:`e_b \ge` ``ratio`` :math:`\cdot n_g`, where
+    :math:`n_g` is its largest extent, so padding wastes at most :math:`1 / \text{ratio}^2` of the pairwise work.
+    Returns ``[(rows, n_g), ...]`` (rows in descending extent), or None when the work :math:`\sum_g (|g|\, n_g^2 + c)`
+    (in node pairs, ``overhead`` c for each extra pass) would not be at least ``min_gain`` times smaller than
+    :math:`B N^2`: then one pass over the padded batch is as fast, and keeps its exact arithmetic. Reads the mask on
+    the host.
+
+    Shapes:
+        mask: ``(B, N)``; rows: ``(|g|,)`` long, on the mask's device.
+    """
+    if not 0 < ratio <= 1:
+        raise ValueError(f"ratio must be in (0, 1], got {ratio}")
+    b, n = mask.shape
+    if b == 0 or n == 0:
+        return None
+    extent = ((mask != 0) * torch.arange(1, n + 1, device=mask.device)).amax(-1)
+    order = torch.argsort(extent, descending=True, stable=True)
+    sizes = [max(size, 1) for size in extent[order].tolist()]
+    groups, start = [], 0
+    for i in range(1, b + 1):
+        if i == b or sizes[i] < ratio * sizes[start]:
+            groups.append((start, i))
+            start = i
+    if sum((end - first) * sizes[first] ** 2 + overhead for first, end in groups) * min_gain > b * n * n:
+        return None
+    return [(order[first:end], sizes[first]) for first, end in groups]

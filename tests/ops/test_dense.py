@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from sheafgraph.ops import adjacency_powers, mask_adjacency, mask_nodes, normalized_adjacency
+from sheafgraph.ops.dense import size_buckets
 
 
 def batch(seed=0):
@@ -89,3 +90,29 @@ def test_bad_input():
         adjacency_powers(torch.full((1, 2, 2), float("nan")), 2)
     with pytest.raises(ValueError, match="positive int"):
         adjacency_powers(torch.rand(1, 2, 2), 0)
+
+
+def test_size_buckets_cover_every_graph_once_within_the_ratio():
+    counts = torch.tensor([125, 3, 40, 33, 90, 17, 8, 64, 2, 28, 0, 125])
+    mask = (torch.arange(125) < counts[:, None]).float()
+    groups = size_buckets(mask, ratio=0.75, min_gain=1.0, overhead=0)
+    rows = torch.cat([r for r, _ in groups])
+    assert sorted(rows.tolist()) == list(range(12))
+    sizes = [s for _, s in groups]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] == 125 and sizes[-1] == 1   # the empty graph: size 1
+    for r, size in groups:
+        assert int(counts[r].max().clamp_min(1)) == size and bool((counts[r].clamp_min(1) >= 0.75 * size).all())
+    assert [s for _, s in size_buckets(mask, ratio=0.5, min_gain=1.0, overhead=0)] == [125, 40, 17, 8, 3, 1]
+
+
+def test_size_buckets_use_the_last_real_node_and_decline_when_nothing_is_saved():
+    mask = torch.zeros(4, 10)
+    mask[0, 9] = 1                                       # one real node, but at the end: nothing can be cropped
+    mask[1:, :2] = 1
+    groups = size_buckets(mask, min_gain=1.0, overhead=0)
+    assert [(r.tolist(), s) for r, s in groups] == [([0], 10), ([1, 2, 3], 2)]
+    assert size_buckets(torch.ones(5, 10)) is None                 # one size: the padded pass
+    assert size_buckets(mask, min_gain=1.0, overhead=150) is None  # the extra pass costs more than it saves
+    assert size_buckets(torch.ones(0, 10)) is None
+    with pytest.raises(ValueError, match="ratio"):
+        size_buckets(mask, ratio=0.0)
