@@ -94,7 +94,7 @@ def adjacency_powers(adj: Tensor, k: int, *, validate: bool = True) -> Tensor:
     return torch.stack(powers, dim=1)
 
 
-def size_buckets(mask: Tensor, ratio: float = 0.75, min_gain: float = 2.0,
+def size_buckets(mask: Tensor, ratio: float = 0.75, min_gain: float = 1.25,
                  overhead: int = 4096) -> Optional[List[Tuple[Tensor, int]]]:
     r"""Groups of graphs of similar size, each to be cropped to its own padded size ``n_g``.
 
