@@ -20,7 +20,7 @@ from sheafgraph.generative.graph_generation import (PRESETS, WEIGHTS, dataset_ke
                                                     sample_graphs, save_graphs, train_graph_generator,
                                                     without_isolated_nodes)
 from sheafgraph.metrics.graph_mmd import graph_mmd
-from sheafgraph.utils import resolve_device, set_threads
+from sheafgraph.utils import init_distributed, progress, resolve_device, set_threads
 from sheafgraph.utils.checks import positive_int, writable_file
 from sheafgraph.utils.options import add_option_flags, add_run_flags, check_outputs, given, plain_text
 
@@ -120,12 +120,17 @@ def run_train(args: argparse.Namespace) -> int:
         positive_int(args.limit, "--limit")
     checkpoint = writable_file(args.checkpoint or f"runs/graphgen/{dataset}/last.pt", "--checkpoint")
     check_outputs(args, "export", "json")
+    context = init_distributed(resolve_device(args.device))
+    log = print if context.is_main else (lambda message: None)
     data, num_test = training_graphs(dataset, args.root, args.limit)
-    print(f"{dataset}: {data.x.shape[0]} training graphs, up to {data.x.shape[1]} nodes, "
-          f"{data.x.shape[2]} degree classes")
+    log(f"{dataset}: {data.x.shape[0]} training graphs, up to {data.x.shape[1]} nodes, {data.x.shape[2]} degree "
+        f"classes" + (f"; {context.world_size} processes" if context.world_size > 1 else ""))
+    bar = (lambda it, desc, total: progress(it, desc=desc, total=total, enabled=None if context.is_main else False))
     state = train_graph_generator(data, dataset, checkpoint, epochs=args.epochs, batch_size=args.batch_size,
-                                  lr=args.lr, seed=args.seed, resume=not args.no_resume,
-                                  device=resolve_device(args.device), extra={"num_test": num_test})
+                                  lr=args.lr, seed=args.seed, resume=not args.no_resume, device=context.device,
+                                  extra={"num_test": num_test}, log=log, progress=bar)
+    if not context.is_main:
+        return 0
     if args.export:
         export_graph_generator(checkpoint, args.export)
         print(f"exported {args.export} (epoch {state['epoch']})")

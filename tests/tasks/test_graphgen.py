@@ -1,9 +1,14 @@
 """`sheafgraph graphgen`: a 2-epoch train -> sample -> evaluate round trip on a slice of ego_small, the shipped
 checkpoints, and bad input named."""
+import contextlib
+import io
 import json
+import os
 
 import networkx as nx
 import pytest
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
 from sheafgraph.cli import main
 from sheafgraph.generative.graph_generation import load_graph_generator, load_graphs
@@ -53,6 +58,32 @@ def test_train_sample_evaluate_round_trip(generic_root, tmp_path, capsys):
     assert [sorted(g.edges) for g in load_graphs(again)["graphs"]] == [sorted(g.edges) for g in content["graphs"]]
     assert main(["graphgen", "evaluate", str(graphs), *root, "--reference", "train"]) == 0
     assert "vs the train split" in capsys.readouterr().out
+
+
+def _train_worker(rank, world, root, folder):
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="localhost",
+                      MASTER_PORT="0")                 # what torchrun sets: the CLI's init_distributed finds the group
+    dist.init_process_group("gloo", init_method=f"file://{folder / 'store'}", rank=rank, world_size=world)
+    try:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["graphgen", "train", "--dataset", "ego_small", "--root", str(root), "--limit", "8",
+                         "--epochs", "2", "--batch-size", "4", "--checkpoint", str(folder / "last.pt"),
+                         "--json", str(folder / "history.json"), "--threads", "1", "--device", "cpu"]) == 0
+        (folder / f"out{rank}.txt").write_text(out.getvalue())
+    finally:
+        dist.destroy_process_group()
+
+
+def test_train_under_torchrun_is_one_data_parallel_run(generic_root, tmp_path):
+    """Two processes (as ``torchrun --nproc_per_node 2``) train one model: rank 0 alone logs and writes the
+    checkpoint, which records both ranks' noise streams."""
+    mp.spawn(_train_worker, args=(2, generic_root, tmp_path), nprocs=2, join=True)
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["epoch"] == 2 and state["train_config"]["world_size"] == 2 and len(state["noise_generators"]) == 2
+    out0, out1 = (tmp_path / "out0.txt").read_text(), (tmp_path / "out1.txt").read_text()
+    assert "8 training graphs" in out0 and "2 processes" in out0 and "epoch 2:" in out0 and out1 == ""
+    assert json.loads((tmp_path / "history.json").read_text())["epoch"] == 2
 
 
 @pytest.mark.parametrize("name", SHIPPED)
