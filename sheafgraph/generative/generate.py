@@ -8,8 +8,9 @@ from torch import Tensor, nn
 
 from sheafgraph.generative.noise import node_mask
 from sheafgraph.generative.quantize import quantize_graphs
-from sheafgraph.generative.samplers import check_sampler_options, get_sampler
+from sheafgraph.generative.samplers import check_sampler_options, get_sampler, sampler_options
 from sheafgraph.generative.sde import GraphSDE
+from sheafgraph.utils.progress import progress
 
 
 class GeneratedGraphs(NamedTuple):
@@ -32,7 +33,7 @@ def sample_node_counts(node_counts: Tensor, num: int, generator: Optional[torch.
 def generate(model: nn.Module, sde: GraphSDE, num_nodes: Tensor, *, num_features: int, sampler: str = "s4",
              batch_size: int = 1000, generator: Optional[torch.Generator] = None,
              options: Optional[Dict[str, Any]] = None, max_nodes: Optional[int] = None,
-             aromatic: bool = False) -> GeneratedGraphs:
+             aromatic: bool = False, show_progress: Optional[bool] = None) -> GeneratedGraphs:
     """Sample one graph per entry of ``num_nodes (M,)`` with the named sampler, ``batch_size`` graphs at a time.
 
     Args:
@@ -44,6 +45,7 @@ def generate(model: nn.Module, sde: GraphSDE, num_nodes: Tensor, *, num_features
         aromatic: quantise bonds as the aromatic-aware encoding (code 4 = aromatic; :func:`quantize_bonds`).
         A model with categorical bonds (``adj_channels`` > 1 and its ``levels``, as :class:`GDSSNoiseModel`) samples
         one adjacency channel per level and is quantised by them.
+        show_progress: a bar over the sampler's steps of every batch (None: only when stderr is a terminal).
 
     Shapes:
         num_nodes: ``(M,)``; returns atom_types ``(M, N)`` and bond_orders ``(M, N, N)``.
@@ -61,10 +63,14 @@ def generate(model: nn.Module, sde: GraphSDE, num_nodes: Tensor, *, num_features
     device = next(model.parameters()).device
     channels, levels = getattr(model, "adj_channels", 1), getattr(model, "levels", None)
     atoms, bonds, nfe = [], [], 0
-    for counts in num_nodes.split(batch_size):
+    batches = num_nodes.split(batch_size)
+    steps = {**sampler_options(sampler), **(options or {})}["steps"]
+    bar = progress(None, desc=f"sampling {len(num_nodes)} graphs ({sampler})", total=steps * len(batches),
+                   enabled=show_progress)
+    for counts in batches:
         mask = node_mask(counts.to(device), n)
         out = sample(model, sde.prior_sampling(mask, num_features, generator, channels), sde, generator=generator,
-                     **(options or {}))
+                     callback=lambda *step: bar.update(), **(options or {}))
         if not bool(torch.isfinite(out.graphs.x).all() & torch.isfinite(out.graphs.adj).all()):
             raise ValueError(f"sampling with {sampler!r} diverged: the sampled graphs contain NaN or infinite values "
                              f"(an undertrained checkpoint, or unstable sampler options such as too few steps or a "
@@ -73,4 +79,5 @@ def generate(model: nn.Module, sde: GraphSDE, num_nodes: Tensor, *, num_features
         atoms.append(a.cpu())
         bonds.append(b.cpu())
         nfe = max(nfe, out.nfe)
+    bar.close()
     return GeneratedGraphs(torch.cat(atoms), torch.cat(bonds), nfe)

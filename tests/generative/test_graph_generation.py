@@ -1,5 +1,6 @@
 """GDSS for generic graphs: presets as GDSS's published configs, sampled graphs (symmetric, no self-loops, node
 counts), seeding, export/load of both weight sets, graph files, GDSS's evaluation post-processing."""
+import importlib
 import json
 
 import networkx as nx
@@ -12,6 +13,8 @@ from sheafgraph.generative.graph_generation import (PRESETS, adjacency_to_graphs
                                                     load_graph_generator, load_graphs, sample_graphs, save_graphs,
                                                     train_graph_generator, without_isolated_nodes)
 from sheafgraph.generative.sde import VESDE, VPSDE
+
+generate_module = importlib.import_module("sheafgraph.generative.generate")  # the package exports the function
 
 # Transcribed from GDSS's config/{ego_small,community_small,enzymes,grid}.yaml (harryjo97/GDSS):
 # sde x / adj (type, beta_min, beta_max), model depth / num_layers, batch_size, sampler, use_ema
@@ -174,3 +177,28 @@ def test_module_docstring_names_every_preset():
     import sheafgraph.generative.graph_generation as module
 
     assert all(name in module.__doc__ for name in PRESETS)
+
+
+@pytest.mark.parametrize("sampler", ["pc", "ode"])
+def test_sampling_progress_bar_counts_every_step_of_every_batch(tiny_checkpoint, monkeypatch, sampler):
+    bars = []
+
+    class Bar:
+        def __init__(self, iterable, desc, total, enabled):
+            self.desc, self.total, self.enabled, self.n, self.closed = desc, total, enabled, 0, False
+            bars.append(self)
+
+        def update(self):
+            self.n += 1
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(generate_module, "progress", Bar)
+    gen = load_graph_generator(tiny_checkpoint)
+    counts = torch.tensor([3, 5, 7, 4, 6])
+    for show in (True, False):
+        generate_module.generate(gen.model, gen.sde, counts, num_features=gen.model.num_features, sampler=sampler,
+                                 batch_size=2, options={"steps": 3}, show_progress=show)
+    assert [(b.desc, b.total, b.n, b.closed, b.enabled) for b in bars] == [
+        (f"sampling 5 graphs ({sampler})", 9, 9, True, show) for show in (True, False)]    # 3 batches x 3 steps
