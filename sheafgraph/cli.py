@@ -57,9 +57,13 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def entry() -> None:
     """The console command (and ``python -m sheafgraph.cli``, as torchrun starts it): :func:`main` in a process that
-    keeps its freed memory (:mod:`sheafgraph.allocator`)."""
+    keeps its freed memory (:mod:`sheafgraph.allocator`) and leaves the process group a torchrun rank joined."""
     keep_freed_memory()
-    sys.exit(main())
+    code = main()
+    if "torch.distributed" in sys.modules:              # only a command that imported torch can have joined one
+        from sheafgraph.utils.distributed import leave_distributed
+        leave_distributed()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

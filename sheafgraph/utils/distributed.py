@@ -49,6 +49,13 @@ def init_distributed(device: torch.device) -> DistributedContext:
     return current_context(device)
 
 
+def leave_distributed() -> None:
+    """Destroy the process group, if one is up, before the process exits: a torchrun rank that exits with Gloo's
+    threads still running can abort ("terminate called without an active exception", exit code -6)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def current_context(device: torch.device) -> DistributedContext:
     """Rank and world size of the initialised process group (0 of 1 without one)."""
     if dist.is_available() and dist.is_initialized():

@@ -64,3 +64,14 @@ def test_init_distributed_outside_and_misconfigured_torchrun(monkeypatch):
     monkeypatch.delenv("RANK", raising=False)
     with pytest.raises(RuntimeError, match="RANK is not set: launch with torchrun"):
         init_distributed(torch.device("cpu"))
+
+
+def test_the_command_leaves_the_process_group_before_exiting(monkeypatch, tmp_path):
+    import sheafgraph.cli as cli
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    monkeypatch.setattr(cli, "keep_freed_memory", lambda: None)
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.entry()
+    assert exit_info.value.code == 3 and not dist.is_initialized()
