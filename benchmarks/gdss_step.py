@@ -1,5 +1,5 @@
-"""One GDSS training step and one sampling evaluation on each generic-graph dataset: median wall and CPU seconds,
-peak memory, with the score networks' size groups off (one pass over the padded batch) and on.
+"""One GDSS training step and one sampling evaluation on each generic-graph dataset: median wall seconds, peak
+memory, with the score networks' size groups off (one pass over the padded batch) and on.
 
     python benchmarks/gdss_step.py [--datasets ego_small community_small ENZYMES grid] [--batch-size B]
                                    [--repeats 3] [--threads 2] [--device cpu|cuda] [--root /path/to/shared/data]
@@ -54,6 +54,7 @@ def main() -> None:
         graphs = Graphs(*(t[:batch].to(device) for t in (data.x, data.adj, data.mask)))
         counts = sample_node_counts(node_count_histogram(data.mask), num_test, torch.Generator().manual_seed(0))
         mask = node_mask(counts, data.mask.shape[1]).to(device)
+        t = torch.full((num_test,), 0.5, device=device)
         noisy = graph_noise(Graphs(torch.zeros(*mask.shape, data.x.shape[-1], device=device),
                                    torch.zeros(*mask.shape, mask.shape[1], device=device), mask),
                             torch.Generator(device).manual_seed(0))
@@ -71,8 +72,7 @@ def main() -> None:
                                                eps=preset.eps, generator=generator), args.repeats, device)
             with torch.no_grad():
                 model.eval()
-                evaluation = median_s(lambda: model(noisy.x, noisy.adj, mask, torch.full_like(counts, 0.5,
-                                                    dtype=torch.float, device=device)), args.repeats, device)
+                evaluation = median_s(lambda: model(noisy.x, noisy.adj, mask, t), args.repeats, device)
             times[groups] = step, evaluation
         GDSSNoiseModel.bucket_ratio = ratio
         (step_off, _), (eval_off, _) = times[None]
@@ -82,6 +82,7 @@ def main() -> None:
               f"{step_off:>7.3f}/{step_on:<7.3f} {step_off / step_on:>5.1f} {step_on * steps:>8.1f} {num_test:>6} "
               f"{eval_off:>7.3f}/{eval_on:<7.3f} {eval_off / eval_on:>5.1f} {peak_memory_gib(device):>8.2f}",
               flush=True)
+
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,7 @@ correction, then corrected with GDSS's valency rule (:func:`sheafgraph.chem.deco
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
@@ -205,9 +206,9 @@ def train_generator(dataset: str = "qm9", *, checkpoint, root=None, epochs: int 
                                bond_levels=BOND_LEVELS if bonds == "categorical" else None)
         sde = GraphSDE.from_config(sde_config or QM9_SDE)
     extra = {"node_counts": counts, "atom_types": list(vocab.symbols), "dataset": dataset, "bonds": bonds}
-    bar = (lambda it, desc, total: progress(it, desc=desc, total=total, enabled=show_progress))
     return fit(model, sde, data, checkpoint, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-               resume=resume, resume_lr=resume_lr, device=device, extra=extra, log=log, progress=bar)
+               resume=resume, resume_lr=resume_lr, device=device, extra=extra, log=log,
+               progress=partial(progress, enabled=show_progress))
 
 
 def _training_graphs(dataset: str, root=None, bonds: str = "kekule"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -121,14 +122,14 @@ def run_train(args: argparse.Namespace) -> int:
     checkpoint = writable_file(args.checkpoint or f"runs/graphgen/{dataset}/last.pt", "--checkpoint")
     check_outputs(args, "export", "json")
     context = init_distributed(resolve_device(args.device))
-    log = print if context.is_main else (lambda message: None)
+    log = context.log
     data, num_test = training_graphs(dataset, args.root, args.limit)
     log(f"{dataset}: {data.x.shape[0]} training graphs, up to {data.x.shape[1]} nodes, {data.x.shape[2]} degree "
         f"classes" + (f"; {context.world_size} processes" if context.world_size > 1 else ""))
-    bar = (lambda it, desc, total: progress(it, desc=desc, total=total, enabled=None if context.is_main else False))
     state = train_graph_generator(data, dataset, checkpoint, epochs=args.epochs, batch_size=args.batch_size,
                                   lr=args.lr, seed=args.seed, resume=not args.no_resume, device=context.device,
-                                  extra={"num_test": num_test}, log=log, progress=bar)
+                                  extra={"num_test": num_test}, log=log,
+                                  progress=partial(progress, enabled=None if context.is_main else False))
     if not context.is_main:
         return 0
     if args.export:

@@ -137,7 +137,7 @@ def run_train(args: argparse.Namespace) -> int:
                             time_conditioning=args.time_conditioning, bonds=args.bonds, seed=args.seed,
                             resume=not args.no_resume, resume_lr=args.resume_lr, device=context.device,
                             show_progress=None if context.is_main else False,
-                            log=print if context.is_main else (lambda message: None))
+                            log=context.log)
     if args.export and context.is_main:
         export_checkpoint(args.checkpoint, args.export)
         print(f"exported {args.export} (epoch {state['epoch']})")

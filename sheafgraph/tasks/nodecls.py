@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args, "json", "checkpoint")
     config, source = resolve_config(args.dataset, args.preset, given(args, args.config_flags))
     context = init_distributed(resolve_device(args.device))
-    say = print if context.is_main else (lambda *message, **options: None)
+    say = context.log
     data = load_node_dataset(args.dataset, args.root)
     metric = getattr(data, "metric", "accuracy")
     say(f"{data.name}: {data.num_nodes} nodes, {data.edge_index.size(1)} directed edges, "

@@ -8,7 +8,7 @@ stays identical on all ranks.
 from __future__ import annotations
 
 import os
-from typing import Any, List, NamedTuple
+from typing import Any, Callable, List, NamedTuple
 
 import torch
 import torch.distributed as dist
@@ -24,6 +24,15 @@ class DistributedContext(NamedTuple):
     def is_main(self) -> bool:
         """Rank 0 writes checkpoints and logs."""
         return self.rank == 0
+
+    @property
+    def log(self) -> Callable[..., None]:
+        """``print`` on rank 0, a function that prints nothing on the other ranks."""
+        return print if self.is_main else _silent
+
+
+def _silent(*args: Any, **kwargs: Any) -> None:
+    """Print nothing (the ranks that do not log)."""
 
 
 def launched_distributed() -> bool:
