@@ -111,6 +111,8 @@ def size_buckets(mask: Tensor, ratio: float = 0.75, min_gain: float = 1.25,
     """
     if not 0 < ratio <= 1:
         raise ValueError(f"ratio must be in (0, 1], got {ratio}")
+    if not isinstance(mask, Tensor) or mask.dim() != 2:
+        raise ValueError(f"mask must be a (B, N) tensor, got {getattr(mask, 'shape', type(mask).__name__)}")
     b, n = mask.shape
     if b == 0 or n == 0:
         return None

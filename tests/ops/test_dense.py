@@ -116,3 +116,5 @@ def test_size_buckets_use_the_last_real_node_and_decline_when_nothing_is_saved()
     assert size_buckets(torch.ones(0, 10)) is None
     with pytest.raises(ValueError, match="ratio"):
         size_buckets(mask, ratio=0.0)
+    with pytest.raises(ValueError, match=r"mask must be a \(B, N\) tensor"):
+        size_buckets(torch.ones(10))
