@@ -21,7 +21,10 @@ history's first whole-graph pass); "eval" = one forward of the whole graph witho
 runs each epoch; after mini-batch training its sheaf is streamed in chunks of ``EVAL_EDGE_CHUNK`` edges, as
 ``sheafgraph nodecls`` does). Seeds/s = training nodes whose loss an epoch takes, per second. Times are medians over
 ``--repeats`` epochs after one warm-up epoch. The log-log slope of mini-batch epoch time against edges is fitted over
-the sizes (1 = linear). Full batch runs up to ``--full-max`` nodes.
+the sizes (1 = linear). Full batch runs up to ``--full-max`` nodes. Every process keeps its freed memory for reuse
+as the ``sheafgraph`` command does (:func:`sheafgraph.allocator.keep_freed_memory`; ``SHEAFGRAPH_KEEP_HEAP=0`` measures
+without): at 1M nodes glibc otherwise hands each step's temporaries back to the kernel, and the page faults of
+taking them again cost more than the arithmetic.
 
 Accuracy: ``sheafgraph nodecls``'s protocol (best validation epoch per split, test scored there) with the same
 configuration full batch and mini-batch (``--sampler``'s batches of ``--batch-fraction`` of the nodes: cluster
@@ -47,6 +50,7 @@ import torch
 import torch.nn.functional as F
 from timing import median_s, peak_memory_gib, reset_peak_memory
 
+from sheafgraph.allocator import keep_freed_memory
 from sheafgraph.data import load_node_dataset
 from sheafgraph.ops import GraphStructure
 from sheafgraph.sheaf import NodeClsConfig, build_model, model_features, run_folds
@@ -252,6 +256,7 @@ def main() -> None:
     p.add_argument("--lrs", type=float, nargs="+", default=[NodeClsConfig.lr])
     p.add_argument("--root", default=None)
     args = p.parse_args()
+    keep_freed_memory()
     if args.case:
         print(json.dumps(run_case(json.loads(args.case))))
     elif args.accuracy:
