@@ -8,7 +8,7 @@ and what mini-batch training costs in accuracy.
     python benchmarks/scale.py --accuracy [--datasets csbm:n=20000 chameleon squirrel film] [--folds 3]
                                [--sampler cluster|ego|neighbor|history] [--hops H] [--num-neighbors K [K2]]
                                [--history-orders random metis] [--history-writes batches evaluation]
-                               [--batch-fraction 0.25] [--lrs 0.02 0.005]
+                               [--batch-fraction 0.25] [--lrs 0.02 0.005] [--stop loss|metric]
                                [--root /path/to/shared/data]
 
 Speed: every (size, model, mode) case runs in its own process, so that its peak memory is its own (resident set
@@ -26,14 +26,15 @@ as the ``sheafgraph`` command does (:func:`sheafgraph.allocator.keep_freed_memor
 without): at 1M nodes glibc otherwise hands each step's temporaries back to the kernel, and the page faults of
 taking them again cost more than the arithmetic.
 
-Accuracy: ``sheafgraph nodecls``'s protocol (best validation epoch per split, test scored there) with the same
-configuration full batch and mini-batch (``--sampler``'s batches of ``--batch-fraction`` of the nodes: cluster
-batches of that many nodes, ego batches of that many training seeds with their ``--hops``-hop neighbourhoods, 2 by
-default, or neighbor batches of that many seeds with ``--num-neighbors`` sampled per node and hop, one count or one
-per hop), on the first ``--folds`` splits; with several ``--lrs`` each mode takes the learning rate of its best mean
-validation accuracy (the same grid for both), and mini-batch with several ``--history-orders`` or
-``--history-writes`` the best (learning rate, order, writes) triple; nothing is chosen on test. "edges/batch" is the
-mean share of the graph's edges in one batch (epoch 0, split 0): how small the batches really are.
+Accuracy: ``sheafgraph nodecls``'s protocol (best validation epoch per split, by validation loss or with ``--stop
+metric`` accuracy; test scored there) with the same configuration full batch and mini-batch (``--sampler``'s batches
+of ``--batch-fraction`` of the nodes: cluster batches of that many nodes, ego batches of that many training seeds
+with their ``--hops``-hop neighbourhoods, 2 by default, or neighbor batches of that many seeds with
+``--num-neighbors`` sampled per node and hop, one count or one per hop), on the first ``--folds`` splits; with
+several ``--lrs`` each mode takes the learning rate of its best mean validation accuracy (the same grid for both),
+and mini-batch with several ``--history-orders`` or ``--history-writes`` the best (learning rate, order, writes)
+triple; nothing is chosen on test. "edges/batch" is the mean share of the graph's edges in one batch (epoch 0, split
+0): how small the batches really are.
 """
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ from sheafgraph.sheaf import NodeClsConfig, build_model, model_features, run_fol
 from sheafgraph.sheaf.history import HISTORY_WRITES, NodeHistory
 from sheafgraph.sheaf.minibatch import (HISTORY_ORDERS, SAMPLERS, SubgraphBatches, metis_partition,
                                         num_cluster_parts, uses_partition)
+from sheafgraph.sheaf.recipes import STOP_STRATEGIES
 from sheafgraph.sheaf.training import EVAL_EDGE_CHUNK, make_optimizer, minibatch_epoch
 from sheafgraph.utils import resolve_device
 
@@ -205,9 +207,9 @@ def accuracy(args) -> None:
                                                                 NodeClsConfig.history_writes)]
             for lr, (order, writes) in [(lr, o) for lr in args.lrs for o in grid]:
                 config = NodeClsConfig(model=args.model, d=3, hidden=16, layers=LAYERS, epochs=args.epochs,
-                                       patience=50, lr=lr, batch_size=batch_size, sampler=args.sampler,
-                                       hops=args.hops, num_neighbors=args.num_neighbors, history_order=order,
-                                       history_writes=writes)
+                                       patience=50, stop=args.stop, lr=lr, batch_size=batch_size,
+                                       sampler=args.sampler, hops=args.hops, num_neighbors=args.num_neighbors,
+                                       history_order=order, history_writes=writes)
                 s = run_folds(data, config, folds=args.folds, device=args.device, show_progress=False)["summary"]
                 runs.append((s["val_mean"], (lr, order, writes), s))
                 if len(args.lrs) > 1 or (batch_size and len(grid) > 1):
@@ -254,6 +256,7 @@ def main() -> None:
     p.add_argument("--num-neighbors", type=int, nargs="+", default=[10])
     p.add_argument("--batch-fraction", type=float, default=0.25)
     p.add_argument("--lrs", type=float, nargs="+", default=[NodeClsConfig.lr])
+    p.add_argument("--stop", default=NodeClsConfig.stop, choices=STOP_STRATEGIES)
     p.add_argument("--root", default=None)
     args = p.parse_args()
     keep_freed_memory()
