@@ -4,27 +4,29 @@ and what mini-batch training costs in accuracy.
     python benchmarks/scale.py [--sizes 10000 100000 1000000] [--degree 10] [--features 64] [--phi -0.5]
                                [--models diag bundle general] [--batch-size 20000] [--full-max 200000]
                                [--modes full mini] [--sampler cluster|history] [--history-orders random metis]
-                               [--repeats 3] [--threads 2] [--device cpu|cuda]
+                               [--history-refresh N] [--repeats 3] [--threads 2] [--device cpu|cuda]
     python benchmarks/scale.py --accuracy [--datasets csbm:n=20000 chameleon squirrel film] [--folds 3]
                                [--sampler cluster|ego|neighbor|history] [--hops H] [--num-neighbors K [K2]]
                                [--history-orders random metis] [--history-writes batches evaluation]
-                               [--batch-fraction 0.25] [--lrs 0.02 0.005] [--stop loss|metric]
-                               [--root /path/to/shared/data]
+                               [--history-refreshes 0 1] [--batch-fraction 0.25] [--lrs 0.02 0.005]
+                               [--stop loss|metric] [--root /path/to/shared/data]
 
-Speed: every (size, model, mode) case runs in its own process, so that its peak memory is its own (resident set
-size on CPU, allocated device memory on a GPU). One epoch = one pass of training steps (full batch: one step on the
-whole graph; mini-batch: one step per Cluster-GCN batch of about ``--batch-size`` nodes, METIS partition done once
+Speed: every (size, model, mode) case runs in its own process, so that its peak memory is its own (resident set size
+on CPU, allocated device memory on a GPU). One epoch = one pass of training steps (full batch: one step on the whole
+graph; mini-batch: one step per Cluster-GCN batch of about ``--batch-size`` nodes, METIS partition done once
 beforehand, once per graph, and reported on its own line, or with ``--sampler history`` per batch of that many nodes
-with their one-hop halo, taken one by one or by shuffled METIS parts (partitioned the same way), a row for each
-of ``--history-orders``; "setup" is the rest: building the batches' cluster layout and the graph structure, and the
-history's first whole-graph pass); "eval" = one forward of the whole graph without gradients (what early stopping
-runs each epoch; after mini-batch training its sheaf is streamed in chunks of ``EVAL_EDGE_CHUNK`` edges, as
-``sheafgraph nodecls`` does). Seeds/s = training nodes whose loss an epoch takes, per second. Times are medians over
-``--repeats`` epochs after one warm-up epoch. The log-log slope of mini-batch epoch time against edges is fitted over
-the sizes (1 = linear). Full batch runs up to ``--full-max`` nodes. Every process keeps its freed memory for reuse
-as the ``sheafgraph`` command does (:func:`sheafgraph.allocator.keep_freed_memory`; ``SHEAFGRAPH_KEEP_HEAP=0`` measures
-without): at 1M nodes glibc otherwise hands each step's temporaries back to the kernel, and the page faults of
-taking them again cost more than the arithmetic.
+with their one-hop halo, taken one by one or by shuffled METIS parts (partitioned the same way), a row for each of
+``--history-orders`` (with ``--history-refresh N`` the whole graph is recorded into the history before every N-th
+batch, as ``nodecls --history-refresh`` does, and the epoch includes those passes); "setup" is the rest: building
+the batches' cluster layout and the graph structure, and the history's first whole-graph pass); "eval" = one forward
+of the whole graph without gradients (what early stopping runs each epoch; after mini-batch training its sheaf is
+streamed in chunks of ``EVAL_EDGE_CHUNK`` edges, as ``sheafgraph nodecls`` does). Seeds/s = training nodes whose
+loss an epoch takes, per second. Times are medians over ``--repeats`` epochs after one warm-up epoch. The log-log
+slope of mini-batch epoch time against edges is fitted over the sizes (1 = linear). Full batch runs up to
+``--full-max`` nodes. Every process keeps its freed memory for reuse as the ``sheafgraph`` command does
+(:func:`sheafgraph.allocator.keep_freed_memory`; ``SHEAFGRAPH_KEEP_HEAP=0`` measures without): at 1M nodes glibc
+otherwise hands each step's temporaries back to the kernel, and the page faults of taking them again cost more than
+the arithmetic.
 
 Accuracy: ``sheafgraph nodecls``'s protocol (best validation epoch per split, by validation loss or with ``--stop
 metric`` accuracy; test scored there) with the same configuration full batch and mini-batch (``--sampler``'s batches
@@ -32,9 +34,9 @@ of ``--batch-fraction`` of the nodes: cluster batches of that many nodes, ego ba
 with their ``--hops``-hop neighbourhoods, 2 by default, or neighbor batches of that many seeds with
 ``--num-neighbors`` sampled per node and hop, one count or one per hop), on the first ``--folds`` splits; with
 several ``--lrs`` each mode takes the learning rate of its best mean validation accuracy (the same grid for both),
-and mini-batch with several ``--history-orders`` or ``--history-writes`` the best (learning rate, order, writes)
-triple; nothing is chosen on test. "edges/batch" is the mean share of the graph's edges in one batch (epoch 0, split
-0): how small the batches really are.
+and mini-batch with several ``--history-orders``, ``--history-writes`` or ``--history-refreshes`` the best (learning
+rate, order, writes, refresh) combination; nothing is chosen on test. "edges/batch" is the mean share of the graph's
+edges in one batch (epoch 0, split 0): how small the batches really are.
 """
 from __future__ import annotations
 
@@ -73,10 +75,12 @@ def orders(args) -> list:
 
 
 def history_settings(args) -> list:
-    """The (order, writes) pairs of the accuracy grid: every ``--history-orders`` with every ``--history-writes``
-    for history batches, else one placeholder."""
-    writes = list(args.history_writes) if args.sampler == "history" else [NodeClsConfig.history_writes]
-    return [(order, w) for order in orders(args) for w in writes]
+    """The (order, writes, refresh) triples of the accuracy grid: every ``--history-orders`` with every
+    ``--history-writes`` and ``--history-refreshes`` for history batches, else one placeholder."""
+    history = args.sampler == "history"
+    writes = list(args.history_writes) if history else [NodeClsConfig.history_writes]
+    refreshes = list(args.history_refreshes) if history else [NodeClsConfig.history_refresh]
+    return [(order, w, r) for order in orders(args) for w in writes for r in refreshes]
 
 
 def run_case(case: dict) -> dict:
@@ -112,19 +116,24 @@ def run_case(case: dict) -> dict:
     train = full.train_mask[:, 0]
     epochs = iter(range(10**6))
 
-    def epoch():
-        model.train()
-        if mini:
-            minibatch_epoch(model, optimizer, batches, 0, next(epochs), device, config.model, history)
-        else:
-            optimizer.zero_grad()
-            F.cross_entropy(model(x, graph)[train], full.y[train]).backward()
-            optimizer.step()
-
     def evaluate():
         model.eval()
         with torch.no_grad():
             model(x, graph, **streamed, **({} if history is None else {"history": history.record()}))
+
+    def refresh():                  # nodecls' --history-refresh: the evaluation's record, then on training
+        evaluate()
+        model.train()
+
+    def epoch():
+        model.train()
+        if mini:
+            minibatch_epoch(model, optimizer, batches, 0, next(epochs), device, config.model, history,
+                            refresh=refresh, refresh_every=case["history_refresh"])
+        else:
+            optimizer.zero_grad()
+            F.cross_entropy(model(x, graph)[train], full.y[train]).backward()
+            optimizer.step()
 
     epoch_s, epoch_cpu = median_s(epoch, case["repeats"], device)
     eval_s, _ = median_s(evaluate, 1, device)
@@ -157,10 +166,13 @@ def speed(args) -> None:
             for mode, order in runs:
                 if mode == "full" and n > args.full_max:
                     continue
+                every = args.history_refresh if mode == "mini" and args.sampler == "history" else 0
                 label = f"mini/{order}" if mode == "mini" and args.sampler == "history" else mode
+                label += f"/r{every}" if every else ""
                 case = dict(n=n, degree=args.degree, features=args.features, phi=args.phi, model=model, mode=mode,
                             batch_size=args.batch_size, sampler=args.sampler, history_order=order,
-                            device=args.device, threads=args.threads, repeats=args.repeats, partition=partition)
+                            history_refresh=every, device=args.device, threads=args.threads, repeats=args.repeats,
+                            partition=partition)
                 done = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], capture_output=True,
                                       text=True, cwd=Path(__file__).parent)
                 if done.returncode != 0:
@@ -189,6 +201,11 @@ def speed(args) -> None:
 LAYERS = 2   # diffusion layers of the accuracy runs; ``--hops`` defaults to them, as in nodecls
 
 
+def history_label(order: str, writes: str, refresh: int) -> str:
+    """How a history-batch run's history was kept, for the printed rows."""
+    return f" {order} order, {writes} writes" + (f", refreshed every {refresh} batches" if refresh else "")
+
+
 def accuracy(args) -> None:
     torch.set_num_threads(args.threads)
     fan = f", {'/'.join(map(str, args.num_neighbors))} neighbours per hop" if args.sampler == "neighbor" else ""
@@ -202,18 +219,19 @@ def accuracy(args) -> None:
         batch = max(1, int(args.batch_fraction * data.num_nodes))
         means, chosen = {}, {}
         for mode, batch_size in (("full", None), ("mini", batch)):
-            runs = []               # each mode's (learning rate, order, writes): the best mean validation accuracy
+            runs = []       # each mode's (learning rate, order, writes, refresh): the best mean validation accuracy
             grid = history_settings(args) if batch_size else [(NodeClsConfig.history_order,      # full batch: none
-                                                                NodeClsConfig.history_writes)]
-            for lr, (order, writes) in [(lr, o) for lr in args.lrs for o in grid]:
+                                                                NodeClsConfig.history_writes,
+                                                                NodeClsConfig.history_refresh)]
+            for lr, (order, writes, refresh) in [(lr, o) for lr in args.lrs for o in grid]:
                 config = NodeClsConfig(model=args.model, d=3, hidden=16, layers=LAYERS, epochs=args.epochs,
                                        patience=50, stop=args.stop, lr=lr, batch_size=batch_size,
                                        sampler=args.sampler, hops=args.hops, num_neighbors=args.num_neighbors,
-                                       history_order=order, history_writes=writes)
+                                       history_order=order, history_writes=writes, history_refresh=refresh)
                 s = run_folds(data, config, folds=args.folds, device=args.device, show_progress=False)["summary"]
-                runs.append((s["val_mean"], (lr, order, writes), s))
+                runs.append((s["val_mean"], (lr, order, writes, refresh), s))
                 if len(args.lrs) > 1 or (batch_size and len(grid) > 1):
-                    which = f" {order} order, {writes} writes" if batch_size and args.sampler == "history" else ""
+                    which = history_label(order, writes, refresh) if batch_size and args.sampler == "history" else ""
                     print(f"  {name} {mode} lr {lr:g}{which}: validation {100 * s['val_mean']:.2f}", flush=True)
             _, chosen[mode], s = max(runs, key=lambda r: r[0])
             means[mode] = (100 * s["mean"], 100 * s["std"])
@@ -222,8 +240,8 @@ def accuracy(args) -> None:
         sizes = [b.edge_index.shape[1] for b in batches.epoch_batches(fold=0, epoch=0)]
         share = sum(sizes) / len(sizes) / data.edge_index.shape[1]
         (f, fs), (m, ms) = means["full"], means["mini"]
-        full_lr, (mini_lr, mini_order, mini_writes) = chosen["full"][0], chosen["mini"]
-        which = f" {mini_order} order, {mini_writes} writes" if args.sampler == "history" else ""
+        full_lr, (mini_lr, *setting) = chosen["full"][0], chosen["mini"]
+        which = history_label(*setting) if args.sampler == "history" else ""
         lrs = f" (lr full {full_lr:g}, mini {mini_lr:g}{which})"
         print(f"{name:<22} {args.model:<6} {f:>6.2f} ± {fs:<4.2f} {m:>6.2f} ± {ms:<4.2f} {m - f:>+11.2f} "
               f"{share:>11.1%}{lrs}", flush=True)
@@ -252,6 +270,8 @@ def main() -> None:
     p.add_argument("--sampler", default="cluster", choices=SAMPLERS)
     p.add_argument("--history-orders", nargs="+", default=[NodeClsConfig.history_order], choices=HISTORY_ORDERS)
     p.add_argument("--history-writes", nargs="+", default=[NodeClsConfig.history_writes], choices=HISTORY_WRITES)
+    p.add_argument("--history-refreshes", type=int, nargs="+", default=[NodeClsConfig.history_refresh])
+    p.add_argument("--history-refresh", type=int, default=NodeClsConfig.history_refresh)
     p.add_argument("--hops", type=int, default=None)
     p.add_argument("--num-neighbors", type=int, nargs="+", default=[10])
     p.add_argument("--batch-fraction", type=float, default=0.25)

@@ -118,6 +118,9 @@ class NodeClsConfig:
                                              "each batch its own nodes' values (batches, GNNAutoScale's) or nothing "
                                              "(evaluation: every batch of an epoch reads the last evaluation's)",
                                   HISTORY_WRITES)
+    history_refresh: int = _option(0, "with --sampler history, also rewrite the whole history from a whole-graph "
+                                      "pass (evaluation mode, no gradient, streamed) before every N-th batch of an "
+                                      "epoch, so that batches read fresher halos; 0: at evaluations only")
     hops: Optional[int] = _option(None, "hops around the seeds (--sampler ego, neighbor; default: --layers)")
     num_neighbors: Union[int, Tuple[int, ...]] = _option(
         10, "neighbours sampled per node and hop (--sampler neighbor): one count for every hop, or one per hop "
@@ -135,6 +138,10 @@ class NodeClsConfig:
         for name in ("batch_size", "hops"):
             if getattr(self, name) is not None:
                 positive_int(getattr(self, name), name)
+        positive_int(self.history_refresh, "history_refresh", minimum=0)
+        if self.history_refresh and self.sampler != "history":
+            raise ValueError(f"history_refresh rewrites the history of --sampler history, got sampler "
+                             f"{self.sampler!r}")
         for name in ("epochs", "patience", "layers", "hidden", "d"):
             positive_int(getattr(self, name), name)
         counts = fanout(self.num_neighbors, self.hops or self.layers)       # one count is stored as an int

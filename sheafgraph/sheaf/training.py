@@ -134,11 +134,15 @@ def full_batch_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tens
 
 def minibatch_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches: SubgraphBatches, fold: int,
                     epoch: int, device: torch.device, model_name: str,
-                    history: Optional[NodeHistory] = None, write_history: bool = True) -> None:
+                    history: Optional[NodeHistory] = None, write_history: bool = True,
+                    refresh: Optional[Callable[[], None]] = None, refresh_every: int = 0) -> None:
     """One pass over this process's subgraph batches: a step per batch on the loss of its ``loss_mask`` nodes divided
     by its number of seeds (at least 1; a batch with nothing to count contributes a zero loss, so that every process
-    steps in lock-step); history batches read ``history`` and, with ``write_history``, update it."""
-    for batch in batches.epoch_batches(fold, epoch):
+    steps in lock-step); history batches read ``history`` and, with ``write_history``, update it. ``refresh`` is
+    called before every ``refresh_every``-th batch but the first (e.g. to record the whole graph into the history)."""
+    for k, batch in enumerate(batches.epoch_batches(fold, epoch)):
+        if refresh is not None and refresh_every and k and k % refresh_every == 0:
+            refresh()
         batch = batch.to(device)
         optimizer.zero_grad()
         seeds = batch.seed_mask
@@ -189,10 +193,15 @@ def train_fold(model: nn.Module, data: Data, fold: int, config: NodeClsConfig, *
     net = model if context.world_size == 1 else DistributedDataParallel(model)
     streamed = {} if batches is None or config.model in BASELINE_NAMES else {"edge_chunk": EVAL_EDGE_CHUNK}
     history = NodeHistory(data.num_nodes) if batches is not None and batches.sampler == "history" else None
-    if history is not None:     # what the last evaluation recorded: the same on every rank, and on resuming
+
+    def record_history():       # every rank records the whole graph itself, with its replica of the model
         model.eval()
         with torch.no_grad():
             model(x, graph, **streamed, history=history.record())
+        net.train()
+
+    if history is not None:     # what the last evaluation recorded: the same on every rank, and on resuming
+        record_history()
     share = train_share(train, seed, fold, context)
     begin, elapsed = time.perf_counter(), result.seconds
     epochs = range(result.epochs, config.epochs)
@@ -203,7 +212,8 @@ def train_fold(model: nn.Module, data: Data, fold: int, config: NodeClsConfig, *
             full_batch_epoch(net, optimizer, x, graph, y, share, int(train.sum()), context.world_size)
         else:
             minibatch_epoch(net, optimizer, batches, fold, epoch, y.device, config.model, history,
-                            config.history_writes == "batches")
+                            config.history_writes == "batches", None if history is None else record_history,
+                            config.history_refresh)
         if context.is_main:
             model.eval()
             with torch.no_grad():

@@ -1,6 +1,7 @@
 """Data-parallel, resumable node classification: two Gloo processes on CPU (as ``torchrun --nproc_per_node 2`` starts
 them) against one, and runs interrupted after an epoch and resumed against uninterrupted ones."""
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -69,11 +70,14 @@ def _worker(rank, world, store, folder):
         torch.save(first_step_gradients(texas, world), folder / f"grad{rank}.pt")
         graph = GraphStructure(texas.edge_index, texas.num_nodes)
         share = dict(rank=rank, world_size=world)
-        for kind, batches in (("full", None), ("mini", SubgraphBatches(texas, "cluster", 64, **share)),
-                              ("history", SubgraphBatches(texas, "history", 32, **share))):
+        refreshed = dataclasses.replace(CONFIG, sampler="history", history_refresh=1)
+        for kind, batches, config in (("full", None, CONFIG),
+                                      ("mini", SubgraphBatches(texas, "cluster", 64, **share), CONFIG),
+                                      ("history", SubgraphBatches(texas, "history", 32, **share), CONFIG),
+                                      ("refreshed", SubgraphBatches(texas, "history", 32, **share), refreshed)):
             seed_everything(0)
-            model = build_model(CONFIG, texas.num_features, texas.num_classes)
-            result = train_fold(model, texas, 0, CONFIG, graph=graph, batches=batches)
+            model = build_model(config, texas.num_features, texas.num_classes)
+            result = train_fold(model, texas, 0, config, graph=graph, batches=batches)
             torch.save({"model": model.state_dict(), "epochs": result.epochs}, folder / f"{kind}{rank}.pt")
         snapshot = folder / "snapshot.pt"
         training.save_checkpoint = interrupting_save(lambda path: shutil.copy(path, snapshot))
@@ -91,7 +95,7 @@ def _worker(rank, world, store, folder):
 @pytest.mark.slow
 def test_two_processes_train_one_model_and_resume_exactly(tmp_path, capsys):
     mp.spawn(_worker, args=(2, tmp_path / "store", tmp_path), nprocs=2, join=True)
-    for kind in ("full", "mini", "history"):             # DDP averaged the gradients: identical replicas
+    for kind in ("full", "mini", "history", "refreshed"):      # DDP averaged the gradients: identical replicas
         rank0, rank1 = torch.load(tmp_path / f"{kind}0.pt"), torch.load(tmp_path / f"{kind}1.pt")
         assert rank0["epochs"] == rank1["epochs"]
         for name in rank0["model"]:
