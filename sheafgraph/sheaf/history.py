@@ -7,9 +7,10 @@ nodes, its one-hop halo :math:`H = N(B) \setminus B` and the edges incident to B
 reads, for every neighbour j, the layer input :math:`X^{(k)}_j` and, through :math:`\hat L_{ij} = -(D_i + I)^{-1/2}
 F_i^\top F_j (D_j + I)^{-1/2}`, j's degree block :math:`D^{(k)}_j = \sum_{e \ni j} F_{j \trianglelefteq e}^\top
 F_{j \trianglelefteq e}`, a sum over all of j's edges, most of which the batch lacks. So for :math:`j \in H` both come
-from the history: the values of the last whole-graph pass (every evaluation records one), overwritten by each batch
-that held j in B since (``writes="batches"``, GNNAutoScale's push) or by whole-graph passes only (``"evaluation"``:
-every batch of an epoch reads one snapshot, the model of the last evaluation, without dropout). Everything at nodes
+from the history: the values of the last whole-graph pass (every evaluation records one; nodecls'
+``history_refresh`` N records one before every N-th batch too), overwritten by each batch that held j in B since
+(``writes="batches"``, GNNAutoScale's push) or by whole-graph passes only (``"evaluation"``: every batch between two
+passes reads one snapshot, the model of the last pass, without dropout). Everything at nodes
 of B is computed afresh (all their edges are in the batch) and, with batch writes, pushed;
 the embedding :math:`X^{(0)}` is exact everywhere (it needs a node's own features only). With a history as fresh as
 the model, a batch's outputs on B equal the whole graph's (``tests/sheaf/test_history.py``).
@@ -25,7 +26,7 @@ history, without activation and dropout, but for the paths through the halo's de
 earlier layers' inputs through the halo are dropped, and halo inputs carry no gradient. On a cSBM of degree 10,
 batches of 10% of the nodes lose 1.2 points against full batch on five splits at 200 epochs (3.9 without the
 compensation) and 1.7 at 500, where full batch trains longer; over ten splits at 200 epochs, evaluation writes lose
-1.1 and batch writes 1.6 (``benchmarks/RESULTS.md``)."""
+1.1, batch writes 1.6, and evaluation writes with a refresh before every batch 0.1 (``benchmarks/RESULTS.md``)."""
 from __future__ import annotations
 
 from typing import Callable, Dict, Optional

@@ -28,10 +28,11 @@ Samplers (both are PyG's loaders; a sheaf Laplacian needs both directions of eve
   leave it and its halo is smaller; on a cSBM of degree 10, 63% of the edges join two batches of a tenth of the nodes
   against 90% for random ones). Which trains better depends on the graph: choose it on validation. The model reads
   the halo's layer inputs, sheaf degrees and outputs from a history of every node's (:mod:`sheafgraph.sheaf.history`,
-  refreshed by every evaluation), so each node of B sees its whole neighbourhood as in full batch, only some of it one
-  epoch stale; the loss is on the training nodes of B and of the halo (whose terms send gradients only into B;
-  divided by B's count). Batch ``Data`` carry ``n_id`` (global indices) and ``batch_mask`` (B). Discrete NSD models
-  without extra stalks only. Needs nothing beyond PyG (``"metis"``: ``pymetis``).
+  refreshed by every evaluation and, with nodecls' ``history_refresh``, every few batches), so each node of B sees
+  its whole neighbourhood as in full batch, only some of it up to an epoch stale; the loss is on the training nodes
+  of B and of the halo (whose terms send gradients only into B; divided by B's count). Batch ``Data`` carry ``n_id``
+  (global indices) and ``batch_mask`` (B). Discrete NSD models without extra stalks only. Needs nothing beyond PyG
+  (``"metis"``: ``pymetis``).
 
 With ``P`` processes (``torchrun``), rank r takes batches r, r + P, ... of the same shuffled order (every rank the
 same number), so the ranks together see each batch once per epoch.
