@@ -175,15 +175,16 @@ def test_batches_that_do_not_write_the_history_train_differently():
     assert not torch.allclose(four_runs("batches")[2][1], four_runs("evaluation")[2][1])
 
 
-def stale_reads(refresh):
+def stale_reads(monkeypatch, refresh):
     """Train 2 epochs on history batches of 16 of 80 nodes (evaluation writes, refreshed before every ``refresh``-th
-    batch) and count the batches whose history differs from a whole-graph record of the model they train."""
+    batch) and say, batch by batch, whether the history it reads differs from a whole-graph record of the model it
+    trains."""
     data = graph()
     config = NodeClsConfig(model="diag", layers=2, hidden=4, d=2, dropout=0.0, epochs=2, patience=10, lr=0.05,
                            batch_size=16, sampler="history", history_writes="evaluation", history_refresh=refresh)
     seed_everything(0)
     model = build_model(config, 5, 3).double()
-    reads, stale = NodeHistory.batch, []
+    read, stale = NodeHistory.batch, []
 
     def checked_read(history, n_id, in_batch, write=True):
         fresh = NodeHistory(history.num_nodes)
@@ -194,21 +195,19 @@ def stale_reads(refresh):
         stale.append(any(not torch.allclose(mine[k], theirs[k], rtol=0, atol=1e-12)
                          for mine, theirs in ((history.inputs, fresh.inputs), (history.degrees, fresh.degrees),
                                               (history.outputs, fresh.outputs)) for k in theirs))
-        return reads(history, n_id, in_batch, write)
+        return read(history, n_id, in_batch, write)
 
-    NodeHistory.batch = checked_read
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(NodeHistory, "batch", checked_read)
         train_fold(model, data, 0, config, graph=GraphStructure(data.edge_index, data.num_nodes),
                    batches=SubgraphBatches(data, "history", 16))
-    finally:
-        NodeHistory.batch = reads
     return stale
 
 
-def test_history_refresh_gives_every_batch_the_current_models_history():
-    assert stale_reads(1) == [False] * 10                       # 2 epochs of 5 batches, each after a refresh
-    assert stale_reads(2) == [False, True, False, True, False] * 2      # refreshed before batches 2 and 4
-    assert stale_reads(0) == [False, True, True, True, True] * 2        # the evaluation's record only
+def test_history_refresh_gives_every_batch_the_current_models_history(monkeypatch):
+    assert stale_reads(monkeypatch, 1) == [False] * 10                  # 2 epochs of 5 batches, each after a refresh
+    assert stale_reads(monkeypatch, 2) == [False, True, False, True, False] * 2     # refreshed before batches 2, 4
+    assert stale_reads(monkeypatch, 0) == [False, True, True, True, True] * 2       # the evaluation's record only
 
 
 def test_history_errors_name_the_problem():
