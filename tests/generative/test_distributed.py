@@ -2,13 +2,13 @@
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from sheafgraph.generative.score_networks import GDSSNoiseModel
 from sheafgraph.generative.sde import GraphSDE, VESDE, VPSDE
 from sheafgraph.generative.training import fit
 from sheafgraph.utils import init_distributed, load_checkpoint
 
+from tests.conftest import spawn_ranks
 from tests.generative.qm9_slice import qm9_slice
 
 SMALL = dict(x_params={"hidden": 8}, adj_params={"hidden": 8, "num_layers": 2, "c_hid": 4, "attn_dim": 8})
@@ -37,7 +37,7 @@ def _worker(rank, world, store, data, folder):
 @pytest.mark.slow
 def test_two_ranks_stay_in_sync_checkpoint_once_and_resume_exactly(tmp_path, shared_data):
     data = qm9_slice(shared_data, 40)
-    mp.spawn(_worker, args=(2, tmp_path / "store", data, tmp_path), nprocs=2, join=True)
+    spawn_ranks(_worker, (2, tmp_path / "store", data, tmp_path))
     rank0, rank1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     for name in rank0:                                   # DDP averaged the gradients: identical replicas
         torch.testing.assert_close(rank0[name], rank1[name], rtol=0, atol=0)

@@ -10,7 +10,6 @@ import shutil
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
 import sheafgraph.sheaf.training as training
@@ -23,6 +22,7 @@ from sheafgraph.sheaf.training import fold_masks, full_batch_epoch, train_fold, 
 from sheafgraph.utils import seed_everything
 from sheafgraph.utils.checkpoint import check_same_run
 from sheafgraph.utils.distributed import current_context
+from tests.conftest import spawn_ranks
 
 pytest.importorskip("pymetis")
 
@@ -94,7 +94,7 @@ def _worker(rank, world, store, folder):
 
 @pytest.mark.slow
 def test_two_processes_train_one_model_and_resume_exactly(tmp_path, capsys):
-    mp.spawn(_worker, args=(2, tmp_path / "store", tmp_path), nprocs=2, join=True)
+    spawn_ranks(_worker, (2, tmp_path / "store", tmp_path))
     for kind in ("full", "mini", "history", "refreshed"):      # DDP averaged the gradients: identical replicas
         rank0, rank1 = torch.load(tmp_path / f"{kind}0.pt"), torch.load(tmp_path / f"{kind}1.pt")
         assert rank0["epochs"] == rank1["epochs"]

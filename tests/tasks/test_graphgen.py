@@ -8,12 +8,12 @@ import os
 import networkx as nx
 import pytest
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from sheafgraph.cli import main
 from sheafgraph.generative.graph_generation import load_graph_generator, load_graphs
 from sheafgraph.tasks.graphgen import PUBLISHED_MMD, pretrained_path
 from sheafgraph.utils import load_checkpoint
+from tests.conftest import spawn_ranks
 
 SHIPPED = ("ego_small", "community_small")
 
@@ -78,7 +78,7 @@ def _train_worker(rank, world, root, folder):
 def test_train_under_torchrun_is_one_data_parallel_run(generic_root, tmp_path):
     """Two processes (as ``torchrun --nproc_per_node 2``) train one model: rank 0 alone logs and writes the
     checkpoint, which records both ranks' noise streams."""
-    mp.spawn(_train_worker, args=(2, generic_root, tmp_path), nprocs=2, join=True)
+    spawn_ranks(_train_worker, (2, generic_root, tmp_path))
     state = load_checkpoint(tmp_path / "last.pt")
     assert state["epoch"] == 2 and state["train_config"]["world_size"] == 2 and len(state["noise_generators"]) == 2
     out0, out1 = (tmp_path / "out0.txt").read_text(), (tmp_path / "out1.txt").read_text()
