@@ -166,9 +166,9 @@ def speed(args) -> None:
             for mode, order in runs:
                 if mode == "full" and n > args.full_max:
                     continue
-                every = args.history_refresh if mode == "mini" and args.sampler == "history" else 0
-                label = f"mini/{order}" if mode == "mini" and args.sampler == "history" else mode
-                label += f"/r{every}" if every else ""
+                history_row = mode == "mini" and args.sampler == "history"
+                every = args.history_refresh if history_row else 0
+                label = f"mini/{order}" + (f"/r{every}" if every else "") if history_row else mode
                 case = dict(n=n, degree=args.degree, features=args.features, phi=args.phi, model=model, mode=mode,
                             batch_size=args.batch_size, sampler=args.sampler, history_order=order,
                             history_refresh=every, device=args.device, threads=args.threads, repeats=args.repeats,
