@@ -44,7 +44,7 @@ from sheafgraph.sheaf.minibatch import SubgraphBatches
 from sheafgraph.sheaf.recipes import BASELINE_NAMES, NodeClsConfig, build_model
 from sheafgraph.utils import load_checkpoint, progress, resolve_device, save_checkpoint, seed_everything
 from sheafgraph.utils.checkpoint import check_same_run
-from sheafgraph.utils.checks import int_in_range
+from sheafgraph.utils.checks import int_in_range, positive_int
 from sheafgraph.utils.distributed import DistributedContext, all_gather_objects, broadcast_object, current_context
 from sheafgraph.utils.early_stopping import EarlyStopping
 from sheafgraph.utils.seed import rng_state, set_rng_state
@@ -139,7 +139,12 @@ def minibatch_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches:
     """One pass over this process's subgraph batches: a step per batch on the loss of its ``loss_mask`` nodes divided
     by its number of seeds (at least 1; a batch with nothing to count contributes a zero loss, so that every process
     steps in lock-step); history batches read ``history`` and, with ``write_history``, update it. ``refresh`` is
-    called before every ``refresh_every``-th batch but the first (e.g. to record the whole graph into the history)."""
+    called before every ``refresh_every``-th batch but the first (e.g. to record the whole graph into the history).
+
+    Raises:
+        ValueError: ``refresh_every`` is not a non-negative int.
+    """
+    positive_int(refresh_every, "refresh_every", minimum=0)
     for k, batch in enumerate(batches.epoch_batches(fold, epoch)):
         if refresh is not None and refresh_every and k and k % refresh_every == 0:
             refresh()

@@ -14,7 +14,7 @@ from sheafgraph.sheaf import build_nsd
 from sheafgraph.sheaf.history import NodeHistory, detached, where_rows
 from sheafgraph.sheaf.minibatch import CLUSTERS_PER_BATCH, SubgraphBatches, num_cluster_parts, uses_partition
 from sheafgraph.sheaf.recipes import NodeClsConfig, build_model
-from sheafgraph.sheaf.training import train_fold
+from sheafgraph.sheaf.training import minibatch_epoch, train_fold
 from sheafgraph.utils import seed_everything
 from tests.conftest import random_undirected_graph
 
@@ -236,6 +236,9 @@ def test_history_errors_name_the_problem():
     with pytest.raises(ValueError, match="history_refresh rewrites the history of --sampler history, got sampler "
                                          "'cluster'"):
         NodeClsConfig(sampler="cluster", history_refresh=2)
+    with pytest.raises(ValueError, match="refresh_every must be a non-negative int, got -1"):
+        minibatch_epoch(build_nsd("diag", 5, 3), None, SubgraphBatches(data, "history", 16), 0, 0, "cpu", "diag",
+                        refresh_every=-1)
 
 
 @needs_metis
