@@ -57,12 +57,14 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def entry() -> None:
     """The console command (and ``python -m sheafgraph.cli``, as torchrun starts it): :func:`main` in a process that
-    keeps its freed memory (:mod:`sheafgraph.allocator`) and leaves the process group a torchrun rank joined."""
+    keeps its freed memory (:mod:`sheafgraph.allocator`); a torchrun rank leaves its process group and then exits
+    without the interpreter's teardown (:func:`~sheafgraph.utils.distributed.exit_without_teardown`)."""
     keep_freed_memory()
     code = main()
     if "torch.distributed" in sys.modules:              # only a command that imported torch can have joined one
-        from sheafgraph.utils.distributed import leave_distributed
-        leave_distributed()
+        from sheafgraph.utils.distributed import exit_without_teardown, leave_distributed
+        if leave_distributed():
+            exit_without_teardown(code)
     sys.exit(code)
 
 

@@ -1,10 +1,11 @@
 """Shared test fixtures: paths to the shipped and shared data, small random graphs."""
 import os
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+
+from sheafgraph.utils.distributed import exit_without_teardown
 
 REPO = Path(__file__).resolve().parents[1]
 #: the data root of the tests that need more than datasets/: $SHEAFGRAPH_DATA, else ../shared/data beside the checkout
@@ -41,14 +42,11 @@ def random_undirected_graph(n: int, num_pairs: int, isolated: int = 2, seed: int
 
 
 def _run_then_exit(rank, worker, *args):
-    """Run ``worker(rank, *args)`` in a spawned rank and, once it has returned, leave without the interpreter's
-    teardown: after a finished run with Gloo, a rank has aborted there ("terminate called without an active
-    exception", in a native thread, after ``destroy_process_group``) in a few percent of the GDSS runs on the 2-core
-    machine (cause not found; the ranks' work was done). The worker has written everything it reports by then."""
+    """Run ``worker(rank, *args)`` in a spawned rank and, once it has returned, leave as the ``sheafgraph`` command
+    leaves a torchrun rank: without the interpreter's teardown, where a finished Gloo rank has aborted
+    (:func:`sheafgraph.utils.distributed.exit_without_teardown`). The worker has written all it reports by then."""
     worker(rank, *args)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    exit_without_teardown(0)
 
 
 def spawn_ranks(worker, args, nprocs: int = 2) -> None:

@@ -1,4 +1,8 @@
 """Data-parallel GDSS training: two Gloo processes on CPU, as ``torchrun --nproc_per_node 2`` would start them."""
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 import torch.distributed as dist
@@ -72,6 +76,32 @@ def test_the_command_leaves_the_process_group_before_exiting(monkeypatch, tmp_pa
     dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
     monkeypatch.setattr(cli, "keep_freed_memory", lambda: None)
     monkeypatch.setattr(cli, "main", lambda: 3)
+    exits = []
+
+    def exit_instead(code):                              # os._exit would end pytest itself
+        exits.append(code)
+        raise SystemExit(code)
+    monkeypatch.setattr(os, "_exit", exit_instead)
     with pytest.raises(SystemExit) as exit_info:
         cli.entry()
-    assert exit_info.value.code == 3 and not dist.is_initialized()
+    assert exit_info.value.code == 3 and exits == [3] and not dist.is_initialized()
+    with pytest.raises(SystemExit) as exit_info:         # without a process group: the interpreter's usual exit
+        cli.entry()
+    assert exit_info.value.code == 3 and exits == [3]
+
+
+def test_a_rank_exits_with_its_code_and_its_output_flushed(tmp_path):
+    """The real exit of a torchrun rank: buffered output written, the code kept, atexit handlers skipped."""
+    script = f"""
+import atexit, torch.distributed as dist, sheafgraph.cli as cli
+dist.init_process_group("gloo", init_method="file://{tmp_path / 'store'}", rank=0, world_size=1)
+atexit.register(print, "teardown ran")
+def finished():
+    print("run finished", end="")                     # stays in the buffer of a pipe until flushed
+    return 4
+cli.main = finished
+cli.entry()
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}   # output to a pipe: block-buffered
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 4 and done.stdout == "run finished", done.stderr
