@@ -9,7 +9,7 @@ and what mini-batch training costs in accuracy.
                                [--sampler cluster|ego|neighbor|history] [--hops H] [--num-neighbors K [K2]]
                                [--history-orders random metis] [--history-writes batches evaluation]
                                [--history-refreshes 0 1] [--batch-fraction 0.25] [--lrs 0.02 0.005]
-                               [--stop loss|metric] [--root /path/to/shared/data]
+                               [--stop loss|metric] [--root /path/to/shared/data] [--json runs.json]
 
 Speed: every (size, model, mode) case runs in its own process, so that its peak memory is its own (resident set size
 on CPU, allocated device memory on a GPU). One epoch = one pass of training steps (full batch: one step on the whole
@@ -36,7 +36,8 @@ with their ``--hops``-hop neighbourhoods, 2 by default, or neighbor batches of t
 several ``--lrs`` each mode takes the learning rate of its best mean validation accuracy (the same grid for both),
 and mini-batch with several ``--history-orders``, ``--history-writes`` or ``--history-refreshes`` the best (learning
 rate, order, writes, refresh) combination; nothing is chosen on test. "edges/batch" is the mean share of the graph's
-edges in one batch (epoch 0, split 0): how small the batches really are.
+edges in one batch (epoch 0, split 0): how small the batches really are. ``--json`` writes every run of the grid
+with its per-split validation and test accuracy (for paired differences), after each dataset.
 """
 from __future__ import annotations
 
@@ -214,6 +215,7 @@ def accuracy(args) -> None:
           f"nodes{fan}{by}), splits 0-{args.folds - 1}; test at the best validation epoch")
     print(f"{'dataset':<22} {'model':<6} {'full':>13} {'mini':>13} {'mini - full':>11} {'edges/batch':>11}",
           flush=True)
+    records = []        # every run of the grid with its per-split validation and test (--json)
     for name in args.datasets:
         data = load_node_dataset(name, args.root)
         batch = max(1, int(args.batch_fraction * data.num_nodes))
@@ -228,8 +230,11 @@ def accuracy(args) -> None:
                                        patience=50, stop=args.stop, lr=lr, batch_size=batch_size,
                                        sampler=args.sampler, hops=args.hops, num_neighbors=args.num_neighbors,
                                        history_order=order, history_writes=writes, history_refresh=refresh)
-                s = run_folds(data, config, folds=args.folds, device=args.device, show_progress=False)["summary"]
+                result = run_folds(data, config, folds=args.folds, device=args.device, show_progress=False)
+                s, folds = result["summary"], result["folds"]
                 runs.append((s["val_mean"], (lr, order, writes, refresh), s))
+                records.append({"dataset": name, "mode": mode, "lr": lr, "order": order, "writes": writes,
+                                "refresh": refresh, **{k: [f[k] for f in folds] for k in ("val", "test")}})
                 if len(args.lrs) > 1 or (batch_size and len(grid) > 1):
                     which = history_label(order, writes, refresh) if batch_size and args.sampler == "history" else ""
                     print(f"  {name} {mode} lr {lr:g}{which}: validation {100 * s['val_mean']:.2f}", flush=True)
@@ -245,6 +250,8 @@ def accuracy(args) -> None:
         lrs = f" (lr full {full_lr:g}, mini {mini_lr:g}{which})"
         print(f"{name:<22} {args.model:<6} {f:>6.2f} ± {fs:<4.2f} {m:>6.2f} ± {ms:<4.2f} {m - f:>+11.2f} "
               f"{share:>11.1%}{lrs}", flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps(records, indent=1))
 
 
 def main() -> None:
