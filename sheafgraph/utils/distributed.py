@@ -14,6 +14,8 @@ from typing import Any, Callable, List, NamedTuple
 import torch
 import torch.distributed as dist
 
+from sheafgraph.utils.checks import int_in_range
+
 
 class DistributedContext(NamedTuple):
     """This process's place in the job: rank in ``0 .. world_size - 1`` and the device it trains on."""
@@ -75,7 +77,11 @@ def exit_without_teardown(code: int) -> None:
     For a rank whose work is done and whose process group is destroyed: even then a Gloo rank has aborted in the
     teardown (SIGABRT in a native thread, no Python frame) in a few percent of finished GDSS runs on a loaded
     2-core machine, which torchrun reports as a failed job. Files are closed by then; atexit handlers do not run.
+
+    Raises:
+        ValueError: ``code`` is not an exit status (an int in 0..255).
     """
+    code = int_in_range(code, "exit code", 0, 255, "a process exit status")
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -11,6 +11,7 @@ from sheafgraph.generative.score_networks import GDSSNoiseModel
 from sheafgraph.generative.sde import GraphSDE, VESDE, VPSDE
 from sheafgraph.generative.training import fit
 from sheafgraph.utils import init_distributed, load_checkpoint
+from sheafgraph.utils.distributed import exit_without_teardown
 
 from tests.conftest import spawn_ranks
 from tests.generative.qm9_slice import qm9_slice
@@ -105,3 +106,9 @@ cli.entry()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}   # output to a pipe: block-buffered
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 4 and done.stdout == "run finished", done.stderr
+
+
+@pytest.mark.parametrize("code", [None, 256, -1, 1.0])
+def test_exit_without_teardown_names_a_bad_code(code):
+    with pytest.raises(ValueError, match=r"exit code must be an int in 0\.\.255 \(a process exit status\)"):
+        exit_without_teardown(code)
