@@ -41,9 +41,11 @@ def dsm_loss(model: nn.Module, sde: GraphSDE, graphs: Graphs, *, eps: float = 1e
 
     Shapes:
         graphs.x: ``(B, N, F)``; graphs.adj: ``(B, N, N)`` or ``(B, K, N, N)`` (categorical bonds);
-        graphs.mask: ``(B, N)``; returns two scalars.
+        graphs.mask: ``(B, N)``, 0/1 or bool; returns two scalars.
     """
     x, adj, mask = graphs
+    mask = mask.to(x.dtype)                             # a bool mask (as data loaders give) weighs like 0/1
+    graphs = Graphs(x, adj, mask)
     t = rand((x.shape[0],), generator, dtype=x.dtype, device=x.device) * (sde.T - eps) + eps
     noise = graph_noise(graphs, generator)
     noisy = sde.perturb(graphs, t, noise)

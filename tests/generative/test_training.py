@@ -34,6 +34,20 @@ def test_loss_decreases_on_real_qm9(shared_data):
     assert after < 0.6 * before, (before, after)
 
 
+def test_loss_takes_a_bool_mask_as_its_0_1_float():
+    mask = torch.tensor([[1.0, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])
+    x = torch.nn.functional.one_hot(torch.tensor([[0, 1, 0, 0, 0], [2, 0, 0, 3, 1], [1, 1, 0, 0, 0]]), 4).float()
+    adj = torch.zeros(3, 5, 5)
+    adj[:, 0, 1] = adj[:, 1, 0] = 1.0
+    x, adj = x * mask[..., None], adj * mask[:, None] * mask[..., None]
+    torch.manual_seed(0)
+    model = GDSSNoiseModel(4, **SMALL)
+    as_float, as_bool = (dsm_loss(model, SDE, Graphs(x, adj, m), generator=torch.Generator().manual_seed(5))
+                         for m in (mask, mask.bool()))
+    for a, b in zip(as_float, as_bool):
+        assert torch.equal(a, b)
+
+
 def test_masked_mean_over_real_entries_only():
     pred = torch.tensor([[1.0, 2.0, 100.0]])
     target = torch.tensor([[0.0, 0.0, -50.0]])
