@@ -17,8 +17,12 @@ encoding, without the pyrrole-type hydrogen rule either ("no rules"; ``chem.deco
 ones ("FCD nov"), and NSPDK MMD (vs the test split) of the corrected molecules -- the metrics of ``sheafgraph
 molgen evaluate``, plus FCD nov. A chemistry table follows (:func:`metrics.molecules.molecule_properties`:
 aromatic rings, charged atoms, fluorine, small molecules, double and triple bonds; for samples also the share of
-graphs valid as sampled that are disconnected, and of valid samples that copy a training molecule), with the
-reference molecules as the last row.
+graphs valid as sampled that are disconnected, and of valid samples that copy a training molecule; with the test
+reference also the share that are QM9 test molecules, "test hits"), with the reference molecules as the last row.
+QM9 holds every GDB-17 molecule of at most 9 heavy atoms, so a sampler of the QM9 population itself would copy training
+molecules 90% of the time and hit test molecules 10% of the time (novelty 0.10): copies and test hits in the ratio of
+the splits (0.11) say the model samples QM9's chemistry without preferring its training half; novel samples that are
+not test hits lie outside QM9 (outside GDB-17's rules).
 ``--reference train`` scores FCD and NSPDK against training molecules instead (:class:`Reference`), for choosing
 sampler options without looking at the test split.
 The test-set ChemNet statistics are computed once and then read from the cache of :func:`metrics.molecules.fcd`
@@ -63,8 +67,10 @@ class Reference:
         splits = load_qm9(root, check_smiles=False)
         self.train_smiles = splits.train
         self.train = canonical_set(splits.train)
+        self.test = None
         if split == "test":
             self.fcd_ref = self.nspdk_ref = [sanitized_mol(s) for s in splits.test]
+            self.test = canonical_set(splits.test)
         else:
             pick = [splits.train[i] for i in random.Random(1).sample(range(len(splits.train)), 11000)]
             self.fcd_ref, self.nspdk_ref = ([sanitized_mol(s) for s in part] for part in (pick[:10000], pick[10000:]))
@@ -80,16 +86,20 @@ class Reference:
                 "nspdk": nspdk_mmd(valid, self.nspdk_ref) if self.nspdk else float("nan")}
 
 
-def chemistry_row(label: str, smiles, raw=None, train=None) -> str:
+def chemistry_row(label: str, smiles, raw=None, train=None, test=None) -> str:
     """The property table's row (percentages): molecule_properties, plus for samples the share of graphs counted
-    valid as sampled that are disconnected and the share of valid samples that copy a training molecule."""
+    valid as sampled that are disconnected, the share of valid samples that copy a training molecule and, given the
+    canonical ``test`` set, the share that are test molecules."""
     p = molecule_properties([s for s in smiles if s is not None])
     extra = ""
     if raw is not None:
         valid_raw = [m for m in raw if sanitized_mol(m) is not None]
         disconnected = sum(len(Chem.GetMolFrags(m)) > 1 for m in valid_raw) / max(len(valid_raw), 1)
-        copies = 1.0 - novelty([s for s in smiles if s is not None], train)
+        valid = [s for s in smiles if s is not None]
+        copies = 1.0 - novelty(valid, train)
         extra = f"{100 * disconnected:>13.1f}{100 * copies:>8.1f}"
+        if test is not None:
+            extra += f"{100 * (1.0 - novelty(valid, test)):>11.1f}"
     return (f"{label:<{LABEL}}{100 * p['aromatic_ring']:>9.1f}{100 * p['charged_atom']:>9.1f}"
             f"{100 * p['fluorine_atoms']:>6.2f}"
             f"{100 * p['at_most_7_atoms']:>9.1f}{100 * p['double_bonds']:>8.1f}{100 * p['triple_bonds']:>8.1f}" + extra)
@@ -145,7 +155,7 @@ def main() -> None:
               f"{out.valid_without_correction:>16.2%}"
               f"{no_charge:>9.2%}{no_rules:>9.2%}" + metrics_columns(out.smiles), flush=True)
         if ref is not None:
-            chemistry.append(chemistry_row(label, out.smiles, out.decoded.raw, ref.train))
+            chemistry.append(chemistry_row(label, out.smiles, out.decoded.raw, ref.train, ref.test))
     if ref is not None:
         data = random.Random(args.seed).sample(ref.train_smiles, args.num)
         print(f"{'QM9 train (random)':<{LABEL}}{'':>6}{'':>6}{'':>8}{'':>7}{1:>16.2%}{'':>18}" + metrics_columns(data))
@@ -155,7 +165,7 @@ def main() -> None:
     if ref is not None:
         print(f"\nchemistry, % ({args.reference} reference row: its molecules)")
         print(f"{'':<{LABEL}}{'aromatic':>9}{'charged':>9}{'F':>6}{'<=7 atoms':>9}{'double':>8}{'triple':>8}"
-              f"{'disconnected':>13}{'copies':>8}")
+              f"{'disconnected':>13}{'copies':>8}" + (f"{'test hits':>11}" if ref.test is not None else ""))
         for row in chemistry:
             print(row)
         print(chemistry_row(f"QM9 {args.reference}", [m for m in ref.fcd_ref if m is not None]))
