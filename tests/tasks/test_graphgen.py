@@ -47,7 +47,7 @@ def test_train_sample_evaluate_round_trip(generic_root, tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["graphgen", "evaluate", str(graphs), *root, "--json", str(scores)]) == 0
     out = capsys.readouterr().out
-    assert "vs the test split" in out and "0.021" in out                  # GDSS's published degree MMD
+    assert "vs the test split" in out and "0.021" in out and "GDSS, test" in out    # GDSS's published degree MMD
     result = json.loads(scores.read_text())
     assert result["num"] == 5 and result["published"] == PUBLISHED_MMD["ego_small"]
     assert all(result[k] >= -1e-9 for k in ("degree", "clustering", "orbit"))
