@@ -90,12 +90,12 @@ def chemistry_row(label: str, smiles, raw=None, train=None, test=None) -> str:
     """The property table's row (percentages): molecule_properties, plus for samples the share of graphs counted
     valid as sampled that are disconnected, the share of valid samples that copy a training molecule and, given the
     canonical ``test`` set, the share that are test molecules."""
-    p = molecule_properties([s for s in smiles if s is not None])
+    valid = [s for s in smiles if s is not None]
+    p = molecule_properties(valid)
     extra = ""
     if raw is not None:
         valid_raw = [m for m in raw if sanitized_mol(m) is not None]
         disconnected = sum(len(Chem.GetMolFrags(m)) > 1 for m in valid_raw) / max(len(valid_raw), 1)
-        valid = [s for s in smiles if s is not None]
         copies = 1.0 - novelty(valid, train)
         extra = f"{100 * disconnected:>13.1f}{100 * copies:>8.1f}"
         if test is not None:
