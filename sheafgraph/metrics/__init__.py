@@ -12,7 +12,7 @@ _EXPORTS = {
     "central_interval": "forecasting", "crps_ensemble": "forecasting", "ensemble_quantiles": "forecasting",
     "masked_mae": "forecasting", "masked_rmse": "forecasting",
     "clustering_mmd": "graph_mmd", "degree_mmd": "graph_mmd", "graph_mmd": "graph_mmd", "orbit_counts": "graph_mmd",
-    "orbit_mmd": "graph_mmd",
+    "orbit_mmd": "graph_mmd", "graph_statistics": "graph_statistics",
     "edge_homophily": "homophily", "node_homophily": "homophily",
     "fcd": "molecules", "molecule_properties": "molecules", "novelty": "molecules", "uniqueness": "molecules",
     "validity": "molecules", "validity_without_correction": "molecules", "vun": "molecules",

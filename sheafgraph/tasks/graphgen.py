@@ -11,7 +11,7 @@ import argparse
 import json
 from functools import partial
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from sheafgraph.data.generic_graphs import generic_graph_spec, graphs_to_dense, load_generic_graphs
 from sheafgraph.generative import SAMPLERS, Graphs
@@ -21,6 +21,7 @@ from sheafgraph.generative.graph_generation import (PRESETS, WEIGHTS, dataset_ke
                                                     sample_graphs, save_graphs, train_graph_generator,
                                                     without_isolated_nodes)
 from sheafgraph.metrics.graph_mmd import graph_mmd
+from sheafgraph.metrics.graph_statistics import STATISTICS, graph_statistics
 from sheafgraph.utils import init_distributed, progress, resolve_device, set_threads
 from sheafgraph.utils.checks import positive_int, writable_file
 from sheafgraph.utils.options import add_option_flags, add_run_flags, check_outputs, given, plain_text
@@ -53,13 +54,18 @@ def training_graphs(dataset: str, root=None, limit: Optional[int] = None):
     return Graphs(dense.x, dense.adj, dense.mask.float()), len(splits.test)
 
 
-def evaluate_graphs(graphs, dataset: str, root=None, reference: str = "test") -> Dict[str, float]:
+def evaluate_graphs(graphs, dataset: str, root=None, reference: str = "test"
+                    ) -> Tuple[Dict[str, float], Dict[str, Dict[str, float]]]:
     """Degree / clustering / orbit MMD of ``graphs`` (isolated nodes removed first, as GDSS) against the
-    ``reference`` split (``"test"``, or ``"train"`` for choices that must not see the test split)."""
+    ``reference`` split (``"test"``, or ``"train"`` for choices that must not see the test split), and the
+    :func:`~sheafgraph.metrics.graph_statistics.graph_statistics` of both sets (keys ``"samples"`` and
+    ``reference``)."""
     if reference not in ("test", "train"):
         raise ValueError(f"reference must be 'test' or 'train', got {reference!r}")
-    splits = load_generic_graphs(dataset, root)
-    return graph_mmd(getattr(splits, reference), without_isolated_nodes(graphs))
+    reference_graphs = getattr(load_generic_graphs(dataset, root), reference)
+    samples = without_isolated_nodes(graphs)
+    statistics = {"samples": graph_statistics(samples), reference: graph_statistics(reference_graphs)}
+    return graph_mmd(reference_graphs, samples), statistics
 
 
 # ---------------------------------------------------------------- command line
@@ -170,15 +176,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
     check_outputs(args, "json")
     content = load_graphs(args.graphs)
     dataset = dataset_key(args.dataset or content.get("name", ""))
-    scores = evaluate_graphs(content["graphs"], dataset, args.root, args.reference)
+    scores, statistics = evaluate_graphs(content["graphs"], dataset, args.root, args.reference)
     published = PUBLISHED_MMD[dataset]
     print(f"{dataset}: {len(content['graphs'])} graphs of {args.graphs} vs the {args.reference} split "
           f"(MMD^2, GDSS's kernels; isolated nodes removed)")
     print(f"{'':>12} {'ours':>8} {'GDSS, test':>11}")       # the paper's numbers are against its test split
     for name, value in scores.items():
         print(f"{name:>12} {value:8.4f} {published[name]:11.3f}")
+    print(f"{'mean per graph':>20} {'samples':>12} {args.reference + ' split':>12}")
+    for key, label in STATISTICS.items():
+        print(f"{label:>20} {statistics['samples'][key]:12.3f} {statistics[args.reference][key]:12.3f}")
     if args.json:
         record = {"dataset": dataset, "graphs": str(args.graphs), "num": len(content["graphs"]),
-                  "reference": args.reference, **scores, "published": published}
+                  "reference": args.reference, **scores, "published": published, "statistics": statistics}
         Path(args.json).write_text(json.dumps(record, indent=2))
     return 0

@@ -51,6 +51,11 @@ def test_train_sample_evaluate_round_trip(generic_root, tmp_path, capsys):
     result = json.loads(scores.read_text())
     assert result["num"] == 5 and result["published"] == PUBLISHED_MMD["ego_small"]
     assert all(result[k] >= -1e-9 for k in ("degree", "clustering", "orbit"))
+    # what the samples look like beside the reference: the file's own graphs, isolated nodes removed
+    assert "nodes in no triangle" in out and set(result["statistics"]) == {"samples", "test"}
+    kept = [g.subgraph([v for v in g if g.degree(v) > 0]) for g in content["graphs"]]
+    expected = sum(max(g.number_of_nodes(), 1) for g in kept) / 5
+    assert result["statistics"]["samples"]["nodes"] == pytest.approx(expected)
     # the same seed gives the same graphs; the train split is a reference choices can be made on
     again = tmp_path / "again.json"
     assert main(["graphgen", "sample", "--checkpoint", str(small), "--num", "5", "--steps", "3", "--out", str(again),
