@@ -14,6 +14,10 @@ def test_hand_computed_graphs():
     paw = graph_statistics([nx.Graph([(0, 1), (1, 2), (0, 2), (2, 3)])])
     assert paw["triangles"] == 1 and paw["clustering"] == pytest.approx((1 + 1 + 1 / 3 + 0) / 4)
     assert paw["no_triangle"] == pytest.approx(0.25)
+    # a self-loop on node 2 neither adds a triangle nor counts in its degree: clustering as networkx gives it
+    looped = nx.Graph([(0, 1), (1, 2), (0, 2), (2, 3), (2, 2)])
+    assert graph_statistics([looped]) == {**paw, "edges": 5}
+    assert graph_statistics([looped])["clustering"] == pytest.approx(sum(nx.clustering(looped).values()) / 4)
 
 
 def test_every_graph_weighs_the_same():
