@@ -4,7 +4,8 @@ and what mini-batch training costs in accuracy.
     python benchmarks/scale.py [--sizes 10000 100000 1000000] [--degree 10] [--features 64] [--phi -0.5]
                                [--models diag bundle general] [--batch-size 20000] [--full-max 200000]
                                [--modes full mini] [--sampler cluster|history] [--history-orders random metis]
-                               [--history-refresh N] [--repeats 3] [--threads 2] [--device cpu|cuda]
+                               [--history-writes batches evaluation] [--history-refresh N] [--repeats 3]
+                               [--threads 2] [--device cpu|cuda]
     python benchmarks/scale.py --accuracy [--datasets csbm:n=20000 chameleon squirrel film] [--folds 3]
                                [--sampler cluster|ego|neighbor|history] [--hops H] [--num-neighbors K [K2]]
                                [--history-orders random metis] [--history-writes batches evaluation]
@@ -16,17 +17,17 @@ on CPU, allocated device memory on a GPU). One epoch = one pass of training step
 graph; mini-batch: one step per Cluster-GCN batch of about ``--batch-size`` nodes, METIS partition done once
 beforehand, once per graph, and reported on its own line, or with ``--sampler history`` per batch of that many nodes
 with their one-hop halo, taken one by one or by shuffled METIS parts (partitioned the same way), a row for each of
-``--history-orders`` (with ``--history-refresh N`` the whole graph is recorded into the history before every N-th
-batch, as ``nodecls --history-refresh`` does, and the epoch includes those passes); "setup" is the rest: building
-the batches' cluster layout and the graph structure, and the history's first whole-graph pass); "eval" = one forward
-of the whole graph without gradients (what early stopping runs each epoch; after mini-batch training its sheaf is
-streamed in chunks of ``EVAL_EDGE_CHUNK`` edges, as ``sheafgraph nodecls`` does). Seeds/s = training nodes whose
-loss an epoch takes, per second. Times are medians over ``--repeats`` epochs after one warm-up epoch. The log-log
-slope of mini-batch epoch time against edges is fitted over the sizes (1 = linear). Full batch runs up to
-``--full-max`` nodes. Every process keeps its freed memory for reuse as the ``sheafgraph`` command does
-(:func:`sheafgraph.allocator.keep_freed_memory`; ``SHEAFGRAPH_KEEP_HEAP=0`` measures without): at 1M nodes glibc
-otherwise hands each step's temporaries back to the kernel, and the page faults of taking them again cost more than
-the arithmetic.
+``--history-orders`` and ``--history-writes`` (evaluation writes skip the batches' pushes; with ``--history-refresh
+N`` the whole graph is recorded into the history before every N-th batch, as ``nodecls --history-refresh`` does, and
+the epoch includes those passes); "setup" is the rest: building the batches' cluster layout and the graph structure,
+and the history's first whole-graph pass); "eval" = one forward of the whole graph without gradients (what early
+stopping runs each epoch; after mini-batch training its sheaf is streamed in chunks of ``EVAL_EDGE_CHUNK`` edges, as
+``sheafgraph nodecls`` does). Seeds/s = training nodes whose loss an epoch takes, per second. Times are medians over
+``--repeats`` epochs after one warm-up epoch. The log-log slope of mini-batch epoch time against edges is fitted over
+the sizes (1 = linear). Full batch runs up to ``--full-max`` nodes. Every process keeps its freed memory for reuse as
+the ``sheafgraph`` command does (:func:`sheafgraph.allocator.keep_freed_memory`; ``SHEAFGRAPH_KEEP_HEAP=0`` measures
+without): at 1M nodes glibc otherwise hands each step's temporaries back to the kernel, and the page faults of taking
+them again cost more than the arithmetic.
 
 Accuracy: ``sheafgraph nodecls``'s protocol (best validation epoch per split, by validation loss or with ``--stop
 metric`` accuracy; test scored there) with the same configuration full batch and mini-batch (``--sampler``'s batches
@@ -73,6 +74,14 @@ def csbm_spec(n: int, degree: int, features: int, phi: float) -> str:
 def orders(args) -> list:
     """The history orders to run: ``--history-orders`` for history batches, else one placeholder."""
     return list(args.history_orders) if args.sampler == "history" else [NodeClsConfig.history_order]
+
+
+def speed_settings(args, mode: str) -> list:
+    """The (order, writes) pairs of the speed rows of ``mode``: every ``--history-orders`` with every
+    ``--history-writes`` for history batches, else one placeholder."""
+    if mode == "mini" and args.sampler == "history":
+        return [(order, writes) for order in args.history_orders for writes in args.history_writes]
+    return [(NodeClsConfig.history_order, NodeClsConfig.history_writes)]
 
 
 def history_settings(args) -> list:
@@ -130,7 +139,8 @@ def run_case(case: dict) -> dict:
         model.train()
         if mini:
             minibatch_epoch(model, optimizer, batches, 0, next(epochs), device, config.model, history,
-                            refresh=refresh, refresh_every=case["history_refresh"])
+                            write_history=case["history_writes"] == "batches", refresh=refresh,
+                            refresh_every=case["history_refresh"])
         else:
             optimizer.zero_grad()
             F.cross_entropy(model(x, graph)[train], full.y[train]).backward()
@@ -147,7 +157,7 @@ def speed(args) -> None:
     print(f"torch {torch.__version__}, device {args.device}, {args.threads} thread(s); cSBM degree {args.degree}, "
           f"{args.features} features, phi {args.phi}; diag/bundle/general NSD d=3, hidden 16, 2 layers; "
           f"median of {args.repeats} epochs")
-    print(f"{'nodes':>8} {'edges':>9} {'model':<8} {'mode':<12} {'setup s':>8} {'epoch s':>8} {'(cpu s)':>8} "
+    print(f"{'nodes':>8} {'edges':>9} {'model':<8} {'mode':<18} {'setup s':>8} {'epoch s':>8} {'(cpu s)':>8} "
           f"{'seeds/s':>9} {'eval s':>7} {'peak GiB':>8}", flush=True)
     rows = []
     scratch = tempfile.TemporaryDirectory()
@@ -162,37 +172,36 @@ def speed(args) -> None:
                   f"{time.perf_counter() - t0:.1f} s (once per graph; the mini-batch rows reuse it)", flush=True)
             del data
         for model in args.models:
-            runs = [(mode, order) for mode in args.modes for order in (orders(args) if mode == "mini" else
-                                                                       [NodeClsConfig.history_order])]
-            for mode, order in runs:
+            for mode, (order, writes) in [(mode, s) for mode in args.modes for s in speed_settings(args, mode)]:
                 if mode == "full" and n > args.full_max:
                     continue
                 history_row = mode == "mini" and args.sampler == "history"
                 every = args.history_refresh if history_row else 0
-                label = f"mini/{order}" + (f"/r{every}" if every else "") if history_row else mode
+                label = (f"mini/{order}" + ("/eval" if writes == "evaluation" else "") + (f"/r{every}" if every else "")
+                         if history_row else mode)
                 case = dict(n=n, degree=args.degree, features=args.features, phi=args.phi, model=model, mode=mode,
                             batch_size=args.batch_size, sampler=args.sampler, history_order=order,
-                            history_refresh=every, device=args.device, threads=args.threads, repeats=args.repeats,
-                            partition=partition)
+                            history_writes=writes, history_refresh=every, device=args.device, threads=args.threads,
+                            repeats=args.repeats, partition=partition)
                 done = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], capture_output=True,
                                       text=True, cwd=Path(__file__).parent)
                 if done.returncode != 0:
-                    print(f"{n:>8} {'':>9} {model:<8} {label:<12} failed: {done.stderr.strip().splitlines()[-1:]}",
+                    print(f"{n:>8} {'':>9} {model:<8} {label:<18} failed: {done.stderr.strip().splitlines()[-1:]}",
                           flush=True)
                     continue
                 r = json.loads(done.stdout.strip().splitlines()[-1])
                 rows.append(r)
-                print(f"{n:>8} {r['edges']:>9} {model:<8} {label:<12} {r['setup_s']:>8.2f} {r['epoch_s']:>8.2f} "
+                print(f"{n:>8} {r['edges']:>9} {model:<8} {label:<18} {r['setup_s']:>8.2f} {r['epoch_s']:>8.2f} "
                       f"{r['epoch_cpu_s']:>8.2f} {r['seeds_per_s']:>9.0f} {r['eval_s']:>7.2f} "
                       f"{r['peak_gib']:>8.2f}", flush=True)
     for model in args.models:
-        for order in orders(args):
+        for order, writes in speed_settings(args, "mini"):
             pts = [(math.log(r["edges"]), math.log(r["epoch_s"])) for r in rows if r["model"] == model
-                   and r["mode"] == "mini" and r["history_order"] == order]
+                   and r["mode"] == "mini" and r["history_order"] == order and r["history_writes"] == writes]
             if len(pts) >= 2:
                 mx, my = sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
                 slope = sum((a - mx) * (b - my) for a, b in pts) / sum((a - mx) ** 2 for a, _ in pts)
-                which = f" ({order} order)" if args.sampler == "history" else ""
+                which = f" ({order} order, {writes} writes)" if args.sampler == "history" else ""
                 print(f"{model}: mini-batch{which} epoch time ~ edges^{slope:.2f} (log-log least squares over "
                       f"{len(pts)} sizes)")
     if args.json:
