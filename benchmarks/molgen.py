@@ -1,8 +1,8 @@
 """Speed and quality of GDSS sampling on QM9 with the shipped checkpoint, for several samplers and step counts.
 
-    python benchmarks/molgen.py [--checkpoint PATH] [--num 1000] [--threads 2] [--device cpu|cuda] [--root DATA]
-                                [--configs s4:100 pc:100 dpm_solver:20 ...] [--no-nspdk] [--no-metrics]
-                                [--reference test|train]
+    python benchmarks/molgen.py [--checkpoint PATH | --gdss-checkpoint gdss_qm9.pth] [--num 1000] [--threads 2]
+                                [--device cpu|cuda] [--root DATA] [--configs s4:100 pc:100 dpm_solver:20 ...]
+                                [--no-nspdk] [--no-metrics] [--reference test|train]
 
 Each config is ``sampler:steps[:option=value...]`` (e.g. ``s4:100:snr=0.2:scale_eps=0.7``); ``guidance=S`` and
 ``guidance_start=T`` set the valence guidance (``generative.guidance``; default ``molgen sample``'s,
@@ -23,6 +23,9 @@ QM9 holds every GDB-17 molecule of at most 9 heavy atoms, so a sampler of the QM
 molecules 90% of the time and hit test molecules 10% of the time (novelty 0.10): copies and test hits in the ratio of
 the splits (0.11) say the model samples QM9's chemistry without preferring its training half; novel samples that are
 not test hits lie outside QM9 (outside GDB-17's rules).
+``--gdss-checkpoint`` samples GDSS's released QM9 weights instead, run in this code (``benchmarks/gdss_released.py``:
+the released file, GDSS's VE score turned into a noise prediction, GDSS's GCN self-loops; QM9's atom counts and
+vocabulary from the shipped checkpoint); GDSS samples QM9 with ``pc:1000:scale_eps=0.7``.
 ``--reference train`` scores FCD and NSPDK against training molecules instead (:class:`Reference`), for choosing
 sampler options without looking at the test split.
 The test-set ChemNet statistics are computed once and then read from the cache of :func:`metrics.molecules.fcd`
@@ -35,15 +38,17 @@ decoding included).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import time
 
 import torch
+from gdss_released import gdss_self_loops, released_model
 from rdkit import Chem
 
 from sheafgraph.data.molecules import load_qm9
 from sheafgraph.data.paths import cache_dir
-from sheafgraph.generative.molecules import load_generator, sample_molecules
+from sheafgraph.generative.molecules import MoleculeGenerator, load_generator, sample_molecules
 from sheafgraph.metrics.molecules import (canonical_set, canonical_smiles, fcd, molecule_properties, novelty,
                                           nspdk_mmd, sanitized_mol, uniqueness, validity_without_correction, vun)
 from sheafgraph.utils import resolve_device
@@ -108,6 +113,7 @@ def chemistry_row(label: str, smiles, raw=None, train=None, test=None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--gdss-checkpoint", default=None, help="GDSS's released gdss_qm9.pth instead")
     parser.add_argument("--num", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default %(default)s)")
@@ -124,7 +130,15 @@ def main() -> None:
                              "(to tune sampler options without the test split)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    gen = load_generator(args.checkpoint, resolve_device(args.device))
+    device = resolve_device(args.device)
+    gen, released = load_generator(args.checkpoint, device), contextlib.nullcontext
+    if args.gdss_checkpoint:
+        model, config = released_model(args.gdss_checkpoint)
+        if config["data"]["data"] != "QM9":
+            raise SystemExit(f"{args.gdss_checkpoint} is GDSS's {config['data']['data']} model, not QM9's")
+        gen = MoleculeGenerator(model.to(device), model.sde, gen.node_counts, gen.vocab,
+                                {"epoch": f"GDSS released ({config['weights']} weights)"})
+        released = gdss_self_loops
     ref = None if args.no_metrics else Reference(args.root, nspdk=not args.no_nspdk, split=args.reference)
     print(f"checkpoint epoch {gen.info.get('epoch')}, {gen.bonds} bonds, {args.num} "
           f"molecules, {torch.get_num_threads()} threads")
@@ -145,7 +159,8 @@ def main() -> None:
         options = {"steps": int(steps), **{k: float(v) for k, v in (kv.split("=") for kv in extra)}}
         guidance = {GUIDANCE_KEYS[k]: options.pop(k) for k in list(options) if k in GUIDANCE_KEYS}
         cpu = time.process_time()
-        out = sample_molecules(gen, args.num, sampler=name, seed=args.seed, options=options, guidance=guidance)
+        with released():
+            out = sample_molecules(gen, args.num, sampler=name, seed=args.seed, options=options, guidance=guidance)
         cpu = time.process_time() - cpu
         label = ":".join([name] + extra)
         no_charge, no_rules = (validity_without_correction(out.graphs.atom_types, out.graphs.bond_orders, gen.vocab,
