@@ -51,8 +51,9 @@ def main() -> None:
             order = rng.permutation(len(train))
             first = [train[i] for i in order[:size]]
             second = [train[i] for i in order[size:2 * size]]
-            within.append([graph_mmd(first, second)[s] for s in GRAPH_MMD])
-            across.append([graph_mmd(first, test)[s] for s in GRAPH_MMD])
+            for scores, other in ((within, second), (across, test)):
+                mmd = graph_mmd(first, other)           # all three statistics in one call
+                scores.append([mmd[s] for s in GRAPH_MMD])
         whole = graph_mmd(train, test)
         rows = [("within training", [spread(c) for c in np.array(within).T]),
                 ("training vs test", [spread(c) for c in np.array(across).T]),
