@@ -45,7 +45,7 @@ from sheafgraph.tasks.graphgen import training_graphs
 
 
 class _EasyDict(dict):
-    """easydict's dict with attribute access, rebuilt item by item."""
+    """easydict's EasyDict read back as a plain dict, item by item (no attribute access)."""
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.update(state)
