@@ -39,10 +39,21 @@ def _csr(pattern_crow: Tensor, pattern_col: Tensor, values: Tensor, size: int) -
     return torch.sparse_csr_tensor(pattern_crow, pattern_col, values, (size, size), check_invariants=False)
 
 
-def _spmm(crow: Tensor, col: Tensor, values: Tensor, size: int, x: Tensor) -> Tensor:
+def csr_matmul(crow: Tensor, col: Tensor, values: Tensor, num_rows: int, x: Tensor) -> Tensor:
+    """``A x`` for the ``(num_rows, |x|)`` CSR matrix ``A`` of row pointers ``crow``, columns ``col`` and ``values``
+    (trusted: not checked), with the vendor sparse-dense product; differentiable in ``values`` and x.
+
+    Shapes:
+        crow: ``(num_rows + 1,)``; col, values: ``(nnz,)``; x: ``(|x|, F)`` dense; returns ``(num_rows, F)``.
+    """
     if values.numel() == 0:
-        return x.new_zeros(size, x.size(1))
-    return torch.sparse.mm(_csr(crow, col, values, size), x)
+        return x.new_zeros(num_rows, x.size(1))
+    a = torch.sparse_csr_tensor(crow, col, values, (num_rows, x.size(0)), check_invariants=False)
+    return torch.sparse.mm(a, x)
+
+
+def _spmm(crow: Tensor, col: Tensor, values: Tensor, size: int, x: Tensor) -> Tensor:
+    return csr_matmul(crow, col, values, size, x)
 
 
 class _BlockSpmm(torch.autograd.Function):

@@ -74,10 +74,29 @@ class GraphStructure:
     it in place of ``edge_index`` to skip re-validation and re-use the caches.
     """
 
-    def __init__(self, edge_index: Tensor, num_nodes: Optional[int] = None):
+    def __init__(self, edge_index: Tensor, num_nodes: Optional[int] = None, *, reverse: Optional[Tensor] = None):
+        """``reverse``: the index of each edge's reverse when the caller knows it (e.g. a sampler that cut the edges
+        from a graph whose reverses it knows): checked in O(|E|) and kept, so :meth:`reverse_index` sorts nothing.
+
+        Raises:
+            ValueError: a ``reverse`` that does not pair every edge (i, j) with an edge (j, i).
+        """
         self.num_nodes = check_edge_index(edge_index, num_nodes)
         self.edge_index = edge_index.long()
         self._cache: Dict[object, object] = {}
+        if reverse is not None:
+            self._cache["rev"] = self._checked_reverse(reverse)
+
+    def _checked_reverse(self, reverse: Tensor) -> Tensor:
+        e = self.num_edges
+        if not isinstance(reverse, Tensor) or reverse.shape != (e,) or reverse.dtype != torch.long:
+            shape = tuple(reverse.shape) if isinstance(reverse, Tensor) else type(reverse).__name__
+            raise ValueError(f"reverse must be a LongTensor of shape ({e},), one index per edge, got {shape}")
+        if e and not (0 <= int(reverse.min()) and int(reverse.max()) < e
+                      and torch.equal(self.edge_index.index_select(1, reverse), self.edge_index.flip(0))):
+            raise ValueError("reverse must give the position of each edge's reverse: edge_index[:, reverse] must "
+                             "equal edge_index.flip(0)")
+        return reverse
 
     # --- basic derived quantities -------------------------------------------------------------------
     @property
@@ -108,6 +127,10 @@ class GraphStructure:
 
     def has_self_loops(self) -> bool:
         return self.cached("self_loops", lambda: bool((self.row == self.col).any()))
+
+    def rows_sorted(self) -> bool:
+        """Whether the edges are in row order (``row`` non-decreasing, as in CSR and coalesced PyG graphs)."""
+        return self.cached("rows_sorted", lambda: bool((self.row[1:] >= self.row[:-1]).all()))
 
     def has_duplicates(self) -> bool:
         return self.cached("dup", lambda: self._keys().unique().numel() != self.num_edges)

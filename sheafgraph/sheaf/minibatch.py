@@ -82,6 +82,36 @@ def neighbour_lists(edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor]
     return index2ptr(row, size=num_nodes), col
 
 
+def csr_reverse_index(rowptr: Tensor, col: Tensor) -> Tensor:
+    """For the sorted CSR lists of :func:`neighbour_lists`, the position of each edge's reverse (one sorted search).
+
+    Raises:
+        ValueError: some edge (i, j) has no (j, i): history batches need both directions of every edge.
+    """
+    n = rowptr.numel() - 1
+    row = torch.repeat_interleave(torch.arange(n), rowptr[1:] - rowptr[:-1])
+    keys = row * n + col                                        # sorted: the lists are in (row, col) order
+    pos = torch.searchsorted(keys, col * n + row).clamp_(max=max(keys.numel() - 1, 0))
+    if keys.numel() and not torch.equal(keys[pos], col * n + row):
+        raise ValueError("history batches need both directions of every edge; the graph has edges without their "
+                         "reverse (torch_geometric.utils.to_undirected)")
+    return pos
+
+
+def _batch_reverse(edges: Tensor, dst: Tensor, leaving: Tensor, local: Tensor, offsets: Tensor, rowptr: Tensor,
+                   reverse: Tensor) -> Tensor:
+    """The reverse of each edge of a history batch, whose edges are B's out-edges (whole-graph CSR positions
+    ``edges``, targets ``dst``; the list of B's k-th node starts at ``offsets[k]``), then the reverses of those
+    ``leaving`` B in that order; ``local`` numbers B's nodes 0, 1, ... in their order."""
+    first = edges.numel()
+    inside, left = ~leaving, leaving.nonzero().view(-1)
+    j = dst[inside]                               # (i, j) inside B: (j, i) is in j's list, at its place there
+    head = torch.empty(first, dtype=torch.long)
+    head[inside] = offsets[local[j]] + reverse[edges[inside]] - rowptr[j]
+    head[left] = first + torch.arange(left.numel())
+    return torch.cat([head, left])
+
+
 def metis_partition(edge_index: Tensor, num_nodes: int, num_parts: int) -> Tensor:
     """METIS part of every node (``pymetis``), a LongTensor ``(num_nodes,)`` with values in ``[0, num_parts)``.
 
@@ -215,6 +245,7 @@ class SubgraphBatches:
                                         "sample induced subgraphs); --sampler cluster or ego needs neither")
         elif self.sampler == "history":
             self._csr = neighbour_lists(data.edge_index, data.num_nodes)
+            self._reverse = csr_reverse_index(*self._csr)
             if parted:
                 self.partition = (metis_partition(data.edge_index, data.num_nodes, parts) if partition is None
                                   else partition).cpu()
@@ -264,14 +295,16 @@ class SubgraphBatches:
 
     def _history_batches(self, generator: torch.Generator) -> Iterator[Data]:
         """B's out-edges read from the CSR neighbour lists (O(edges of B), not O(|E|) per batch), plus the reverse of
-        those that leave B; nodes ordered B first, then the halo."""
+        those that leave B; nodes ordered B first, then the halo. ``edge_rev`` holds each batch edge's reverse (from
+        the whole graph's, without a sort: :class:`~sheafgraph.ops.GraphStructure`'s ``reverse``)."""
         rowptr, col = self._csr
         n = self.data.num_nodes
         marked, local = torch.zeros(n, dtype=torch.bool), torch.empty(n, dtype=torch.long)
         for nodes in self._node_order(generator).split(self.batch_size):
             starts, counts = rowptr[nodes], rowptr[nodes + 1] - rowptr[nodes]
             offsets = torch.cumsum(counts, 0) - counts
-            dst = col[torch.repeat_interleave(starts - offsets, counts) + torch.arange(int(counts.sum()))]
+            edges = torch.repeat_interleave(starts - offsets, counts) + torch.arange(int(counts.sum()))
+            dst = col[edges]
             src = nodes.repeat_interleave(counts)
             marked[nodes] = True
             leaving = ~marked[dst]
@@ -282,6 +315,7 @@ class SubgraphBatches:
             batch = Data(x=self.data.x[subset], y=self.data.y[subset], edge_index=edge_index,
                          train_mask=self.data.train_mask[subset], num_nodes=subset.numel())
             batch.n_id, batch.batch_mask = subset, torch.arange(subset.numel()) < nodes.numel()
+            batch.edge_rev = _batch_reverse(edges, dst, leaving, local, offsets, rowptr, self._reverse)
             yield batch
 
     def _loader(self, generator: torch.Generator, input_nodes: Optional[Tensor]):

@@ -151,8 +151,11 @@ def minibatch_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, batches:
         batch = batch.to(device)
         optimizer.zero_grad()
         seeds = batch.seed_mask
-        kwargs = {} if history is None else {"history": history.batch(batch.n_id, batch.batch_mask, write_history)}
-        logits = model(model_features(batch.x, model_name), batch.edge_index, **kwargs)
+        graph, kwargs = batch.edge_index, {}
+        if history is not None:     # its sampler knows each edge's reverse: the structure needs no sort
+            graph = GraphStructure(batch.edge_index, batch.num_nodes, reverse=batch.edge_rev)
+            kwargs = {"history": history.batch(batch.n_id, batch.batch_mask, write_history)}
+        logits = model(model_features(batch.x, model_name), graph, **kwargs)
         counted = batch.loss_mask
         loss = F.cross_entropy(logits[counted], batch.y[counted], reduction="sum") / seeds.sum().clamp(min=1)
         loss.backward()

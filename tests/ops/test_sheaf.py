@@ -70,9 +70,13 @@ def test_matches_dense_reference(kind, d, normalization, augmented):
 @pytest.mark.parametrize("kind", ["diag", "orth", "general"])
 @pytest.mark.parametrize("normalization, augmented", [(None, True), ("sym", True), ("sym", False)])
 @pytest.mark.parametrize("chunk", [1, 7, 1000])
-def test_streamed_matmul_matches_dense_reference(kind, normalization, augmented, chunk):
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_streamed_matmul_matches_dense_reference(kind, normalization, augmented, chunk, shuffled):
     n, d = 12, 3
     ei = random_undirected_graph(n, 20, isolated=2, seed=21)
+    if shuffled:                                                      # edges out of row order: each chunk sorts
+        ei = ei[:, torch.randperm(ei.size(1), generator=torch.Generator().manual_seed(5))]
+    assert GraphStructure(ei, n).rows_sorted() != shuffled
     maps = make_maps(kind, ei.size(1), d, seed=21) * (torch.rand(ei.size(1), dtype=torch.float64) + 0.5).view(
         -1, *[1] * (2 if kind != "diag" else 1))                                     # orth: scaled orthogonal
     rev = torch.tensor(reverse_of(ei))

@@ -12,6 +12,12 @@ def test_reverse_index_and_degrees():
     torch.testing.assert_close(ei[:, rev], ei.flip(0))
     assert s.num_nodes == int(ei.max()) + 1
     torch.testing.assert_close(s.out_degree(), torch.bincount(ei[0], minlength=s.num_nodes).float())
+    known = GraphStructure(ei, reverse=rev)                              # a reverse the caller knows is kept
+    assert known.reverse_index() is rev
+    with pytest.raises(ValueError, match="edge_index\\[:, reverse\\] must equal edge_index.flip\\(0\\)"):
+        GraphStructure(ei, reverse=rev.roll(1))
+    with pytest.raises(ValueError, match=f"reverse must be a LongTensor of shape \\({ei.size(1)},\\)"):
+        GraphStructure(ei, reverse=rev[:-1])
 
 
 def test_block_pattern_is_csr_sorted_and_scalar_expansion_is_a_permutation():

@@ -106,6 +106,7 @@ def test_history_batches_hold_every_node_once_with_its_halo_and_the_edges_it_tou
         assert edges == {(i, j) for i, j in full if i in mine or j in mine}              # both directions
         assert set(b.n_id.tolist()) == mine | {j for i, j in full if i in mine}          # B and its halo
         assert torch.equal(b.seed_mask, b.batch_mask & b.train_mask)
+        assert torch.equal(b.edge_index[:, b.edge_rev], b.edge_index.flip(0))             # each edge's reverse
     assert [b.n_id.tolist() for b in sampler.epoch_batches(0, 0)] == [b.n_id.tolist() for b in batches]
     assert [b.n_id.tolist() for b in sampler.epoch_batches(0, 1)] != [b.n_id.tolist() for b in batches]
 
@@ -236,6 +237,9 @@ def test_history_errors_name_the_problem():
     with pytest.raises(ValueError, match="history_refresh rewrites the history of --sampler history, got sampler "
                                          "'cluster'"):
         NodeClsConfig(sampler="cluster", history_refresh=2)
+    one_way = Data(x=data.x, y=data.y, edge_index=torch.tensor([[0, 1], [1, 2]]), train_mask=data.train_mask)
+    with pytest.raises(ValueError, match="history batches need both directions of every edge"):
+        SubgraphBatches(one_way, "history", 16)
     with pytest.raises(ValueError, match="refresh_every must be a non-negative int, got -1"):
         minibatch_epoch(build_nsd("diag", 5, 3), None, SubgraphBatches(data, "history", 16), 0, 0, "cpu", "diag",
                         refresh_every=-1)
