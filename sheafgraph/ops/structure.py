@@ -93,9 +93,10 @@ class GraphStructure:
             shape = tuple(reverse.shape) if isinstance(reverse, Tensor) else type(reverse).__name__
             raise ValueError(f"reverse must be a LongTensor of shape ({e},), one index per edge, got {shape}")
         if e and not (0 <= int(reverse.min()) and int(reverse.max()) < e
-                      and torch.equal(self.edge_index.index_select(1, reverse), self.edge_index.flip(0))):
-            raise ValueError("reverse must give the position of each edge's reverse: edge_index[:, reverse] must "
-                             "equal edge_index.flip(0)")
+                      and torch.equal(self.edge_index.index_select(1, reverse), self.edge_index.flip(0))
+                      and torch.equal(reverse.index_select(0, reverse), torch.arange(e, device=reverse.device))):
+            raise ValueError("reverse must pair each edge with its reverse: edge_index[:, reverse] must equal "
+                             "edge_index.flip(0) and reverse[reverse] the identity")
         return reverse
 
     # --- basic derived quantities -------------------------------------------------------------------

@@ -115,9 +115,14 @@ class HistoryView:
 
     def _merge(self, store: Dict[int, Tensor], k: int, value: Tensor) -> Tensor:
         """Push the batch's rows of ``value`` (if the view writes) and return it with the halo's rows from the
-        history (whole graph: store all of it)."""
+        history (whole graph: store all of it, into the storage of the last record where it fits, so that recording
+        before every batch does not leave the heap holes of the size of the graph's node tensors)."""
         if self.n_id is None:
-            store[k] = value.detach().clone()
+            past = store.get(k)
+            if past is not None and (past.shape, past.dtype, past.device) == (value.shape, value.dtype, value.device):
+                past.copy_(value.detach())
+            else:
+                store[k] = value.detach().clone()
             return value
         if k not in store:
             raise RuntimeError(f"the history has no values of layer {k}: it was recorded by a model with fewer layers")

@@ -90,9 +90,9 @@ def csr_reverse_index(rowptr: Tensor, col: Tensor) -> Tensor:
     """
     n = rowptr.numel() - 1
     row = torch.repeat_interleave(torch.arange(n), rowptr[1:] - rowptr[:-1])
-    keys = row * n + col                                        # sorted: the lists are in (row, col) order
-    pos = torch.searchsorted(keys, col * n + row).clamp_(max=max(keys.numel() - 1, 0))
-    if keys.numel() and not torch.equal(keys[pos], col * n + row):
+    keys, wanted = row * n + col, col * n + row           # keys sorted: the lists are in (row, col) order
+    pos = torch.searchsorted(keys, wanted).clamp_(max=max(keys.numel() - 1, 0))
+    if keys.numel() and not torch.equal(keys[pos], wanted):
         raise ValueError("history batches need both directions of every edge; the graph has edges without their "
                          "reverse (torch_geometric.utils.to_undirected)")
     return pos

@@ -16,6 +16,9 @@ def test_reverse_index_and_degrees():
     assert known.reverse_index() is rev
     with pytest.raises(ValueError, match="edge_index\\[:, reverse\\] must equal edge_index.flip\\(0\\)"):
         GraphStructure(ei, reverse=rev.roll(1))
+    twice = torch.tensor([[0, 0, 1, 1], [1, 1, 0, 0]])                  # a duplicate edge: no pairing by reverse
+    with pytest.raises(ValueError, match="reverse\\[reverse\\] the identity"):
+        GraphStructure(twice, reverse=torch.tensor([2, 2, 0, 0]))
     with pytest.raises(ValueError, match=f"reverse must be a LongTensor of shape \\({ei.size(1)},\\)"):
         GraphStructure(ei, reverse=rev[:-1])
 

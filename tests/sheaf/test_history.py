@@ -290,6 +290,13 @@ def test_a_view_without_writes_reads_the_history_and_leaves_it_unchanged():
     others = torch.ones(data.num_nodes, dtype=torch.bool)
     others[mine] = False
     assert torch.equal(history.outputs[2][others], before[2][2][others])
+    where = [{k: v.data_ptr() for k, v in store.items()} for store in stores]
+    with torch.no_grad():
+        model(data.x, data.edge_index, history=history.record())       # a new record, into the same storage
+    assert [{k: v.data_ptr() for k, v in store.items()} for store in stores] == where
+    with torch.no_grad():
+        torch.testing.assert_close(model.lin_out(history.outputs[2].flatten(1)), model(data.x, data.edge_index),
+                                   rtol=0, atol=0)
 
 
 def last_layer_input(model, store):
