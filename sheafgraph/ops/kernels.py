@@ -52,17 +52,13 @@ def csr_matmul(crow: Tensor, col: Tensor, values: Tensor, num_rows: int, x: Tens
     return torch.sparse.mm(a, x)
 
 
-def _spmm(crow: Tensor, col: Tensor, values: Tensor, size: int, x: Tensor) -> Tensor:
-    return csr_matmul(crow, col, values, size, x)
-
-
 class _BlockSpmm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, blocks: Tensor, x: Tensor, sp: ScalarPattern, symmetric: bool) -> Tensor:
         values = blocks.reshape(-1).index_select(0, sp.gather)
         ctx.save_for_backward(values, x)
         ctx.sp, ctx.symmetric, ctx.block_shape = sp, symmetric, blocks.shape
-        return _spmm(sp.crow, sp.col, values, sp.size, x)
+        return csr_matmul(sp.crow, sp.col, values, sp.size, x)
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
@@ -79,10 +75,10 @@ class _BlockSpmm(torch.autograd.Function):
             grad_blocks = grad_scalar.index_select(0, sp.inverse_gather).reshape(ctx.block_shape)
         if ctx.needs_input_grad[1]:
             if ctx.symmetric:
-                grad_x = _spmm(sp.crow, sp.col, values, sp.size, grad_out)
+                grad_x = csr_matmul(sp.crow, sp.col, values, sp.size, grad_out)
             else:
                 crow_t, col_t, perm_t = sp.transpose()
-                grad_x = _spmm(crow_t, col_t, values.index_select(0, perm_t), sp.size, grad_out)
+                grad_x = csr_matmul(crow_t, col_t, values.index_select(0, perm_t), sp.size, grad_out)
         return grad_blocks, grad_x, None, None
 
 

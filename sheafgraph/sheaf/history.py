@@ -115,8 +115,8 @@ class HistoryView:
 
     def _merge(self, store: Dict[int, Tensor], k: int, value: Tensor) -> Tensor:
         """Push the batch's rows of ``value`` (if the view writes) and return it with the halo's rows from the
-        history (whole graph: store all of it, into the storage of the last record where it fits, so that recording
-        before every batch does not leave the heap holes of the size of the graph's node tensors)."""
+        history (whole graph: store all of it, into the storage of the last record where it fits: a refresh before
+        every batch allocates no new history)."""
         if self.n_id is None:
             past = store.get(k)
             if past is not None and (past.shape, past.dtype, past.device) == (value.shape, value.dtype, value.device):
