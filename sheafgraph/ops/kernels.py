@@ -41,11 +41,18 @@ def _csr(pattern_crow: Tensor, pattern_col: Tensor, values: Tensor, size: int) -
 
 def csr_matmul(crow: Tensor, col: Tensor, values: Tensor, num_rows: int, x: Tensor) -> Tensor:
     """``A x`` for the ``(num_rows, |x|)`` CSR matrix ``A`` of row pointers ``crow``, columns ``col`` and ``values``
-    (trusted: not checked), with the vendor sparse-dense product; differentiable in ``values`` and x.
+    with the vendor sparse-dense product; differentiable in ``values`` and x. Shapes are checked, the pattern's
+    contents (sorted, in-range columns) are trusted: they come from a :class:`BlockPattern` or a CSR list.
 
     Shapes:
         crow: ``(num_rows + 1,)``; col, values: ``(nnz,)``; x: ``(|x|, F)`` dense; returns ``(num_rows, F)``.
+
+    Raises:
+        ValueError: shapes that do not fit together.
     """
+    if (crow.shape != (num_rows + 1,) or col.dim() != 1 or values.shape != col.shape or x.dim() != 2):
+        raise ValueError(f"csr_matmul needs crow ({num_rows + 1},), col and values (nnz,), x (|x|, F); got crow "
+                         f"{tuple(crow.shape)}, col {tuple(col.shape)}, values {tuple(values.shape)}, x {tuple(x.shape)}")
     if values.numel() == 0:
         return x.new_zeros(num_rows, x.size(1))
     a = torch.sparse_csr_tensor(crow, col, values, (num_rows, x.size(0)), check_invariants=False)

@@ -64,6 +64,10 @@ def check_values(values: Tensor, name: str, shape: Tuple[Optional[int], ...], *,
         raise ValueError(f"{name} must be non-negative, found {float(values.min())}")
 
 
+def _has_repeats(sorted_keys: Tensor) -> bool:
+    return bool((sorted_keys[1:] == sorted_keys[:-1]).any())
+
+
 class GraphStructure:
     """The structure of a directed graph ``edge_index (2, |E|)`` and everything derived from it alone.
 
@@ -133,8 +137,17 @@ class GraphStructure:
         """Whether the edges are in row order (``row`` non-decreasing, as in CSR and coalesced PyG graphs)."""
         return self.cached("rows_sorted", lambda: bool((self.row[1:] >= self.row[:-1]).all()))
 
+    def _sorted_keys(self) -> Tuple[Tensor, Optional[Tensor]]:
+        """The keys ``row·|V| + col`` in increasing order and the permutation that sorts them, None when they already
+        are (CSR lists, coalesced graphs: one O(|E|) comparison instead of a sort)."""
+        keys = self._keys()
+        if bool((keys[1:] >= keys[:-1]).all()):
+            return keys, None
+        order = torch.argsort(keys)
+        return keys.index_select(0, order), order
+
     def has_duplicates(self) -> bool:
-        return self.cached("dup", lambda: self._keys().unique().numel() != self.num_edges)
+        return self.cached("dup", lambda: _has_repeats(self._sorted_keys()[0]))
 
     def reverse_index(self) -> Tensor:
         """``rev`` with ``edge_index[:, rev[e]] == edge_index.flip(0)[:, e]``.
@@ -143,13 +156,11 @@ class GraphStructure:
             ValueError: when some edge has no reverse, or the graph has duplicate edges (ambiguous).
         """
         def build():
-            if self.has_duplicates():
+            sorted_keys, order = self._sorted_keys()
+            if self.cached("dup", lambda: _has_repeats(sorted_keys)):
                 raise ValueError("edge_index has duplicate edges; coalesce it first "
                                  "(torch_geometric.utils.coalesce)")
             n = max(self.num_nodes, 1)
-            keys = self._keys()
-            order = torch.argsort(keys)
-            sorted_keys = keys[order]
             rev_keys = self.col * n + self.row
             pos = torch.searchsorted(sorted_keys, rev_keys).clamp_(max=max(self.num_edges - 1, 0))
             found = sorted_keys[pos] == rev_keys if self.num_edges else torch.ones(0, dtype=torch.bool)
@@ -159,7 +170,7 @@ class GraphStructure:
                 missing = int((~found).sum())
                 raise ValueError(f"edge_index is not symmetric: {missing} edge(s) lack their reverse, e.g. ({i}, {j}) "
                                  f"without ({j}, {i}); add both directions (torch_geometric.utils.to_undirected)")
-            return order[pos]
+            return pos if order is None else order.index_select(0, pos)
         return self.cached("rev", build)
 
     def out_degree(self, weight: Optional[Tensor] = None) -> Tensor:

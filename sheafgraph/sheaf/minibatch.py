@@ -48,6 +48,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from sheafgraph.ops.structure import GraphStructure
 from sheafgraph.utils.checks import MissingExtraError, check_choice, int_in_range, positive_int
 
 SAMPLERS = ("cluster", "ego", "neighbor", "history")
@@ -83,19 +84,18 @@ def neighbour_lists(edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor]
 
 
 def csr_reverse_index(rowptr: Tensor, col: Tensor) -> Tensor:
-    """For the sorted CSR lists of :func:`neighbour_lists`, the position of each edge's reverse (one sorted search).
+    """For the sorted CSR lists of :func:`neighbour_lists`, the position of each edge's reverse
+    (:meth:`GraphStructure.reverse_index`, which finds the lists' keys already sorted and sorts nothing).
 
     Raises:
-        ValueError: some edge (i, j) has no (j, i): history batches need both directions of every edge.
+        ValueError: some edge (i, j) has no (j, i), or repeats: history batches need each edge once, with its reverse.
     """
     n = rowptr.numel() - 1
     row = torch.repeat_interleave(torch.arange(n), rowptr[1:] - rowptr[:-1])
-    keys, wanted = row * n + col, col * n + row           # keys sorted: the lists are in (row, col) order
-    pos = torch.searchsorted(keys, wanted).clamp_(max=max(keys.numel() - 1, 0))
-    if keys.numel() and not torch.equal(keys[pos], wanted):
-        raise ValueError("history batches need both directions of every edge; the graph has edges without their "
-                         "reverse (torch_geometric.utils.to_undirected)")
-    return pos
+    try:
+        return GraphStructure(torch.stack([row, col]), n).reverse_index()
+    except ValueError as err:
+        raise ValueError(f"history batches need each edge once, with its reverse: {err}") from None
 
 
 def _batch_reverse(edges: Tensor, dst: Tensor, leaving: Tensor, local: Tensor, offsets: Tensor, rowptr: Tensor,

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch_geometric.utils import coalesce
 
 from sheafgraph.ops import GraphStructure, graph_laplacian, sheaf_laplacian
 from tests.conftest import random_undirected_graph
@@ -21,6 +22,19 @@ def test_reverse_index_and_degrees():
         GraphStructure(twice, reverse=torch.tensor([2, 2, 0, 0]))
     with pytest.raises(ValueError, match=f"reverse must be a LongTensor of shape \\({ei.size(1)},\\)"):
         GraphStructure(ei, reverse=rev[:-1])
+
+
+def test_reverse_index_and_duplicates_with_keys_sorted_or_not():
+    ordered = coalesce(random_undirected_graph(40, 100, seed=5))          # keys already sorted: nothing is sorted
+    shuffled = ordered[:, torch.randperm(ordered.size(1), generator=torch.Generator().manual_seed(0))]
+    for edges, in_order in [(ordered, True), (shuffled, False)]:
+        s = GraphStructure(edges)
+        assert s.rows_sorted() is in_order and not s.has_duplicates()
+        torch.testing.assert_close(edges[:, s.reverse_index()], edges.flip(0))
+        doubled = edges.repeat_interleave(2, dim=1)                        # every edge twice, order kept
+        assert GraphStructure(doubled).has_duplicates()
+        with pytest.raises(ValueError, match="edge_index has duplicate edges; coalesce it first"):
+            GraphStructure(doubled).reverse_index()
 
 
 def test_block_pattern_is_csr_sorted_and_scalar_expansion_is_a_permutation():

@@ -238,7 +238,8 @@ def test_history_errors_name_the_problem():
                                          "'cluster'"):
         NodeClsConfig(sampler="cluster", history_refresh=2)
     one_way = Data(x=data.x, y=data.y, edge_index=torch.tensor([[0, 1], [1, 2]]), train_mask=data.train_mask)
-    with pytest.raises(ValueError, match="history batches need both directions of every edge"):
+    with pytest.raises(ValueError, match=r"history batches need each edge once, with its reverse: edge_index is not "
+                                         r"symmetric: 2 edge\(s\) lack their reverse, e.g. \(0, 1\)"):
         SubgraphBatches(one_way, "history", 16)
     with pytest.raises(ValueError, match="refresh_every must be a non-negative int, got -1"):
         minibatch_epoch(build_nsd("diag", 5, 3), None, SubgraphBatches(data, "history", 16), 0, 0, "cpu", "diag",
