@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence
 
 import sheafgraph
 from sheafgraph.tasks import TASKS
-from sheafgraph.allocator import keep_freed_memory
+from sheafgraph.allocator import keep_freed_memory, restart_without_thread_cache
 
 
 #: what a user's input or machine can cause (bad values, missing or unwritable files, a missing optional extra, a
@@ -57,8 +57,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def entry() -> None:
     """The console command (and ``python -m sheafgraph.cli``, as torchrun starts it): :func:`main` in a process that
-    keeps its freed memory (:mod:`sheafgraph.allocator`); a torchrun rank leaves its process group and then exits
+    keeps its freed memory and can reuse it (:mod:`sheafgraph.allocator`: it starts again once, with glibc's
+    per-thread cache off); a torchrun rank leaves its process group and then exits
     without the interpreter's teardown (:func:`~sheafgraph.utils.distributed.exit_without_teardown`)."""
+    restart_without_thread_cache()
     keep_freed_memory()
     code = main()
     if "torch.distributed" in sys.modules:              # only a command that imported torch can have joined one
