@@ -10,12 +10,13 @@ much freed memory at the top of the heap); the ``sheafgraph`` command calls it w
 do. ``SHEAFGRAPH_KEEP_HEAP=0`` turns it off.
 
 A heap that keeps its freed memory must also be able to reuse it. PyTorch allocates with ``posix_memalign``, and
-glibc's memalign (before 2.38) asks for the block plus 96 bytes, then frees the spare bytes in front of and behind the
-block; glibc's per-thread cache keeps such small pieces as if they were in use, so they stay between the large blocks:
-a freed block never merges with its neighbours, and the next block of the same size, needing 96 bytes more, goes
-above them. A 1M-node history epoch peaked at 7.8-8.6 GiB around 4.2 GiB of live tensors this way; with the cache
-off, at 6.4-6.8 GiB, its epoch 2.6% slower (``benchmarks/RESULTS.md``, stop 33). The cache can only be turned off when a process starts
-(``GLIBC_TUNABLES``), so the command starts itself again with it off (:func:`restart_without_thread_cache`).
+glibc's memalign (2.36, measured) asks for the block plus 96 bytes, then frees the spare bytes in front of and behind
+the block; glibc's per-thread cache keeps such small pieces as if they were in use, so they stay between the large
+blocks: a freed block never merges with its neighbours, and the next block of the same size, needing 96 bytes more,
+goes above them. A 1M-node history epoch peaked at 7.8-8.6 GiB around 4.2 GiB of live tensors this way; with the
+cache off, at 6.4-6.8 GiB, its epoch 2.6% slower (``benchmarks/RESULTS.md``, stop 33). The cache can only be turned
+off when a process starts (``GLIBC_TUNABLES``), so the command starts itself again with it off
+(:func:`restart_without_thread_cache`).
 """
 from __future__ import annotations
 

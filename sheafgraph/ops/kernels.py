@@ -50,9 +50,10 @@ def csr_matmul(crow: Tensor, col: Tensor, values: Tensor, num_rows: int, x: Tens
     Raises:
         ValueError: shapes that do not fit together.
     """
-    if (crow.shape != (num_rows + 1,) or col.dim() != 1 or values.shape != col.shape or x.dim() != 2):
+    if crow.shape != (num_rows + 1,) or col.dim() != 1 or values.shape != col.shape or x.dim() != 2:
         raise ValueError(f"csr_matmul needs crow ({num_rows + 1},), col and values (nnz,), x (|x|, F); got crow "
-                         f"{tuple(crow.shape)}, col {tuple(col.shape)}, values {tuple(values.shape)}, x {tuple(x.shape)}")
+                         f"{tuple(crow.shape)}, col {tuple(col.shape)}, values {tuple(values.shape)}, "
+                         f"x {tuple(x.shape)}")
     if values.numel() == 0:
         return x.new_zeros(num_rows, x.size(1))
     a = torch.sparse_csr_tensor(crow, col, values, (num_rows, x.size(0)), check_invariants=False)
