@@ -143,8 +143,7 @@ class GraphStructure:
         keys = self._keys()
         if bool((keys[1:] >= keys[:-1]).all()):
             return keys, None
-        order = torch.argsort(keys)
-        return keys.index_select(0, order), order
+        return torch.sort(keys)
 
     def has_duplicates(self) -> bool:
         return self.cached("dup", lambda: _has_repeats(self._sorted_keys()[0]))
